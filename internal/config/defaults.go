@@ -1,0 +1,82 @@
+package config
+
+import "time"
+
+// Defaults of fields a cluster file may omit.
+const (
+	DefaultReleaseBase   = "https://github.com/k3s-io/k3s/releases/download"
+	DefaultTokenFile     = "/etc/nodeagent/token"
+	DefaultClusterCIDR   = "10.42.0.0/16"
+	DefaultServiceCIDR   = "10.43.0.0/16"
+	DefaultClusterDNS    = "10.43.0.10"
+	DefaultClusterDomain = "cluster.local"
+	DefaultOverlayDir    = "/etc/nodeagent/manifests.d"
+)
+
+func (f *File) applyDefaults() {
+	c := &f.Cluster
+	k := &c.K3s
+	setString(&k.ReleaseBase, DefaultReleaseBase)
+	setString(&k.TokenFile, DefaultTokenFile)
+	if k.Disable == nil {
+		k.Disable = []string{"servicelb", "traefik"}
+	}
+	setString(&k.ClusterCIDR, DefaultClusterCIDR)
+	setString(&k.ServiceCIDR, DefaultServiceCIDR)
+	setString(&k.ClusterDNS, DefaultClusterDNS)
+	setString(&k.ClusterDomain, DefaultClusterDomain)
+	setString(&k.FlannelBackend, "vxlan")
+	setString(&k.EtcdSnapshots.Schedule, "0 */12 * * *")
+	if k.EtcdSnapshots.Retention == 0 {
+		k.EtcdSnapshots.Retention = 5
+	}
+	setDuration(&k.JoinTimeout, 15*time.Minute)
+
+	setString(&c.Network.Interface, "eth0")
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		setString(&n.Role, RoleServer)
+		setString(&n.Arch, "arm64")
+		for j := range n.Disks {
+			d := &n.Disks[j]
+			setString(&d.FSType, "ext4")
+			setString(&d.Format, FormatNever)
+			setDuration(&d.DeviceTimeout, 90*time.Second)
+			for k := range d.Directories {
+				setString(&d.Directories[k].Mode, "0755")
+			}
+		}
+	}
+
+	setDuration(&c.USB.Debounce, 500*time.Millisecond)
+	setDuration(&c.USB.Resync, 10*time.Minute)
+
+	fw := &c.Firewall
+	if fw.SSHSources == nil && c.Network.LANCIDR != "" {
+		fw.SSHSources = []string{c.Network.LANCIDR}
+	}
+	if fw.SSHPort == 0 {
+		fw.SSHPort = 22
+	}
+	setString(&fw.IfMissing, "error")
+	for i := range fw.ExtraRules {
+		setString(&fw.ExtraRules[i].Proto, "tcp")
+		setString(&fw.ExtraRules[i].From, c.Network.LANCIDR)
+	}
+
+	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
+	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
+	setString(&c.Platform.CertManager.Issuer.Type, IssuerCA)
+}
+
+func setString(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setDuration(p *Duration, v time.Duration) {
+	if p.Duration == 0 {
+		p.Duration = v
+	}
+}

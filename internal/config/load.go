@@ -1,0 +1,97 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultPath is where the cluster file lives on a node.
+const DefaultPath = "/etc/nodeagent/cluster.yaml"
+
+// BuiltinName is the source name used for the built-in default.
+const BuiltinName = "built-in homelab"
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the built-in homelab cluster file.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// File is a decoded and validated cluster file with where it came from.
+type File struct {
+	Cluster
+	// Source is the path the file was read from, or BuiltinName.
+	Source string
+	// Warnings are problems that do not stop the file from being used.
+	Warnings []string
+	lines    lineIndex
+}
+
+// Default returns the built-in homelab cluster.
+func Default() (*File, error) { return Parse(BuiltinName, defaultYAML) }
+
+// Load reads and validates the cluster file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading cluster file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data strictly (unknown keys are errors), applies defaults and
+// validates. All problems are returned together as an *Errors.
+func Parse(source string, data []byte) (*File, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Errors{Source: source, List: []FieldError{syntaxError(err)}}
+	}
+	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && len(root.Content) == 0) {
+		return nil, &Errors{Source: source, List: []FieldError{{Line: 1, Msg: "the file is empty"}}}
+	}
+	f := &File{Source: source, lines: indexLines(&root)}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f.Cluster); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Errors{Source: source, List: decodeErrors(err)}
+	}
+	f.applyDefaults()
+	if errs := f.validate(); len(errs) > 0 {
+		return nil, &Errors{Source: source, List: errs}
+	}
+	return f, nil
+}
+
+// decodeErrors turns yaml.v3's "line N: message" errors into FieldErrors.
+func decodeErrors(err error) []FieldError {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []FieldError{syntaxError(err)}
+	}
+	out := make([]FieldError, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		out = append(out, parseLineMessage(msg))
+	}
+	return out
+}
+
+func syntaxError(err error) FieldError {
+	return parseLineMessage(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// parseLineMessage splits "line 12: field foo not found in type config.Node".
+func parseLineMessage(msg string) FieldError {
+	var line int
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	msg = strings.Replace(msg, " in type config.", " in ", 1)
+	return FieldError{Line: line, Msg: msg}
+}

@@ -1,0 +1,138 @@
+// Package config defines the cluster file: one declarative description of the
+// whole cluster, identical on every node, with strict decoding, validation that
+// names file, line and field, and the built-in homelab default.
+package config
+
+// APIVersion and Kind identify the cluster file format.
+const (
+	APIVersion = "nodeagent.dev/v1alpha1"
+	Kind       = "Cluster"
+)
+
+// Cluster is the root of the cluster file.
+type Cluster struct {
+	APIVersion string              `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string              `yaml:"kind" json:"kind"`
+	Metadata   Metadata            `yaml:"metadata" json:"metadata"`
+	K3s        K3s                 `yaml:"k3s" json:"k3s"`
+	Network    Network             `yaml:"network" json:"network"`
+	Nodes      []Node              `yaml:"nodes" json:"nodes"`
+	USB        USB                 `yaml:"usb" json:"usb"`
+	Firewall   Firewall            `yaml:"firewall" json:"firewall"`
+	Apply      Apply               `yaml:"apply" json:"apply"`
+	Platform   Platform            `yaml:"platform" json:"platform"`
+	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
+}
+
+// Metadata names the cluster.
+type Metadata struct {
+	Name string `yaml:"name" json:"name"`
+}
+
+// K3s holds the cluster-wide k3s settings. Every value here must be the same
+// on all servers or a join fails, which the single cluster file guarantees.
+type K3s struct {
+	Version       string            `yaml:"version" json:"version"`
+	ReleaseBase   string            `yaml:"releaseBase" json:"releaseBase"`
+	SHA256        map[string]string `yaml:"sha256" json:"sha256,omitempty"`
+	TokenFile     string            `yaml:"tokenFile" json:"tokenFile"`
+	Disable       []string          `yaml:"disable" json:"disable"`
+	ClusterCIDR   string            `yaml:"clusterCIDR" json:"clusterCIDR"`
+	ServiceCIDR   string            `yaml:"serviceCIDR" json:"serviceCIDR"`
+	ClusterDNS    string            `yaml:"clusterDNS" json:"clusterDNS"`
+	ClusterDomain string            `yaml:"clusterDomain" json:"clusterDomain"`
+	// FlannelBackend is vxlan (default) or wireguard-native.
+	FlannelBackend    string       `yaml:"flannelBackend" json:"flannelBackend"`
+	SecretsEncryption bool         `yaml:"secretsEncryption" json:"secretsEncryption"`
+	EtcdSnapshots     EtcdSnapshot `yaml:"etcdSnapshots" json:"etcdSnapshots"`
+	JoinTimeout       Duration     `yaml:"joinTimeout" json:"joinTimeout"`
+}
+
+// EtcdSnapshot is k3s's etcd snapshot schedule and retention.
+type EtcdSnapshot struct {
+	Schedule  string `yaml:"schedule" json:"schedule"`
+	Retention int    `yaml:"retention" json:"retention"`
+}
+
+// Network describes the LAN the nodes live on and the LoadBalancer addresses.
+type Network struct {
+	LANCIDR            string       `yaml:"lanCIDR" json:"lanCIDR"`
+	Interface          string       `yaml:"interface" json:"interface"`
+	TailscaleInterface string       `yaml:"tailscaleInterface" json:"tailscaleInterface,omitempty"`
+	LoadBalancer       LoadBalancer `yaml:"loadBalancer" json:"loadBalancer"`
+}
+
+// LoadBalancer is MetalLB's address pool and the fixed address of each service.
+type LoadBalancer struct {
+	// Pool entries are CIDRs or "first-last" ranges.
+	Pool []string `yaml:"pool" json:"pool"`
+	// Addresses maps a workload name to its LoadBalancer IP.
+	Addresses map[string]string `yaml:"addresses" json:"addresses"`
+}
+
+// Node roles.
+const (
+	RoleServer = "server"
+	RoleAgent  = "agent"
+)
+
+// Node is one machine of the cluster.
+type Node struct {
+	Name     string            `yaml:"name" json:"name"`
+	Address  string            `yaml:"address" json:"address"`
+	Role     string            `yaml:"role" json:"role"`
+	Arch     string            `yaml:"arch" json:"arch"`
+	Capacity Capacity          `yaml:"capacity" json:"capacity"`
+	Labels   map[string]string `yaml:"labels" json:"labels,omitempty"`
+	// Taints are k3s node-taint strings: key=value:Effect.
+	Taints []string `yaml:"taints" json:"taints,omitempty"`
+	Disks  []Disk   `yaml:"disks" json:"disks,omitempty"`
+	// USB names the USB rules whose devices are expected on this node. Every
+	// node watches every rule, so labels follow a device that moves; this list
+	// feeds placement planning and `doctor`.
+	USB []string `yaml:"usb" json:"usb,omitempty"`
+}
+
+// Capacity is what a node offers to workloads, as Kubernetes quantities.
+type Capacity struct {
+	Memory string `yaml:"memory" json:"memory"`
+	CPU    string `yaml:"cpu" json:"cpu"`
+}
+
+// Disk format policies.
+const (
+	FormatNever   = "never"
+	FormatIfBlank = "if-blank"
+)
+
+// Disk is a data disk that nodeagent finds and mounts.
+type Disk struct {
+	MountPoint    string            `yaml:"mountPoint" json:"mountPoint"`
+	Selector      DiskSelector      `yaml:"selector" json:"selector"`
+	FSType        string            `yaml:"fsType" json:"fsType"`
+	Options       []string          `yaml:"options" json:"options,omitempty"`
+	Format        string            `yaml:"format" json:"format"`
+	DeviceTimeout Duration          `yaml:"deviceTimeout" json:"deviceTimeout"`
+	Directories   []Directory       `yaml:"directories" json:"directories,omitempty"`
+	Labels        map[string]string `yaml:"labels" json:"labels,omitempty"`
+}
+
+// DiskSelector picks a block device; set fields must all match.
+type DiskSelector struct {
+	UUID     string `yaml:"uuid" json:"uuid,omitempty"`
+	Label    string `yaml:"label" json:"label,omitempty"`
+	PARTUUID string `yaml:"partuuid" json:"partuuid,omitempty"`
+	Serial   string `yaml:"serial" json:"serial,omitempty"`
+	Model    string `yaml:"model" json:"model,omitempty"`
+}
+
+// IsZero reports whether no field of the selector is set.
+func (s DiskSelector) IsZero() bool { return s == DiskSelector{} }
+
+// Directory is kept on a mounted disk with the given owner and mode.
+type Directory struct {
+	Path  string `yaml:"path" json:"path"`
+	Owner int    `yaml:"owner" json:"owner"`
+	Group int    `yaml:"group" json:"group"`
+	Mode  string `yaml:"mode" json:"mode"`
+}

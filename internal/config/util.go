@@ -1,0 +1,15 @@
+package config
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// SortedKeys returns the keys of m in order, for stable output.
+func SortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

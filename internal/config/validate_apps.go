@@ -1,0 +1,159 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+func validateFirewall(p *problems, c *Cluster) {
+	fw := c.Firewall
+	for i, s := range fw.SSHSources {
+		validateSource(p, fmt.Sprintf("firewall.sshSources[%d]", i), s)
+	}
+	if fw.SSHPort < 1 || fw.SSHPort > 65535 {
+		p.add("firewall.sshPort", "%d is not a port", fw.SSHPort)
+	}
+	if fw.IfMissing != "error" && fw.IfMissing != "install" {
+		p.add("firewall.ifMissing", "%q must be error or install", fw.IfMissing)
+	}
+	for i, r := range fw.ExtraRules {
+		field := fmt.Sprintf("firewall.extraRules[%d]", i)
+		if _, _, err := ParsePortRange(r.Port); err != nil {
+			p.add(field+".port", "%v", err)
+		}
+		if !contains([]string{"tcp", "udp", "any"}, r.Proto) {
+			p.add(field+".proto", "%q must be tcp, udp or any", r.Proto)
+		}
+		validateSource(p, field+".from", r.From)
+		if strings.ContainsAny(r.Comment, "'\"\n") {
+			p.add(field+".comment", "must not contain quotes or newlines")
+		}
+	}
+}
+
+// ParsePortRange reads "8080" or "8000:8010".
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, ":")
+	lo, err1 := strconv.Atoi(a)
+	hi = lo
+	var err2 error
+	if isRange {
+		hi, err2 = strconv.Atoi(b)
+	}
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || hi < lo {
+		return 0, 0, fmt.Errorf("%q is not a port (1-65535) or a low:high range", s)
+	}
+	return lo, hi, nil
+}
+
+func validateSource(p *problems, field, s string) {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return
+	}
+	p.add(field, "%q is not an IP address or CIDR", s)
+}
+
+func validatePlatform(p *problems, c *Cluster) {
+	for field, h := range map[string]HelmComponent{
+		"platform.metallb":       c.Platform.MetalLB,
+		"platform.certManager":   c.Platform.CertManager.HelmComponent,
+		"platform.sealedSecrets": c.Platform.SealedSecrets,
+	} {
+		if !h.IsEnabled() {
+			continue
+		}
+		for name, v := range map[string]string{"chart": h.Chart, "repo": h.Repo, "version": h.Version, "namespace": h.Namespace} {
+			if v == "" {
+				p.add(field+"."+name, "is required while the component is enabled")
+			}
+		}
+	}
+	is := c.Platform.CertManager.Issuer
+	switch is.Type {
+	case IssuerCA:
+		if is.CASecretName == "" {
+			p.add("platform.certManager.issuer.caSecretName", "a ca issuer needs the Secret holding the CA")
+		}
+	case IssuerLetsEncrypt:
+		if !strings.Contains(is.Email, "@") {
+			p.add("platform.certManager.issuer.email", "Let's Encrypt needs a contact email")
+		}
+	default:
+		p.add("platform.certManager.issuer.type", "%q must be ca or letsencrypt", is.Type)
+	}
+}
+
+func validateWorkloads(p *problems, c *Cluster) {
+	carried := labelsNodesCanCarry(c)
+	for _, name := range SortedKeys(c.Workloads) {
+		w, field := c.Workloads[name], "workloads."+name
+		spec, ok := workloadSpecs[name]
+		if !ok {
+			p.add(field, "unknown workload (known: %s)", strings.Join(KnownWorkloads(), ", "))
+			continue
+		}
+		if !w.IsEnabled() {
+			continue
+		}
+		if w.Image == "" {
+			p.add(field+".image", "is required")
+		}
+		if w.Replicas < 0 {
+			p.add(field+".replicas", "must not be negative")
+		}
+		validateQuantity(p, field+".resources.memory", w.Resources.Memory)
+		validateQuantity(p, field+".resources.cpu", w.Resources.CPU)
+		validateQuantity(p, field+".storage", w.Storage)
+		for i, node := range w.Prefer {
+			if _, ok := c.Node(node); !ok {
+				p.add(fmt.Sprintf("%s.prefer[%d]", field, i), "no node is named %q", node)
+			}
+		}
+		for _, k := range SortedKeys(w.Require) {
+			if !carried[k+"="+w.Require[k]] {
+				p.add(field+".require."+k, "no node can ever carry %s=%s (not a static, disk or expected USB label of any node)", k, w.Require[k])
+			}
+		}
+		if spec.Kind == CronJob && len(strings.Fields(w.Schedule)) != 5 {
+			p.add(field+".schedule", "%q is not a five-field cron schedule", w.Schedule)
+		}
+		if name == "restic-backup" && w.SecretName == "" {
+			p.add(field+".secretName", "restic needs the Secret with the repository credentials")
+		}
+	}
+}
+
+// labelsNodesCanCarry returns "key=value" for every label some node may get:
+// static labels, labels of its disks and of the USB devices expected on it,
+// and the labels k3s itself sets.
+func labelsNodesCanCarry(c *Cluster) map[string]bool {
+	rules := map[string]USBRule{}
+	for _, r := range c.USBRules() {
+		rules[r.Name] = r
+	}
+	out := map[string]bool{}
+	add := func(m map[string]string) {
+		for k, v := range m {
+			out[k+"="+v] = true
+		}
+	}
+	for _, n := range c.Nodes {
+		add(n.Labels)
+		add(map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/arch": n.Arch})
+		if n.Role == RoleServer {
+			add(map[string]string{"node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/etcd": "true"})
+		}
+		for _, d := range n.Disks {
+			add(d.Labels)
+		}
+		for _, u := range n.USB {
+			add(rules[u].Labels)
+		}
+	}
+	return out
+}

@@ -1,0 +1,196 @@
+package quorum
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// DefaultCallTimeout bounds each etcd call of an observation. etcd answers
+// Status from memory in milliseconds; a member that takes longer than this is
+// not one to count on.
+const DefaultCallTimeout = time.Second
+
+// probeKey is read linearizably through the local endpoint, like
+// `etcdctl endpoint health` does. The key need not exist.
+const probeKey = "health"
+
+// Config says where the local etcd is and how to authenticate to it.
+type Config struct {
+	// Endpoint is the local etcd client URL; DefaultEndpoint if empty.
+	Endpoint string
+	// TLSDir holds CAFile, CertFile and KeyFile; DefaultTLSDir if empty.
+	TLSDir string
+	// CallTimeout bounds each call; DefaultCallTimeout if zero.
+	CallTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Endpoint == "" {
+		c.Endpoint = DefaultEndpoint
+	}
+	if c.TLSDir == "" {
+		c.TLSDir = DefaultTLSDir
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	return c
+}
+
+// Observer reports the state of the etcd cluster. It is safe for use by one
+// goroutine at a time; Close releases its connections.
+type Observer struct {
+	cfg   Config
+	log   *zap.Logger
+	conns *pool
+}
+
+// NewObserver returns an Observer; it does not connect until Observe.
+func NewObserver(cfg Config, log *zap.Logger) *Observer {
+	o := &Observer{cfg: cfg.withDefaults(), log: log.With(zap.String("component", "quorum"))}
+	o.conns = newPool(o.dial)
+	return o
+}
+
+// Close closes all connections.
+func (o *Observer) Close() error { return o.conns.close() }
+
+func (o *Observer) dial(endpoints []string) (*clientv3.Client, error) {
+	tlsCfg, err := loadTLS(o.cfg.TLSDir)
+	if err != nil {
+		return nil, err
+	}
+	return clientv3.New(clientv3.Config{
+		Endpoints: endpoints,
+		TLS:       tlsCfg,
+		// One retry at most: the retry interceptor otherwise retries a
+		// refused connection until the call deadline, so one stopped
+		// member would stretch every observation to CallTimeout.
+		MaxUnaryRetries: 1,
+		// Polling a stopped member fails 4 times a second; the client's
+		// own warnings about it would drown the journal.
+		Logger: o.log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
+	})
+}
+
+// Observe lists the members through the local endpoint, asks every member
+// for its status on its own client URL, and does a linearizable read through
+// the local endpoint. It returns an error only when the member list cannot be
+// read; an unhealthy cluster is a Status with Quorum() false.
+func (o *Observer) Observe(ctx context.Context) (Status, error) {
+	local := []string{o.cfg.Endpoint}
+	members, self, err := o.memberList(ctx, local)
+	if err != nil {
+		return Status{}, err
+	}
+	keep := map[string]bool{poolKey(local): true}
+	for _, m := range members {
+		keep[poolKey(m.ClientURLs)] = true
+	}
+	o.conns.retain(keep)
+
+	answers, readErr := o.probe(ctx, local, members)
+	assessed, view := assess(members, answers)
+	st := Status{
+		Self: self, Leader: view.Leader, Term: view.Term,
+		Members: assessed, ReadErr: readErr, Verdict: Evaluate(assessed),
+	}
+	o.log.Debug("observed etcd cluster", zap.Stringer("verdict", st.Verdict),
+		zap.Bool("quorum", st.Quorum()), zap.Error(readErr))
+	return st, nil
+}
+
+// memberList uses a serializable MemberList: the local member answers from
+// its own store, so the list is available exactly when quorum is not.
+func (o *Observer) memberList(ctx context.Context, local []string) ([]Member, uint64, error) {
+	cli, err := o.conns.get(local)
+	if err != nil {
+		return nil, 0, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+	defer cancel()
+	resp, err := cli.MemberList(cctx, clientv3.WithSerializable())
+	if err != nil {
+		o.conns.drop(local)
+		return nil, 0, fmt.Errorf("listing etcd members via %s: %w", o.cfg.Endpoint, err)
+	}
+	members := make([]Member, 0, len(resp.Members))
+	for _, m := range resp.Members {
+		members = append(members, Member{
+			ID: m.ID, Name: m.Name, Learner: m.IsLearner,
+			PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
+		})
+	}
+	return members, resp.Header.GetMemberId(), nil
+}
+
+// probe asks all members in parallel and does the local read alongside, so
+// an observation takes one CallTimeout at worst.
+func (o *Observer) probe(ctx context.Context, local []string, members []Member) (map[uint64]answer, error) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		answers = make(map[uint64]answer, len(members))
+		readErr error
+	)
+	for _, m := range members {
+		if len(m.ClientURLs) == 0 {
+			continue // added but never started: nothing to ask
+		}
+		wg.Go(func() {
+			a := o.status(ctx, m.ClientURLs)
+			mu.Lock()
+			answers[m.ID] = a
+			mu.Unlock()
+		})
+	}
+	wg.Go(func() { readErr = o.linearizableRead(ctx, local) })
+	wg.Wait()
+	return answers, readErr
+}
+
+// status asks one member about itself on its own client URLs.
+func (o *Observer) status(ctx context.Context, urls []string) answer {
+	cli, err := o.conns.get(urls)
+	if err != nil {
+		return answer{Err: err}
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+	defer cancel()
+	mc := clientv3.RetryMaintenanceClient(cli, cli.ActiveConnection())
+	resp, err := mc.Status(cctx, &pb.StatusRequest{})
+	if err != nil {
+		o.conns.drop(urls)
+		return answer{Err: fmt.Errorf("status of %s: %w", poolKey(urls), err)}
+	}
+	return answer{
+		MemberID: resp.GetHeader().GetMemberId(),
+		Leader:   resp.Leader,
+		Term:     resp.RaftTerm,
+		Errors:   resp.Errors,
+	}
+}
+
+// linearizableRead fails unless the local member can confirm with a quorum
+// that it is up to date (ReadIndex). WithRequireLeader makes a member that
+// has no leader refuse at once instead of waiting for the timeout.
+func (o *Observer) linearizableRead(ctx context.Context, local []string) error {
+	cli, err := o.conns.get(local)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), o.cfg.CallTimeout)
+	defer cancel()
+	if _, err := cli.Get(cctx, probeKey); err != nil {
+		o.conns.drop(local)
+		return fmt.Errorf("linearizable read via %s: %w", o.cfg.Endpoint, err)
+	}
+	return nil
+}

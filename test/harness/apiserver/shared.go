@@ -1,0 +1,65 @@
+package apiserver
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Shared starts one Server on first use and lets every test of a package use
+// it, which saves the startup per test. Tests sharing it must not collide:
+// give objects unique names (CreateNamespace helps). Typical use:
+//
+//	var kube apiserver.Shared
+//
+//	func TestMain(m *testing.M) {
+//		code := m.Run()
+//		kube.Close()
+//		os.Exit(code)
+//	}
+//
+//	func TestX(t *testing.T) { srv := kube.Get(t); … }
+//
+// The zero value is ready to use.
+type Shared struct {
+	once sync.Once
+	srv  *Server
+	dir  string
+	err  error
+}
+
+// Get returns the shared Server, starting it on the first call. The skip and
+// fail rules for a missing binary are those of Start. A failed start fails
+// every test that calls Get.
+func (s *Shared) Get(t testing.TB) *Server {
+	t.Helper()
+	binary := requireBinary(t)
+	s.once.Do(func() {
+		s.dir, s.err = os.MkdirTemp("", "nodeagent-kube-apiserver-")
+		if s.err != nil {
+			s.err = fmt.Errorf("creating shared apiserver dir: %w", s.err)
+			return
+		}
+		s.srv, s.err = launch(binary, s.dir)
+		if s.err == nil {
+			t.Logf("shared kube-apiserver %s ready at %s in %s", Version, s.srv.url, s.srv.readyIn.Round(time.Millisecond))
+		}
+	})
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.srv
+}
+
+// Close stops the shared Server, if it was started, and removes its files.
+// Call it from TestMain after m.Run.
+func (s *Shared) Close() {
+	if s.srv != nil {
+		s.srv.stop()
+	}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+	}
+}
