@@ -66,7 +66,22 @@ func (f *File) applyDefaults() {
 
 	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
 	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
-	setString(&c.Platform.CertManager.Issuer.Type, IssuerCA)
+	pl := &c.Platform
+	setHelm(&pl.MetalLB, "metallb", "https://metallb.github.io/metallb", "0.15.2", "metallb-system")
+	setHelm(&pl.CertManager.HelmComponent, "cert-manager", "https://charts.jetstack.io", "v1.18.2", "cert-manager")
+	setHelm(&pl.SealedSecrets, "sealed-secrets", "https://bitnami-labs.github.io/sealed-secrets", "2.17.3", "kube-system")
+	setString(&pl.CertManager.Issuer.Type, IssuerCA)
+	if pl.CertManager.Issuer.Type == IssuerCA {
+		setString(&pl.CertManager.Issuer.CASecretName, "homelab-ca")
+	}
+}
+
+// setHelm fills the chart coordinates the defaults were tested with.
+func setHelm(h *HelmComponent, chart, repo, version, namespace string) {
+	setString(&h.Chart, chart)
+	setString(&h.Repo, repo)
+	setString(&h.Version, version)
+	setString(&h.Namespace, namespace)
 }
 
 func setString(p *string, v string) {

@@ -19,10 +19,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (like 90s or 15m)", n.Line, s)
+		return typeError(n, "%q is not a duration (like 90s or 15m)", s)
 	}
 	if v < 0 {
-		return fmt.Errorf("line %d: duration %q is negative", n.Line, s)
+		return typeError(n, "duration %q is negative", s)
 	}
 	d.Duration = v
 	return nil
@@ -33,3 +33,9 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// typeError reports a bad value the way yaml.v3 does, so decoding goes on and
+// every problem of the file is listed, not just the first.
+func typeError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+}

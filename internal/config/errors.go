@@ -52,6 +52,10 @@ func (p *problems) add(field, format string, args ...any) {
 }
 
 func (p *problems) sorted() []FieldError {
-	sort.SliceStable(p.list, func(i, j int) bool { return p.list[i].Line < p.list[j].Line })
+	sortByLine(p.list)
 	return p.list
+}
+
+func sortByLine(list []FieldError) {
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Line < list[j].Line })
 }

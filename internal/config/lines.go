@@ -38,11 +38,9 @@ func (idx lineIndex) walk(path string, n *yaml.Node) {
 		for i, item := range n.Content {
 			idx.walk(fmt.Sprintf("%s[%d]", path, i), item)
 		}
-	case yaml.AliasNode:
-		if n.Alias != nil {
-			idx.walk(path, n.Alias)
-		}
 	}
+	// Aliases are not followed: they may refer to themselves, and the anchor
+	// already carries the line to point at.
 }
 
 // line returns the line of path, or of its nearest ancestor in the file
@@ -59,4 +57,15 @@ func (idx lineIndex) line(path string) int {
 		path = path[:cut]
 	}
 	return idx[""]
+}
+
+// fieldAt returns the deepest field path that starts on line, or "".
+func (idx lineIndex) fieldAt(line int) string {
+	best := ""
+	for path, l := range idx {
+		if l == line && (len(path) > len(best) || (len(path) == len(best) && path < best)) {
+			best = path
+		}
+	}
+	return best
 }

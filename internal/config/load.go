@@ -59,25 +59,32 @@ func Parse(source string, data []byte) (*File, error) {
 	f := &File{Source: source, lines: indexLines(&root)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var decodeErrs []FieldError
 	if err := dec.Decode(&f.Cluster); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Errors{Source: source, List: decodeErrors(err)}
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, &Errors{Source: source, List: []FieldError{syntaxError(err)}}
+		}
+		// Type errors leave the rest decoded: validate it too, so the
+		// user sees every problem at once.
+		decodeErrs = f.decodeErrors(te)
 	}
 	f.applyDefaults()
-	if errs := f.validate(); len(errs) > 0 {
+	if errs := append(decodeErrs, f.validate()...); len(errs) > 0 {
+		sortByLine(errs)
 		return nil, &Errors{Source: source, List: errs}
 	}
 	return f, nil
 }
 
-// decodeErrors turns yaml.v3's "line N: message" errors into FieldErrors.
-func decodeErrors(err error) []FieldError {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return []FieldError{syntaxError(err)}
-	}
+// decodeErrors turns yaml.v3's "line N: message" errors into FieldErrors
+// named after the field on that line.
+func (f *File) decodeErrors(te *yaml.TypeError) []FieldError {
 	out := make([]FieldError, 0, len(te.Errors))
 	for _, msg := range te.Errors {
-		out = append(out, parseLineMessage(msg))
+		fe := parseLineMessage(msg)
+		fe.Field = f.lines.fieldAt(fe.Line)
+		out = append(out, fe)
 	}
 	return out
 }

@@ -108,10 +108,10 @@ type Workload struct {
 	// Prefer is SOFT placement: nodes in order of preference.
 	Prefer []string `yaml:"prefer" json:"prefer,omitempty"`
 	// Storage is the size of a local-path volume, if the workload keeps state.
-	Storage    string     `yaml:"storage" json:"storage,omitempty"`
-	Schedule   string     `yaml:"schedule" json:"schedule,omitempty"`
-	SecretName string     `yaml:"secretName" json:"secretName,omitempty"`
-	Retention  *Retention `yaml:"retention" json:"retention,omitempty"`
+	Storage    string            `yaml:"storage" json:"storage,omitempty"`
+	Schedule   string            `yaml:"schedule" json:"schedule,omitempty"`
+	SecretName string            `yaml:"secretName" json:"secretName,omitempty"`
+	Retention  *Retention        `yaml:"retention" json:"retention,omitempty"`
 	Env        map[string]string `yaml:"env" json:"env,omitempty"`
 }
 

@@ -11,7 +11,7 @@
 //   - Observer talks to etcd (the local endpoint, https://127.0.0.1:2379, and
 //     every member's own client URL) with the client certificates k3s writes
 //     to /var/lib/rancher/k3s/server/tls/etcd, and returns a Status.
-//   - Assess and Evaluate are pure: Assess decides which members are healthy
+//   - assess and Evaluate are pure: assess decides which members are healthy
 //     from what each one answered, Evaluate counts healthy voters against
 //     ⌊n/2⌋+1 where n counts voters only (learners never count).
 //   - Gate polls an Observer until quorum holds or a deadline passes (Wait),

@@ -3,6 +3,7 @@ package quorum
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,18 +86,17 @@ func (o *Observer) dial(endpoints []string) (*clientv3.Client, error) {
 // the local endpoint. It returns an error only when the member list cannot be
 // read; an unhealthy cluster is a Status with Quorum() false.
 func (o *Observer) Observe(ctx context.Context) (Status, error) {
-	local := []string{o.cfg.Endpoint}
-	members, self, err := o.memberList(ctx, local)
+	members, self, err := o.memberList(ctx)
 	if err != nil {
 		return Status{}, err
 	}
-	keep := map[string]bool{poolKey(local): true}
+	keep := map[string]bool{localKey(o.cfg.Endpoint): true}
 	for _, m := range members {
-		keep[poolKey(m.ClientURLs)] = true
+		keep[memberKey(m)] = true
 	}
 	o.conns.retain(keep)
 
-	answers, readErr := o.probe(ctx, local, members)
+	answers, readErr := o.probe(ctx, members)
 	assessed, view := assess(members, answers)
 	st := Status{
 		Self: self, Leader: view.Leader, Term: view.Term,
@@ -109,8 +109,9 @@ func (o *Observer) Observe(ctx context.Context) (Status, error) {
 
 // memberList uses a serializable MemberList: the local member answers from
 // its own store, so the list is available exactly when quorum is not.
-func (o *Observer) memberList(ctx context.Context, local []string) ([]Member, uint64, error) {
-	cli, err := o.conns.get(local)
+func (o *Observer) memberList(ctx context.Context) ([]Member, uint64, error) {
+	key := localKey(o.cfg.Endpoint)
+	cli, err := o.conns.get(key, []string{o.cfg.Endpoint})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -118,7 +119,7 @@ func (o *Observer) memberList(ctx context.Context, local []string) ([]Member, ui
 	defer cancel()
 	resp, err := cli.MemberList(cctx, clientv3.WithSerializable())
 	if err != nil {
-		o.conns.drop(local)
+		o.conns.drop(key)
 		return nil, 0, fmt.Errorf("listing etcd members via %s: %w", o.cfg.Endpoint, err)
 	}
 	members := make([]Member, 0, len(resp.Members))
@@ -133,7 +134,7 @@ func (o *Observer) memberList(ctx context.Context, local []string) ([]Member, ui
 
 // probe asks all members in parallel and does the local read alongside, so
 // an observation takes one CallTimeout at worst.
-func (o *Observer) probe(ctx context.Context, local []string, members []Member) (map[uint64]answer, error) {
+func (o *Observer) probe(ctx context.Context, members []Member) (map[uint64]answer, error) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -145,20 +146,21 @@ func (o *Observer) probe(ctx context.Context, local []string, members []Member) 
 			continue // added but never started: nothing to ask
 		}
 		wg.Go(func() {
-			a := o.status(ctx, m.ClientURLs)
+			a := o.status(ctx, m)
 			mu.Lock()
 			answers[m.ID] = a
 			mu.Unlock()
 		})
 	}
-	wg.Go(func() { readErr = o.linearizableRead(ctx, local) })
+	wg.Go(func() { readErr = o.linearizableRead(ctx) })
 	wg.Wait()
 	return answers, readErr
 }
 
 // status asks one member about itself on its own client URLs.
-func (o *Observer) status(ctx context.Context, urls []string) answer {
-	cli, err := o.conns.get(urls)
+func (o *Observer) status(ctx context.Context, m Member) answer {
+	key := memberKey(m)
+	cli, err := o.conns.get(key, m.ClientURLs)
 	if err != nil {
 		return answer{Err: err}
 	}
@@ -167,8 +169,8 @@ func (o *Observer) status(ctx context.Context, urls []string) answer {
 	mc := clientv3.RetryMaintenanceClient(cli, cli.ActiveConnection())
 	resp, err := mc.Status(cctx, &pb.StatusRequest{})
 	if err != nil {
-		o.conns.drop(urls)
-		return answer{Err: fmt.Errorf("status of %s: %w", poolKey(urls), err)}
+		o.conns.drop(key)
+		return answer{Err: fmt.Errorf("status of %s: %w", strings.Join(m.ClientURLs, ","), err)}
 	}
 	return answer{
 		MemberID: resp.GetHeader().GetMemberId(),
@@ -181,15 +183,16 @@ func (o *Observer) status(ctx context.Context, urls []string) answer {
 // linearizableRead fails unless the local member can confirm with a quorum
 // that it is up to date (ReadIndex). WithRequireLeader makes a member that
 // has no leader refuse at once instead of waiting for the timeout.
-func (o *Observer) linearizableRead(ctx context.Context, local []string) error {
-	cli, err := o.conns.get(local)
+func (o *Observer) linearizableRead(ctx context.Context) error {
+	key := localKey(o.cfg.Endpoint)
+	cli, err := o.conns.get(key, []string{o.cfg.Endpoint})
 	if err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), o.cfg.CallTimeout)
 	defer cancel()
 	if _, err := cli.Get(cctx, probeKey); err != nil {
-		o.conns.drop(local)
+		o.conns.drop(key)
 		return fmt.Errorf("linearizable read via %s: %w", o.cfg.Endpoint, err)
 	}
 	return nil

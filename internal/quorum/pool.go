@@ -9,8 +9,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// pool keeps one etcd client per endpoint set (the local endpoint, and each
-// member's client URLs) so polling reuses TLS connections.
+// pool keeps one etcd client per key (the local endpoint, and each member)
+// so polling reuses TLS connections.
 //
 // A client whose call failed is dropped rather than kept: gRPC reconnects a
 // broken connection with exponential backoff (up to 120 s by default), which
@@ -26,11 +26,17 @@ func newPool(dial func([]string) (*clientv3.Client, error)) *pool {
 	return &pool{dial: dial, clients: map[string]*clientv3.Client{}}
 }
 
-func poolKey(endpoints []string) string { return strings.Join(endpoints, ",") }
+// localKey and memberKey keep the local client apart from the member's own,
+// even when the member advertises the local endpoint: dropping one must not
+// close the other under a concurrent call.
+func localKey(endpoint string) string { return "local " + endpoint }
 
-// get returns the cached client for endpoints, dialing one if needed.
-func (p *pool) get(endpoints []string) (*clientv3.Client, error) {
-	key := poolKey(endpoints)
+func memberKey(m Member) string {
+	return fmt.Sprintf("member %x %s", m.ID, strings.Join(m.ClientURLs, ","))
+}
+
+// get returns the cached client for key, dialing endpoints if needed.
+func (p *pool) get(key string, endpoints []string) (*clientv3.Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[key]; ok {
@@ -38,15 +44,14 @@ func (p *pool) get(endpoints []string) (*clientv3.Client, error) {
 	}
 	c, err := p.dial(endpoints)
 	if err != nil {
-		return nil, fmt.Errorf("creating etcd client for %s: %w", key, err)
+		return nil, fmt.Errorf("creating etcd client for %s: %w", strings.Join(endpoints, ","), err)
 	}
 	p.clients[key] = c
 	return c, nil
 }
 
-// drop closes and forgets the client for endpoints.
-func (p *pool) drop(endpoints []string) {
-	key := poolKey(endpoints)
+// drop closes and forgets the client for key.
+func (p *pool) drop(key string) {
 	p.mu.Lock()
 	c, ok := p.clients[key]
 	delete(p.clients, key)

@@ -1,0 +1,41 @@
+# nodeagent: build, test, plan. `make help` lists the targets.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GO ?= go
+BIN := bin
+
+.PHONY: help build build-arm64 test test-unit plan lint fuzz bench tools clean
+
+help:
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build nodeagent for this machine into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent ./cmd/nodeagent
+
+build-arm64: ## cross-build the Raspberry Pi binary into bin/nodeagent-arm64
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent-arm64 ./cmd/nodeagent
+
+plan: build ## print the full plan of every node of the built-in homelab
+	$(BIN)/nodeagent plan
+
+test: tools ## all tests, integration ones against real components (needs root)
+	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 40m ./...
+
+test-unit: ## only the tests that need no root and no built tools
+	$(GO) test -short -count=1 ./...
+
+tools: ## build the slow test tools once, cached outside the repo by version
+	./test/tools/build-kube-apiserver.sh
+
+fuzz: ## fuzz the cluster file decoder for a minute
+	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+bench: tools ## benchmarks that print figures
+	NODEAGENT_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./...
+
+lint: ## gofmt, go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

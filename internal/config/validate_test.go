@@ -1,0 +1,111 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Each file in testdata/bad names, in "# want:" comments, the errors it must
+// produce (as printed: file:line: field: message, by prefix).
+func TestBadFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) < 12 {
+		t.Fatalf("want at least 12 bad files, got %d (%v)", len(files), err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					wants = append(wants, w)
+				}
+			}
+			if len(wants) == 0 {
+				t.Fatal("file has no # want: lines")
+			}
+			_, err = Parse(filepath.Base(path), data)
+			var errs *Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Parse = %v, want *Errors", err)
+			}
+			got := strings.Split(errs.Error(), "\n")
+			for _, w := range wants {
+				if !hasPrefixLine(got, w) {
+					t.Errorf("missing error %q; got:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}
+
+func hasPrefixLine(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSmallFileDefaults(t *testing.T) {
+	f, err := Load("testdata/small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string][2]string{
+		"disable":        {strings.Join(f.K3s.Disable, ","), "servicelb,traefik"},
+		"cluster cidr":   {f.K3s.ClusterCIDR, DefaultClusterCIDR},
+		"role default":   {f.Nodes[0].Role, RoleServer},
+		"agent role":     {f.Nodes[1].Role, RoleAgent},
+		"ssh from lan":   {strings.Join(f.Firewall.SSHSources, ","), "192.168.50.0/24"},
+		"server url":     {f.ServerURL(), "https://192.168.50.10:6443"},
+		"join timeout":   {f.K3s.JoinTimeout.String(), "15m0s"},
+		"issuer default": {f.Platform.CertManager.Issuer.Type, IssuerCA},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %q, want %q", name, c[0], c[1])
+		}
+	}
+	if p, ok := f.JoinPredecessor(f.Nodes[1]); !ok || p.Name != "a" {
+		t.Errorf("agent predecessor = %v %v, want a", p.Name, ok)
+	}
+	if _, ok := f.JoinPredecessor(f.Nodes[0]); ok {
+		t.Error("first server has a predecessor")
+	}
+}
+
+func TestDefaultHomelabMatchesArchitecture(t *testing.T) {
+	f, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"nginx-proxy-manager": "10.0.0.100", "pihole": "10.0.0.53", "immich-server": "10.0.0.101",
+		"home-assistant": "10.0.0.102", "filebrowser": "10.0.0.103", "beszel": "10.0.0.104",
+	}
+	got := map[string]string{}
+	for _, s := range f.ExposedServices() {
+		got[s.Workload] = s.Address
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s LoadBalancer address = %q, want %q", k, got[k], v)
+		}
+	}
+	pi42, _ := f.Node("pi4-2")
+	if len(pi42.USB) != 1 || pi42.USB[0] != ZigbeeRule {
+		t.Errorf("pi4-2 usb = %v, want [zigbee]", pi42.USB)
+	}
+	pi5, _ := f.Node("pi5")
+	if len(pi5.Disks) != 1 || pi5.Disks[0].MountPoint != "/mnt/hd1" || pi5.Disks[0].Labels["storage-type"] != "hdd" {
+		t.Errorf("pi5 disks = %+v", pi5.Disks)
+	}
+}

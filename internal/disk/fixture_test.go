@@ -1,0 +1,69 @@
+package disk
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// sysBlock is one block device in a fixture sysfs tree.
+type sysBlock struct {
+	name, parent, majMin, size, serial, model string
+	vpd80                                     []byte
+}
+
+// writeSysfs lays out /sys/class/block like the kernel does: class entries
+// are symlinks into /sys/devices, partitions live inside their disk.
+func writeSysfs(t *testing.T, blocks ...sysBlock) host.Root {
+	t.Helper()
+	root := t.TempDir()
+	class := filepath.Join(root, "sys/class/block")
+	must(t, os.MkdirAll(class, 0o755))
+	for _, b := range blocks {
+		dir := filepath.Join(root, "sys/devices/virtual/block", b.name)
+		if b.parent != "" {
+			dir = filepath.Join(root, "sys/devices/virtual/block", b.parent, b.name)
+		}
+		must(t, os.MkdirAll(dir, 0o755))
+		writeAttr(t, dir, "dev", b.majMin)
+		writeAttr(t, dir, "size", b.size)
+		if b.parent != "" {
+			writeAttr(t, dir, "partition", "1")
+		} else {
+			dev := filepath.Join(dir, "device")
+			must(t, os.MkdirAll(dev, 0o755))
+			if b.serial != "" {
+				writeAttr(t, dev, "serial", b.serial)
+			}
+			if b.model != "" {
+				writeAttr(t, dev, "model", b.model+"   ")
+			}
+			if b.vpd80 != nil {
+				must(t, os.WriteFile(filepath.Join(dev, "vpd_pg80"), b.vpd80, 0o444))
+			}
+		}
+		must(t, os.Symlink(dir, filepath.Join(class, b.name)))
+	}
+	return host.NewRoot(root)
+}
+
+func writeAttr(t *testing.T, dir, name, value string) {
+	t.Helper()
+	must(t, os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o444))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exitErr stands in for *exec.ExitError in FakeRunner answers.
+type exitErr int
+
+func (e exitErr) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+func (e exitErr) ExitCode() int { return int(e) }

@@ -1,0 +1,97 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// WatchConfig tunes Watch; the zero value is event-driven with the default
+// rescan.
+type WatchConfig struct {
+	// NoUevents turns event delivery off, leaving only the rescan (the
+	// polling baseline of the benchmark, or a host that refuses the socket).
+	NoUevents bool
+	// Rescan is the safety-net period; 0 means DefaultRescan.
+	Rescan time.Duration
+}
+
+// Watch calls notify whenever a block device is added, changed or removed,
+// and every rescan period, until ctx ends. notify runs on Watch's goroutine
+// and should only poke the reconcile loop. A failure to open the uevent
+// socket is logged and Watch falls back to rescanning.
+func (m *Manager) Watch(ctx context.Context, notify func()) error {
+	return m.WatchWith(ctx, WatchConfig{Rescan: m.rescan}, notify)
+}
+
+// WatchWith is Watch with explicit settings.
+func (m *Manager) WatchWith(ctx context.Context, cfg WatchConfig, notify func()) error {
+	events, tick, stop := m.subscribe(cfg)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-events:
+			m.log.Debug("block device event", zap.String("action", ev.Action), zap.String("devpath", ev.DevPath))
+			notify()
+		case <-tick.C():
+			notify()
+		}
+	}
+}
+
+// subscribe opens the uevent socket before returning, so a caller that
+// scans afterwards cannot miss a device arriving in between.
+func (m *Manager) subscribe(cfg WatchConfig) (<-chan Uevent, host.Ticker, func()) {
+	if cfg.Rescan <= 0 {
+		cfg.Rescan = DefaultRescan
+	}
+	events := make(chan Uevent, 1)
+	closeSock := func() {}
+	if !cfg.NoUevents {
+		f, err := openUevents()
+		if err != nil {
+			m.log.Warn("uevents unavailable, rescanning only", zap.Error(err), zap.Duration("rescan", cfg.Rescan))
+		} else {
+			go readUevents(f, events)
+			closeSock = func() { f.Close() }
+		}
+	}
+	tick := m.clock.NewTicker(cfg.Rescan)
+	return events, tick, func() { closeSock(); tick.Stop() }
+}
+
+// WaitFor waits up to d.DeviceTimeout for the disk's device to appear and
+// returns it. It returns an error wrapping ErrNotFound at the deadline, and
+// any other selection error (several matches) at once.
+func (m *Manager) WaitFor(ctx context.Context, d config.Disk, cfg WatchConfig) (Device, error) {
+	events, tick, stop := m.subscribe(cfg)
+	defer stop()
+	deadline := m.clock.NewTimer(d.DeviceTimeout.Duration)
+	defer deadline.Stop()
+	for {
+		devs, err := Scan(ctx, m.root, m.run)
+		if err != nil {
+			return Device{}, err
+		}
+		dev, err := Select(devs, d.Selector)
+		if !errors.Is(err, ErrNotFound) {
+			return dev, err
+		}
+		select {
+		case <-ctx.Done():
+			return Device{}, ctx.Err()
+		case <-deadline.C():
+			return Device{}, fmt.Errorf("waited %s: %w", d.DeviceTimeout.Duration, err)
+		case <-events:
+		case <-tick.C():
+		}
+	}
+}

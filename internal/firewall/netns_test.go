@@ -1,0 +1,283 @@
+package firewall
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// requireIntegration skips (or, in CI, fails) unless the test can create
+// network namespaces and run the real ufw.
+func requireIntegration(t testing.TB) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range []string{"ufw", "iptables", "ip", "nsenter", "unshare", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if _, err := os.Stat("/etc/ufw/before.rules"); err != nil {
+		missing = append(missing, "/etc/ufw")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
+		t.Fatalf("integration test needs %s", strings.Join(missing, ", "))
+	}
+	t.Skipf("integration test needs %s", strings.Join(missing, ", "))
+}
+
+// testNS is a named network namespace created for one test.
+type testNS struct {
+	name string
+}
+
+func newNS(t testing.TB, run host.Runner, name string) *testNS {
+	t.Helper()
+	mustRun(t, run, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		if _, err := run.Run(context.Background(), "ip", "netns", "del", name); err != nil {
+			t.Errorf("deleting netns %s: %v", name, err)
+		}
+	})
+	mustRun(t, run, "ip", "-n", name, "link", "set", "lo", "up")
+	return &testNS{name: name}
+}
+
+func (n *testNS) path() string { return "/run/netns/" + n.name }
+
+// exec runs a command inside the namespace (setup only: sysctl, iptables).
+func (n *testNS) exec(t testing.TB, run host.Runner, args ...string) {
+	t.Helper()
+	mustRun(t, run, "ip", append([]string{"netns", "exec", n.name}, args...)...)
+}
+
+func mustRun(t testing.TB, run host.Runner, name string, args ...string) {
+	t.Helper()
+	if _, err := run.Run(context.Background(), name, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// uniquePrefix names one test's namespaces so parallel runs never collide.
+func uniquePrefix(t testing.TB) string {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "naf" + hex.EncodeToString(b)
+}
+
+// ufwRoot builds a private copy of ufw's configuration under a temp root:
+// <root>/etc/ufw and <root>/etc/default/ufw, which nsRunner bind-mounts over
+// the real ones for each ufw command, so the machine's firewall files are
+// never read or written by the test's ufw.
+func ufwRoot(t testing.TB, run host.Runner, defaults map[string]string) host.Root {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc/default"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, run, "cp", "-a", "/etc/ufw", filepath.Join(dir, "etc/ufw"))
+	for _, f := range []string{"user.rules", "user6.rules"} {
+		pristine := "/usr/share/ufw/iptables/" + f
+		if _, err := os.Stat(pristine); err == nil {
+			mustRun(t, run, "cp", pristine, filepath.Join(dir, "etc/ufw", f))
+		}
+	}
+	data, err := os.ReadFile("/etc/default/ufw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		key, _, _ := strings.Cut(l, "=")
+		if v, ok := defaults[key]; ok {
+			lines[i] = key + `="` + v + `"`
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc/default/ufw"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return host.NewRoot(dir)
+}
+
+// nsRunner runs commands inside a test host: in its network namespace and
+// in a fresh private mount namespace where the host's ufw files are
+// replaced by the test's copy. The wrapped program (ufw, and the iptables
+// it calls) is the real one.
+type nsRunner struct {
+	inner host.Runner
+	ns    *testNS
+	root  host.Root
+}
+
+const bindScript = `mount --bind "$1" /etc/ufw && mount --bind "$2" /etc/default/ufw && shift 2 && exec "$@"`
+
+func (r *nsRunner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	argv := []string{"--net=" + r.ns.path(), "--", "unshare", "--mount", "--propagation", "private", "--",
+		"sh", "-c", bindScript, "sh", r.root.Path("/etc/ufw"), r.root.Path("/etc/default/ufw"), name}
+	return r.inner.Run(ctx, "nsenter", append(argv, args...)...)
+}
+
+// countingRunner counts ufw invocations: `ufw status` reads, the rest write.
+type countingRunner struct {
+	inner         host.Runner
+	mu            sync.Mutex
+	reads, writes int
+}
+
+func (c *countingRunner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	c.mu.Lock()
+	if name == "ufw" && len(args) > 0 && args[0] == "status" {
+		c.reads++
+	} else {
+		c.writes++
+	}
+	c.mu.Unlock()
+	return c.inner.Run(ctx, name, args...)
+}
+
+func (c *countingRunner) counts() (reads, writes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads, c.writes
+}
+
+func (c *countingRunner) reset() {
+	c.mu.Lock()
+	c.reads, c.writes = 0, 0
+	c.mu.Unlock()
+}
+
+// inNS runs fn on an OS thread that has joined the namespace; sockets fn
+// creates stay in that namespace after the thread leaves it.
+func inNS(ns *testNS, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(ns.path())
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			errc <- err
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			// Leave the thread locked: the runtime then discards it
+			// instead of reusing a thread in the wrong namespace.
+			errc <- errors.Join(ferr, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// serve listens on addr in ns: TCP connections are accepted and closed, UDP
+// datagrams are echoed. It stops when the test ends.
+func serve(t testing.TB, ns *testNS, network, addr string) {
+	t.Helper()
+	var closer interface{ Close() error }
+	err := inNS(ns, func() error {
+		if network == "udp" {
+			pc, err := net.ListenPacket("udp", addr)
+			if err == nil {
+				closer = pc
+				go echo(pc)
+			}
+			return err
+		}
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			closer = l
+			go acceptAndClose(l)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listening on %s/%s in %s: %v", addr, network, ns.name, err)
+	}
+	t.Cleanup(func() { closer.Close() })
+}
+
+func acceptAndClose(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
+func echo(pc net.PacketConn) {
+	buf := make([]byte, 64)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(buf[:n], from) //nolint:errcheck // best effort echo
+	}
+}
+
+// reach reports whether a TCP handshake, or a UDP echo, from ns to addr
+// completes within timeout. A firewall DROP shows as a timeout.
+func reach(ns *testNS, network, addr string, timeout time.Duration) error {
+	var conn net.Conn
+	err := inNS(ns, func() error {
+		var err error
+		conn, err = net.DialTimeout(network, addr, timeout)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if network != "udp" {
+		return nil
+	}
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := conn.Write([]byte("ping")); err != nil {
+		return err
+	}
+	_, err = conn.Read(make([]byte, 8))
+	return err
+}
+
+func newExecRunner(t testing.TB) host.Runner {
+	return host.NewExecRunner(zaptest.NewLogger(t))
+}

@@ -1,0 +1,175 @@
+package k3s
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// ConfigPath is the file k3s reads its flags from; keys are the flag names
+// (https://docs.k3s.io/installation/configuration#configuration-file).
+const ConfigPath = "/etc/rancher/k3s/config.yaml"
+
+const configHeader = "# Written by nodeagent from the cluster file; local edits are overwritten.\n"
+
+// RenderConfig renders config.yaml for node n. It is pure and deterministic:
+// the same inputs give the same bytes, so an unchanged node is not rewritten
+// and k3s is not restarted.
+func RenderConfig(c *config.Cluster, n config.Node, token string) ([]byte, error) {
+	if token == "" {
+		return nil, fmt.Errorf("rendering k3s config for %s: empty token", n.Name)
+	}
+	first, ok := c.FirstServer()
+	if !ok {
+		return nil, fmt.Errorf("rendering k3s config for %s: the cluster has no server", n.Name)
+	}
+	server := n.Role == config.RoleServer
+	m := &orderedMap{}
+	if server && first.Name == n.Name {
+		// Ignored by k3s once etcd data exists, so it is safe to keep.
+		m.add("cluster-init", true)
+	} else {
+		m.add("server", c.ServerURL())
+	}
+	m.add("token", token)
+	m.add("node-name", n.Name)
+	m.add("node-ip", n.Address)
+	if server {
+		m.add("advertise-address", n.Address)
+	}
+	m.addNonEmpty("flannel-iface", c.Network.Interface)
+	if server {
+		renderServerNetwork(m, c)
+	}
+	m.addList("node-label", nodeLabels(n))
+	m.addList("node-taint", n.Taints)
+	if server {
+		renderServerOptions(m, c)
+	}
+	return m.encode()
+}
+
+// renderServerNetwork adds the values that must match on every server
+// (https://docs.k3s.io/cli/server#critical-configuration-values).
+func renderServerNetwork(m *orderedMap, c *config.Cluster) {
+	k := c.K3s
+	m.addNonEmpty("flannel-backend", k.FlannelBackend)
+	m.addList("tls-san", tlsSANs(c))
+	m.addList("disable", k.Disable)
+	m.addNonEmpty("cluster-cidr", k.ClusterCIDR)
+	m.addNonEmpty("service-cidr", k.ServiceCIDR)
+	m.addNonEmpty("cluster-dns", k.ClusterDNS)
+	m.addNonEmpty("cluster-domain", k.ClusterDomain)
+}
+
+func renderServerOptions(m *orderedMap, c *config.Cluster) {
+	k := c.K3s
+	if k.SecretsEncryption {
+		m.add("secrets-encryption", true)
+	}
+	// The admin kubeconfig holds cluster-admin credentials: root only.
+	m.add("write-kubeconfig-mode", "0600")
+	m.addNonEmpty("etcd-snapshot-schedule-cron", k.EtcdSnapshots.Schedule)
+	if k.EtcdSnapshots.Retention > 0 {
+		m.add("etcd-snapshot-retention", k.EtcdSnapshots.Retention)
+	}
+}
+
+// tlsSANs lists every server's address and name, so the API certificate is
+// valid whichever server a client (or a joining node) talks to.
+func tlsSANs(c *config.Cluster) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range c.Servers() {
+		for _, v := range []string{s.Address, s.Name} {
+			if v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// nodeLabels are the static labels of the cluster file, sorted. Labels that
+// follow hardware (zigbee, storage) are not here: k3s never removes a
+// node-label, so nodeagent reconciles those through the API.
+func nodeLabels(n config.Node) []string {
+	keys := make([]string, 0, len(n.Labels))
+	for k := range n.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+n.Labels[k])
+	}
+	return out
+}
+
+// WriteConfig writes the rendered config (mode 0600: it holds the token)
+// only when its bytes differ, and reports whether k3s must restart.
+func WriteConfig(root host.Root, data []byte) (changed bool, err error) {
+	changed, err = host.WriteFileAtomic(root.Path(ConfigPath), data, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("writing k3s config: %w", err)
+	}
+	return changed, nil
+}
+
+// orderedMap builds a YAML mapping in insertion order; yaml.Node.Encode
+// quotes values that would otherwise change type ("0600" stays a string).
+type orderedMap struct {
+	node yaml.Node
+	err  error
+}
+
+func (m *orderedMap) add(key string, v any) {
+	if m.err != nil {
+		return
+	}
+	var val yaml.Node
+	if err := val.Encode(v); err != nil {
+		m.err = fmt.Errorf("encoding %s: %w", key, err)
+		return
+	}
+	if val.Kind == yaml.SequenceNode {
+		val.Style = 0
+	}
+	m.node.Content = append(m.node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &val)
+}
+
+func (m *orderedMap) addNonEmpty(key, v string) {
+	if v != "" {
+		m.add(key, v)
+	}
+}
+
+func (m *orderedMap) addList(key string, v []string) {
+	if len(v) > 0 {
+		m.add(key, v)
+	}
+}
+
+func (m *orderedMap) encode() ([]byte, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	m.node.Kind = yaml.MappingNode
+	var buf bytes.Buffer
+	buf.WriteString(configHeader)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&m.node); err != nil {
+		return nil, fmt.Errorf("encoding k3s config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding k3s config: %w", err)
+	}
+	return buf.Bytes(), nil
+}

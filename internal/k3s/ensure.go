@@ -1,0 +1,102 @@
+package k3s
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// Manager brings k3s on one node to the state of the cluster file.
+type Manager struct {
+	root      host.Root
+	log       *zap.Logger
+	cluster   *config.Cluster
+	node      config.Node
+	installer *Installer
+	services  ServiceManager
+	// ActiveTimeout bounds the wait for the unit to become active; a first
+	// server start pulls images and initialises etcd, which takes minutes on a Pi.
+	ActiveTimeout time.Duration
+}
+
+// NewManager returns a Manager for node n of cluster c.
+func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Node, inst *Installer, svc ServiceManager) *Manager {
+	return &Manager{
+		root: root, log: log.With(zap.String("component", "k3s"), zap.String("node", n.Name)),
+		cluster: c, node: n, installer: inst, services: svc, ActiveTimeout: 10 * time.Minute,
+	}
+}
+
+// EnsureResult says what Ensure changed.
+type EnsureResult struct {
+	BinaryChanged bool
+	ImagesChanged bool
+	ConfigChanged bool
+	UnitChanged   bool
+	Restarted     bool
+}
+
+// Changed reports whether anything on the node changed.
+func (r EnsureResult) Changed() bool {
+	return r.BinaryChanged || r.ImagesChanged || r.ConfigChanged || r.UnitChanged
+}
+
+// Ensure installs the binary, writes config.yaml and the unit, enables the
+// unit, restarts k3s when any of those changed (else starts it, a no-op when
+// running) and waits until it is active. Waiting for the join predecessor is
+// the caller's step (WaitForPredecessor), before Ensure.
+func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
+	var res EnsureResult
+	inst, err := m.installer.Install(ctx, m.cluster.K3s, m.node.Arch)
+	if err != nil {
+		return res, fmt.Errorf("installing k3s %s: %w", m.cluster.K3s.Version, err)
+	}
+	res.BinaryChanged, res.ImagesChanged = inst.BinaryChanged, inst.ImagesChanged
+	token, err := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	if err != nil {
+		return res, err
+	}
+	cfg, err := RenderConfig(m.cluster, m.node, token)
+	if err != nil {
+		return res, err
+	}
+	if res.ConfigChanged, err = WriteConfig(m.root, cfg); err != nil {
+		return res, err
+	}
+	unit := UnitName(m.node.Role)
+	if res.UnitChanged, err = m.services.InstallUnit(ctx, unit, UnitFile(m.node.Role)); err != nil {
+		return res, fmt.Errorf("installing %s: %w", unit, err)
+	}
+	if _, err := m.services.Enable(ctx, unit); err != nil {
+		return res, fmt.Errorf("enabling %s: %w", unit, err)
+	}
+	if err := m.startOrRestart(ctx, unit, &res); err != nil {
+		return res, err
+	}
+	if err := m.services.WaitActive(ctx, unit, m.ActiveTimeout); err != nil {
+		return res, fmt.Errorf("waiting for %s: %w", unit, err)
+	}
+	return res, nil
+}
+
+func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureResult) error {
+	if res.Changed() {
+		m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
+			zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged))
+		if err := m.services.Restart(ctx, unit); err != nil {
+			return fmt.Errorf("restarting %s: %w", unit, err)
+		}
+		res.Restarted = true
+		return nil
+	}
+	m.log.Debug("k3s already up to date", zap.String("unit", unit))
+	if err := m.services.Start(ctx, unit); err != nil {
+		return fmt.Errorf("starting %s: %w", unit, err)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package manifests
+
+import (
+	"path"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// beszelAgentPort is where the hub reaches each node's agent (host network).
+const beszelAgentPort = 45876
+
+func (r *renderer) nginxProxyManager(a app) {
+	ports := servicePorts(a.name)
+	c := withReadiness(container(a, nil, ports...), "http")
+	vols := r.state(a, &c, "/data", "/etc/letsencrypt")
+	r.deployment(a, podTemplate(a, vols, c), a.w.Storage != "")
+	r.exposed(a, ports)
+}
+
+func (r *renderer) pihole(a app) {
+	ports := servicePorts(a.name)
+	// Pi-hole 6 answers only clients of its own subnets by default; behind
+	// a Service every client comes from elsewhere.
+	c := withReadiness(container(a, sortedEnv(map[string]string{"FTLCONF_dns_listeningMode": "all"}), ports...), "dns-tcp")
+	vols := r.state(a, &c, "/etc/pihole")
+	r.deployment(a, podTemplate(a, vols, c), a.w.Storage != "")
+	r.exposed(a, ports)
+}
+
+func (r *renderer) beszel(a app) {
+	ports := servicePorts(a.name)
+	c := withReadiness(container(a, nil, ports...), "http")
+	vols := r.state(a, &c, "/beszel_data")
+	r.deployment(a, podTemplate(a, vols, c), a.w.Storage != "")
+	r.exposed(a, ports)
+}
+
+// beszelAgent runs on every node, control-plane ones included, on the host
+// network so that it reports the node's interfaces, not the pod's. The hub's
+// public key (KEY) comes from the workload's Secret.
+func (r *renderer) beszelAgent(a app) {
+	c := container(a, sortedEnv(map[string]string{"LISTEN": itoa(beszelAgentPort)}), tcp("agent", beszelAgentPort))
+	tmpl := podTemplate(a, nil, c)
+	tmpl.Spec.HostNetwork = true
+	tmpl.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	for _, key := range []string{"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"} {
+		tmpl.Spec.Tolerations = append(tmpl.Spec.Tolerations, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	}
+	r.daemonSet(a, tmpl)
+}
+
+func (r *renderer) filebrowser(a app) {
+	ports := servicePorts(a.name)
+	port := ports[0].ContainerPort
+	c := withReadiness(container(a, sortedEnv(map[string]string{
+		"FB_ADDRESS": "0.0.0.0", "FB_PORT": itoa(int(port)), "FB_ROOT": "/srv", "FB_DATABASE": "/database/filebrowser.db",
+	}), ports...), "http")
+	root := r.diskPath(a, "Files")
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "files", MountPath: "/srv"})
+	r.hostPathVolume(a, "files", root)
+	r.deployment(a, podTemplate(a, []corev1.Volume{claimVolume("files", "files", false)}, c), true)
+	r.exposed(a, ports)
+}
+
+// state mounts the app's state: a local-path claim when the workload has a
+// storage size, else an emptyDir (lost with the pod — see Notes). The first
+// path gets the volume's root, the others a sub directory each.
+func (r *renderer) state(a app, c *corev1.Container, paths ...string) []corev1.Volume {
+	for i, p := range paths {
+		m := corev1.VolumeMount{Name: "data", MountPath: p}
+		if i > 0 {
+			m.SubPath = path.Base(p)
+		}
+		c.VolumeMounts = append(c.VolumeMounts, m)
+	}
+	if a.w.Storage == "" {
+		return []corev1.Volume{emptyDir("data")}
+	}
+	if a.replicas() > 1 {
+		r.fail("workload %s: %d replicas cannot share one ReadWriteOnce local-path volume; drop storage or use one replica", a.name, a.replicas())
+		return nil
+	}
+	claim := localPathClaim(a.name+"-data", a.w.Storage)
+	claim.ObjectMeta = a.meta(a.name + "-data")
+	r.b.add(PhaseWorkloads, &claim)
+	return []corev1.Volume{claimVolume("data", claim.Name, false)}
+}
+
+// withReadiness adds a TCP readiness probe on the named port: with
+// externalTrafficPolicy Local, MetalLB announces only nodes with a ready pod.
+func withReadiness(c corev1.Container, port string) corev1.Container {
+	c.ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(port)}},
+		PeriodSeconds: 10,
+	}
+	return c
+}

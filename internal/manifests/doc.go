@@ -1,0 +1,31 @@
+// Package manifests renders the cluster's Kubernetes objects from the cluster
+// file — the platform (MetalLB, cert-manager, sealed-secrets as k3s HelmCharts
+// plus the objects that need their CRDs) and the homelab's workloads — and
+// analyses whether the workloads fit the nodes, also after any single node
+// fails.
+//
+// Everything here is pure: Render and Analyze read a *config.Cluster and
+// return data. Applying the objects is the kube package's job; the order of a
+// Set (Phase, then kind, namespace and name) is the order to apply them in.
+//
+// Rendering choices that the architecture leaves open:
+//
+//   - Namespaces per application group (network, monitoring, immich,
+//     home-automation, files, backup): Secrets are created per group and a
+//     future NetworkPolicy can isolate a group.
+//   - Requests come from the cluster file; the memory limit is the request
+//     ×1.5 (rounded up to a MiB) so a short peak does not OOM-kill the pod
+//     while a leak still does; there is no CPU limit, because CFS throttling
+//     on a 4-core Pi adds latency (DNS!) and CPU is compressible anyway.
+//   - pihole: one LoadBalancer Service with TCP and UDP on port 53 (mixed
+//     protocols are GA since Kubernetes 1.26 and MetalLB supports them), so
+//     the address has one owner and no metallb allow-shared-ip pairing that
+//     a later edit could break.
+//   - home-assistant: the host's /dev/serial/by-id directory is mounted
+//     (hostPath Directory): the by-id name stays the same whichever ttyUSB*/
+//     ttyACM* number the dongle gets, and the pod does not start on a node
+//     without a serial device. Opening the tty needs a device cgroup rule that
+//     stock k3s/containerd only grants to privileged containers, so this one
+//     container is privileged; a device plugin would allow less but adds a
+//     component the architecture does not have.
+package manifests

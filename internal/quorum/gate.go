@@ -1,0 +1,110 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultInterval is the poll interval of Gate.Wait: short enough that the
+// gate opens well within a second of quorum returning, long enough that a
+// Raspberry Pi does not notice the polling.
+const DefaultInterval = 250 * time.Millisecond
+
+// ErrNoQuorum is wrapped by the error of Wait when the deadline passes without
+// quorum, so callers can tell "cluster unhealthy" from "cancelled".
+var ErrNoQuorum = errors.New("etcd quorum not held")
+
+// Prober observes the cluster; *Observer is the real one.
+type Prober interface {
+	Observe(ctx context.Context) (Status, error)
+}
+
+// GateConfig tunes a Gate; zero values take the defaults.
+type GateConfig struct {
+	Interval time.Duration // DefaultInterval if zero
+	Clock    Clock         // RealClock if nil
+}
+
+// Gate blocks progress until etcd quorum holds.
+type Gate struct {
+	prober   Prober
+	interval time.Duration
+	clock    Clock
+	log      *zap.Logger
+}
+
+// NewGate returns a Gate polling p.
+func NewGate(p Prober, cfg GateConfig, log *zap.Logger) *Gate {
+	g := &Gate{prober: p, interval: cfg.Interval, clock: cfg.Clock,
+		log: log.With(zap.String("component", "quorum"))}
+	if g.interval <= 0 {
+		g.interval = DefaultInterval
+	}
+	if g.clock == nil {
+		g.clock = RealClock{}
+	}
+	return g
+}
+
+// Wait polls until quorum holds (nil), the deadline passes (an error wrapping
+// ErrNoQuorum that names healthy/total voters), or ctx ends. progress, if not
+// nil, gets every observation, e.g. to show "waiting for quorum: 1/3 voters
+// healthy" in systemd's STATUS=. A failed observation reaches progress as a
+// zero Status.
+func (g *Gate) Wait(ctx context.Context, deadline time.Time, progress func(Status)) error {
+	ticker := g.clock.NewTicker(g.interval)
+	defer ticker.Stop()
+	var last *Status // last successful observation, for the timeout error
+	for {
+		st, err := g.prober.Observe(ctx)
+		if progress != nil {
+			progress(st)
+		}
+		if err == nil {
+			if st.Quorum() {
+				g.log.Info("etcd quorum held", zap.Stringer("verdict", st.Verdict),
+					zap.String("leader", st.LeaderName()))
+				return nil
+			}
+			last = &st
+		}
+		if !g.clock.Now().Before(deadline) {
+			return timeoutError(deadline, last, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for etcd quorum: %w", ctx.Err())
+		case <-ticker.C():
+		}
+	}
+}
+
+func timeoutError(deadline time.Time, last *Status, observeErr error) error {
+	ctx := "waiting for etcd quorum until " + deadline.Format(time.RFC3339)
+	switch {
+	case last == nil:
+		return fmt.Errorf("%s: %w: cluster never observed: %w", ctx, ErrNoQuorum, observeErr)
+	case observeErr != nil:
+		return fmt.Errorf("%s: %w: %s; last observation failed: %w", ctx, ErrNoQuorum, last.Summary(), observeErr)
+	}
+	return fmt.Errorf("%s: %w: %s", ctx, ErrNoQuorum, last.Summary())
+}
+
+// Held observes once and reports whether quorum holds, for a step that must
+// stop at its next boundary when quorum is lost. The reason is logged.
+func (g *Gate) Held(ctx context.Context) bool {
+	st, err := g.prober.Observe(ctx)
+	switch {
+	case err != nil:
+		g.log.Warn("etcd quorum unknown", zap.Error(err))
+		return false
+	case !st.Quorum():
+		g.log.Warn("etcd quorum lost", zap.String("status", st.Summary()))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,66 @@
+package systemd
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+func TestValidUnitName(t *testing.T) {
+	tests := []struct {
+		name  string
+		valid bool
+	}{
+		{"k3s.service", true},
+		{"nodeagent-mount@hd1.service", true},
+		{"mnt-hd1.mount", true},
+		{"", false},
+		{"k3s", false},
+		{"../evil.service", false},
+		{"a/b.service", false},
+		{"..", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := validUnitName(tt.name); (err == nil) != tt.valid {
+				t.Errorf("validUnitName(%q) = %v, want valid=%v", tt.name, err, tt.valid)
+			}
+		})
+	}
+}
+
+func TestJournalArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		root host.Root
+		want []string
+	}{
+		{"host", host.NewRoot("/"), []string{"-u", "k3s.service", "-n", "20", "-o", "cat", "--no-pager", "-q"}},
+		{"container", host.NewRoot("/proc/42/root"),
+			[]string{"-u", "k3s.service", "-n", "20", "-o", "cat", "--no-pager", "-q", "--root", "/proc/42/root"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, journalArgs(tt.root, "k3s.service", 20)); diff != "" {
+				t.Errorf("journalArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSplitLines(t *testing.T) {
+	tests := map[string][]string{
+		"":          nil,
+		"\n":        nil,
+		"a\nb\n":    {"a", "b"},
+		"a\n\nb":    {"a", "", "b"},
+		"only line": {"only line"},
+	}
+	for in, want := range tests {
+		if diff := cmp.Diff(want, splitLines(in)); diff != "" {
+			t.Errorf("splitLines(%q) (-want +got):\n%s", in, diff)
+		}
+	}
+}

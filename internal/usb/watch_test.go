@@ -1,0 +1,130 @@
+package usb_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/usb"
+	"github.com/nodeagent/nodeagent/internal/usb/usbtest"
+)
+
+// watch runs a Watcher on root and returns the channel of its callbacks.
+func watch(t *testing.T, root host.Root, opts usb.Options) <-chan usb.Result {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan usb.Result, 1000)
+	done := make(chan error, 1)
+	w := usb.NewWatcher(root, defaultRules(t), opts, host.RealClock{}, zaptest.NewLogger(t))
+	go func() { done <- w.Run(ctx, func(r usb.Result) { out <- r }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return out
+}
+
+// next waits for the next callback.
+func next(t *testing.T, ch <-chan usb.Result, within time.Duration) usb.Result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(within):
+		t.Fatalf("no usb change within %s", within)
+		return usb.Result{}
+	}
+}
+
+func zigbeeDevice(r usb.Result) string { return r.Annotations["nodeagent.dev/zigbee-device"] }
+
+func TestWatcherFollowsPlugAndUnplug(t *testing.T) {
+	root := usbtest.Tree(t) // no /dev/serial yet: the watch must start at /dev
+	ch := watch(t, root, usb.Options{Debounce: 50 * time.Millisecond, Resync: time.Hour})
+	if got := next(t, ch, 5*time.Second); len(got.Labels) != 0 {
+		t.Fatalf("initial labels = %v, want none", got.Labels)
+	}
+	sonoff := usbtest.SonoffZBDongleP()
+	for round := range 3 { // rounds 2 and 3 need the watch re-armed on a new /dev/serial
+		// A plain cable changes nothing, so it must not produce a callback:
+		// the next one has to be the dongle's.
+		usbtest.Plug(t, root, usbtest.CP2102Cable())
+		usbtest.Plug(t, root, sonoff)
+		got := next(t, ch, 5*time.Second)
+		if diff := cmp.Diff(map[string]string{"zigbee": "true"}, got.Labels); diff != "" {
+			t.Fatalf("round %d: labels after plug (-want +got):\n%s", round, diff)
+		}
+		if zigbeeDevice(got) != sonoff.ByIDPath() {
+			t.Errorf("round %d: device annotation = %q, want %q", round, zigbeeDevice(got), sonoff.ByIDPath())
+		}
+		usbtest.Unplug(t, root, sonoff)
+		usbtest.Unplug(t, root, usbtest.CP2102Cable())
+		if got := next(t, ch, 5*time.Second); len(got.Labels) != 0 || len(got.Annotations) != 0 {
+			t.Fatalf("round %d: after unplug labels=%v annotations=%v, want none", round, got.Labels, got.Annotations)
+		}
+		if _, err := os.Stat(root.Path("/dev/serial")); !os.IsNotExist(err) {
+			t.Fatalf("round %d: /dev/serial still there (err=%v); the test would not cover re-arming", round, err)
+		}
+	}
+}
+
+func TestWatcherDebouncesFlaps(t *testing.T) {
+	const debounce = 500 * time.Millisecond
+	root := usbtest.Tree(t)
+	ch := watch(t, root, usb.Options{Debounce: debounce, Resync: time.Hour})
+	next(t, ch, 5*time.Second)
+	dongle := usbtest.ConBeeII()
+	start := time.Now()
+	for range 20 { // 20 plug/unplug flaps within 2 s, ending plugged in
+		usbtest.Unplug(t, root, dongle)
+		usbtest.Plug(t, root, dongle)
+		time.Sleep(100 * time.Millisecond) // pacing the flaps, not waiting for a condition
+	}
+	flapped := time.Since(start)
+	// Collect changes until none came for two debounce periods; a loaded
+	// machine may stretch a flap past the debounce once, so allow two.
+	var changes []usb.Result
+	for quiet := false; !quiet; {
+		select {
+		case r := <-ch:
+			changes = append(changes, r)
+		case <-time.After(2 * debounce):
+			quiet = true
+		}
+	}
+	t.Logf("20 flaps took %s; %d change(s) published", flapped, len(changes))
+	if len(changes) == 0 || len(changes) > 2 {
+		t.Fatalf("got %d changes for 20 flaps, want 1 or 2", len(changes))
+	}
+	if got := zigbeeDevice(changes[len(changes)-1]); got != dongle.ByIDPath() {
+		t.Errorf("settled device = %q, want %q", got, dongle.ByIDPath())
+	}
+}
+
+func TestWatcherResyncFindsDevicesWithoutTTY(t *testing.T) {
+	// A CC2531 whose driver is not bound has no tty and so makes no /dev
+	// event; only the periodic resync can see it.
+	root := usbtest.Tree(t)
+	ch := watch(t, root, usb.Options{Debounce: 20 * time.Millisecond, Resync: 200 * time.Millisecond})
+	next(t, ch, 5*time.Second)
+	usbtest.Plug(t, root, usbtest.FixtureDevice{Name: "1-1.2", VendorID: "0451", ProductID: "16a8", DevNum: 3})
+	got := next(t, ch, 5*time.Second)
+	if diff := cmp.Diff(map[string]string{"nodeagent.dev/zigbee-description": "TI CC2531 (Z-Stack)"}, got.Annotations); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+}
+
+func TestWatcherStartsWithPluggedDevice(t *testing.T) {
+	root := usbtest.Tree(t, usbtest.SonoffZBDongleP())
+	ch := watch(t, root, usb.Options{})
+	if got := next(t, ch, 5*time.Second); got.Labels["zigbee"] != "true" {
+		t.Errorf("initial labels = %v, want zigbee=true", got.Labels)
+	}
+}
