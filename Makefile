@@ -4,7 +4,13 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 BIN := bin
 
-.PHONY: help build build-arm64 test test-unit plan lint fuzz bench tools clean
+# Debian versions must start with a digit; a tag like v1.2.3 gives 1.2.3.
+DEB_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null | sed 's/^v//' || true)
+ifeq ($(DEB_VERSION),)
+DEB_VERSION := 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+endif
+
+.PHONY: help build build-arm64 build-amd64 test test-unit plan lint fuzz bench tools deb clean
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,6 +20,13 @@ build: ## build nodeagent for this machine into bin/
 
 build-arm64: ## cross-build the Raspberry Pi binary into bin/nodeagent-arm64
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent-arm64 ./cmd/nodeagent
+
+build-amd64:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent-amd64 ./cmd/nodeagent
+
+deb: build-arm64 build-amd64 ## build bin/nodeagent_<version>_{arm64,amd64}.deb
+	packaging/build-deb.sh $(DEB_VERSION) arm64 $(BIN)/nodeagent-arm64 $(BIN)
+	packaging/build-deb.sh $(DEB_VERSION) amd64 $(BIN)/nodeagent-amd64 $(BIN)
 
 plan: build ## print the full plan of every node of the built-in homelab
 	$(BIN)/nodeagent plan

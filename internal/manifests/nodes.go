@@ -97,11 +97,29 @@ func eligible(p Pod, n Node) bool {
 		}
 		tolerated := false
 		for _, tol := range p.Tolerations {
-			tolerated = tolerated || tol.ToleratesTaint(&t)
+			tolerated = tolerated || tolerates(tol, t)
 		}
 		if !tolerated {
 			return false
 		}
 	}
 	return true
+}
+
+// tolerates is the toleration matching of the Kubernetes API (key, Exists or
+// Equal value, effect; an empty key with Exists tolerates everything).
+func tolerates(tol corev1.Toleration, t corev1.Taint) bool {
+	if tol.Effect != "" && tol.Effect != t.Effect {
+		return false
+	}
+	if tol.Key == "" {
+		return tol.Operator == corev1.TolerationOpExists
+	}
+	if tol.Key != t.Key {
+		return false
+	}
+	if tol.Operator == corev1.TolerationOpExists {
+		return true
+	}
+	return tol.Value == t.Value
 }

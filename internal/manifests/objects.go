@@ -116,7 +116,7 @@ func (r *renderer) hostPathVolume(a app, name, path string) {
 	claim := a.meta(name)
 	r.b.add(PhaseWorkloads, &corev1.PersistentVolume{
 		TypeMeta:   typeMeta("v1", "PersistentVolume"),
-		ObjectMeta: metav1.ObjectMeta{Name: a.ns + "-" + name, Labels: a.selector()},
+		ObjectMeta: metav1.ObjectMeta{Name: a.name + "-" + name, Labels: a.selector()},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(hostPathCapacity)},
 			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
@@ -135,7 +135,7 @@ func (r *renderer) hostPathVolume(a app, name, path string) {
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: ptr.To(""),
-			VolumeName:       a.ns + "-" + name,
+			VolumeName:       a.name + "-" + name,
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(hostPathCapacity)}},
 		},
 	})

@@ -54,20 +54,27 @@ func (pl *placer) best(p Pod) (string, bool) {
 	if len(cands) == 0 {
 		return "", false
 	}
-	rank := func(n Node) (int, int, int64) {
-		spread := 0
+	// Any SOFT node beats the others; among SOFT nodes the spread of
+	// replicas comes before the order of preference. This approximates the
+	// scheduler's weighted scores for the rendered weights (100, 90, …
+	// node affinity; 100 pod anti-affinity) and keeps a failed Pi 4's
+	// replicas on the other Pi 4, as the architecture expects.
+	rank := func(n Node) (tier, spread, pref int, free int64) {
+		pref = slices.Index(p.Prefer, n.Name)
+		if pref < 0 {
+			tier, pref = 1, len(p.Prefer)
+		}
 		if p.Spread {
 			spread = pl.count[n.Name][p.Workload]
 		}
-		pref := slices.Index(p.Prefer, n.Name)
-		if pref < 0 {
-			pref = len(p.Prefer)
-		}
-		return spread, pref, n.Capacity.Memory - pl.used[n.Name].Memory
+		return tier, spread, pref, n.Capacity.Memory - pl.used[n.Name].Memory
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
-		si, pi, fi := rank(cands[i])
-		sj, pj, fj := rank(cands[j])
+		ti, si, pi, fi := rank(cands[i])
+		tj, sj, pj, fj := rank(cands[j])
+		if ti != tj {
+			return ti < tj
+		}
 		if si != sj {
 			return si < sj
 		}

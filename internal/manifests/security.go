@@ -1,6 +1,8 @@
 package manifests
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 )
@@ -83,8 +85,8 @@ func runtimeDefault() *corev1.SeccompProfile {
 func (p profile) writableVolumes() ([]corev1.Volume, []corev1.VolumeMount) {
 	var vols []corev1.Volume
 	var mounts []corev1.VolumeMount
-	for i, path := range p.writable {
-		name := "scratch-" + string(rune('a'+i))
+	for _, path := range p.writable {
+		name := "scratch" + strings.ReplaceAll(path, "/", "-")
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: path})
 	}

@@ -149,6 +149,14 @@ func (b *builder) add(p Phase, obj runtime.Object) {
 	// The converter writes "creationTimestamp: null" for a zero time; the
 	// apiserver ignores it but it is noise in plan output and diffs.
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	// Desired state has no status, and an empty spec or strategy is the
+	// converter's zero value, not something we ask for.
+	unstructured.RemoveNestedField(u.Object, "status")
+	for _, path := range [][]string{{"spec", "strategy"}, {"spec", "updateStrategy"}, {"spec", "jobTemplate", "metadata"}, {"spec"}} {
+		if m, ok, _ := unstructured.NestedMap(u.Object, path...); ok && len(m) == 0 {
+			unstructured.RemoveNestedField(u.Object, path...)
+		}
+	}
 	removeNullTimestamps(u.Object)
 	labels := u.GetLabels()
 	if labels == nil {

@@ -70,22 +70,26 @@ func TestBenchQuorumDetection(t *testing.T) {
 	}
 }
 
-// BenchmarkObserve measures one full observation (member list, three status
-// calls, one linearizable read) on a healthy 3-member cluster with warm
-// connections: the cost of each poll.
+// BenchmarkObserve measures one full observation (member list, a status call
+// per member, one linearizable read) on a 3-member cluster with warm
+// connections: the cost of each poll. With a member stopped, its status call
+// must fail fast (connection refused) rather than take a whole CallTimeout,
+// or one dead Pi would slow every poll to CallTimeout.
 func BenchmarkObserve(b *testing.B) {
 	c := newTestCluster(b, 3)
 	c.startAll(b)
 	obs := NewObserver(Config{Endpoint: c.members[0].clientURL.String(), TLSDir: c.tlsDir}, zap.NewNop())
 	b.Cleanup(func() { obs.Close() })
-	ctx := context.Background()
-	if _, err := obs.Observe(ctx); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		st, err := obs.Observe(ctx)
-		if err != nil || !st.Quorum() {
-			b.Fatalf("observe: %v, %s", err, st.Summary())
+	run := func(b *testing.B, wantHealthy int) {
+		ctx := context.Background()
+		for b.Loop() {
+			st, err := obs.Observe(ctx)
+			if err != nil || !st.Quorum() || st.Verdict.HealthyVoters != wantHealthy {
+				b.Fatalf("observe: %v, %s", err, st.Summary())
+			}
 		}
 	}
+	b.Run("healthy", func(b *testing.B) { run(b, 3) })
+	c.stop(b, c.members[2])
+	b.Run("one-stopped", func(b *testing.B) { run(b, 2) })
 }

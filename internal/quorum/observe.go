@@ -45,11 +45,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Observer reports the state of the etcd cluster. It is safe for use by one
-// goroutine at a time; Close releases its connections.
+// Observer reports the state of the etcd cluster. Observations are
+// serialized, so a Held check from one goroutine and a Wait in another do not
+// close each other's connections. Close releases the connections.
 type Observer struct {
 	cfg   Config
 	log   *zap.Logger
+	mu    sync.Mutex // one observation at a time
 	conns *pool
 }
 
@@ -86,6 +88,8 @@ func (o *Observer) dial(endpoints []string) (*clientv3.Client, error) {
 // the local endpoint. It returns an error only when the member list cannot be
 // read; an unhealthy cluster is a Status with Quorum() false.
 func (o *Observer) Observe(ctx context.Context) (Status, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	members, self, err := o.memberList(ctx)
 	if err != nil {
 		return Status{}, err
@@ -108,7 +112,8 @@ func (o *Observer) Observe(ctx context.Context) (Status, error) {
 }
 
 // memberList uses a serializable MemberList: the local member answers from
-// its own store, so the list is available exactly when quorum is not.
+// its own store, so the list is there even without quorum, which is when
+// it matters most.
 func (o *Observer) memberList(ctx context.Context) ([]Member, uint64, error) {
 	key := localKey(o.cfg.Endpoint)
 	cli, err := o.conns.get(key, []string{o.cfg.Endpoint})

@@ -56,7 +56,8 @@ func WithClock(c host.Clock) Option { return func(o *options) { o.clock = c } }
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
 
 // New connects to the system bus and returns a Manager for the systemd on
-// it; unit files are written under root.
+// it; unit files are written under root. The connection outlives ctx (a
+// dial timeout must not close it later); Close ends it.
 func New(ctx context.Context, log *zap.Logger, root host.Root, opts ...Option) (*Manager, error) {
 	log = log.With(zap.String("component", "systemd"))
 	o := options{busSocket: DefaultBusSocket, clock: host.RealClock{}, pollInterval: 250 * time.Millisecond}
@@ -66,7 +67,8 @@ func New(ctx context.Context, log *zap.Logger, root host.Root, opts ...Option) (
 	if o.runner == nil {
 		o.runner = host.NewExecRunner(log)
 	}
-	d := &dialer{ctx: ctx, address: "unix:path=" + o.busSocket}
+	// godbus closes a connection when its context ends.
+	d := &dialer{ctx: context.WithoutCancel(ctx), address: "unix:path=" + o.busSocket}
 	conn, err := sdbus.NewConnection(d.dial)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to system bus at %s: %w", o.busSocket, err)

@@ -20,11 +20,15 @@ type Options struct {
 	// Resync rescans on a timer as a safety net for missed events (config
 	// usb.resync).
 	Resync time.Duration
+	// Uevents also listens to the kernel's USB and tty uevents, which see
+	// devices without a serial port long before the resync does. Only
+	// useful when the root is the host (the agent), harmless otherwise.
+	Uevents bool
 }
 
 // OptionsFrom takes the watcher options from the cluster file.
 func OptionsFrom(c config.USB) Options {
-	return Options{Debounce: c.Debounce.Duration, Resync: c.Resync.Duration}
+	return Options{Debounce: c.Debounce.Duration, Resync: c.Resync.Duration, Uevents: true}
 }
 
 const (
@@ -70,6 +74,7 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
 	defer fsw.Close()
 	tree := newDevTree(w.root)
 	tree.arm(fsw, w.log)
+	uevents := w.uevents(ctx)
 
 	last, err := w.scan()
 	if err != nil {
@@ -98,6 +103,8 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
 			w.log.Warn("usb hotplug watch error", zap.Error(err))
 			tree.arm(fsw, w.log)
 			deb.poke()
+		case <-uevents:
+			deb.poke()
 		case <-deb.c():
 			deb.fired()
 			last = w.rescan(last, onChange, "hotplug")
@@ -105,6 +112,20 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
 			last = w.rescan(last, onChange, "resync")
 		}
 	}
+}
+
+// uevents returns the kernel uevent channel, or nil (never ready) when
+// switched off or unavailable (not root, not the host network namespace).
+func (w *Watcher) uevents(ctx context.Context) <-chan struct{} {
+	if !w.opts.Uevents {
+		return nil
+	}
+	ch, err := listenUevents(ctx)
+	if err != nil {
+		w.log.Warn("kernel uevents unavailable, relying on /dev events and resync", zap.Error(err))
+		return nil
+	}
+	return ch
 }
 
 // rescan scans and matches, calling onChange when the result differs from

@@ -85,7 +85,7 @@ func TestWatcherDebouncesFlaps(t *testing.T) {
 	for range 20 { // 20 plug/unplug flaps within 2 s, ending plugged in
 		usbtest.Unplug(t, root, dongle)
 		usbtest.Plug(t, root, dongle)
-		time.Sleep(100 * time.Millisecond) // pacing the flaps, not waiting for a condition
+		time.Sleep(90 * time.Millisecond) // pacing the flaps, not waiting for a condition
 	}
 	flapped := time.Since(start)
 	// Collect changes until none came for two debounce periods; a loaded

@@ -58,9 +58,9 @@ func TestFlapsWriteAtMostTwice(t *testing.T) {
 	start := time.Now()
 	for range 20 {
 		usbtest.Plug(t, root, dongle)
-		time.Sleep(50 * time.Millisecond) // pacing the flaps, not waiting for a condition
+		time.Sleep(40 * time.Millisecond) // pacing the flaps, not waiting for a condition
 		usbtest.Unplug(t, root, dongle)
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond)
 	}
 	usbtest.Plug(t, root, dongle)
 	flapped := time.Since(start)

@@ -24,7 +24,9 @@ type Bind struct {
 // Options configure Boot.
 type Options struct {
 	// Name is the machine name and hostname (letters, digits, "-"); it
-	// defaults to one derived from the test name.
+	// defaults to one derived from the test name plus a random suffix, as
+	// nspawn keeps per-name state in /run/systemd/nspawn and packages'
+	// tests run in parallel.
 	Name string
 	// Rootfs is the image to boot; default Rootfs(t). It is never written:
 	// the container runs on an overlay whose upper layer is in t.TempDir().
@@ -64,7 +66,7 @@ func Boot(t testing.TB, opts Options) *Container {
 		opts.Rootfs = Rootfs(t)
 	}
 	if opts.Name == "" {
-		opts.Name = machineName(t.Name())
+		opts.Name = machineName(t.Name()) + "-" + randomHex(2)
 	}
 	if opts.BootTimeout == 0 {
 		opts.BootTimeout = 90 * time.Second

@@ -43,12 +43,8 @@ func overlayRoot(t testing.TB, rootfs, name string) string {
 // personalize writes a fresh machine-id (journald names its directory after
 // it; k3s and flannel read it) and the hostname into the container's root.
 func personalize(root, name string) error {
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
-		return fmt.Errorf("generating machine-id: %w", err)
-	}
 	files := map[string]string{
-		"etc/machine-id": hex.EncodeToString(id) + "\n",
+		"etc/machine-id": randomHex(16) + "\n",
 		"etc/hostname":   name + "\n",
 	}
 	for rel, content := range files {
@@ -57,4 +53,12 @@ func personalize(root, name string) error {
 		}
 	}
 	return nil
+}
+
+// randomHex returns n random bytes in hex; crypto/rand.Read never fails on
+// Linux (it panics rather than return an error since Go 1.24).
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -1,0 +1,92 @@
+package manifests
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func homelab(t testing.TB) *config.Cluster {
+	t.Helper()
+	f, err := config.Default()
+	if err != nil {
+		t.Fatalf("loading the built-in homelab: %v", err)
+	}
+	return &f.Cluster
+}
+
+func render(t testing.TB, c *config.Cluster) Set {
+	t.Helper()
+	set, err := Render(c)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	return set
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got); run go test -update if intended:\n%s", path, diff)
+	}
+}
+
+func TestGoldenHomelab(t *testing.T) {
+	c := homelab(t)
+	set := render(t, c)
+	data, err := YAML(set.Objects())
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := Analyze(c, set, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		got  []byte
+	}{
+		{"homelab.yaml", data},
+		{"homelab-summary.txt", []byte(set.Summary())},
+		{"homelab-capacity.txt", []byte(report.String())},
+	} {
+		t.Run(tc.file, func(t *testing.T) { golden(t, tc.file, tc.got) })
+	}
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	c := homelab(t)
+	first, err := YAML(render(t, c).Objects())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		again, err := YAML(render(t, c).Objects())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, again) {
+			t.Fatalf("render %d differs from the first:\n%s", i, cmp.Diff(string(first), string(again)))
+		}
+	}
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build nodeagent_<version>_<arch>.deb with dpkg-deb from a built binary.
+# Usage: packaging/build-deb.sh VERSION ARCH BINARY OUTDIR
+set -euo pipefail
+version=$1 arch=$2 binary=$3 outdir=$4
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+install -D -m 0755 "$binary" "$stage/usr/bin/nodeagent"
+install -D -m 0644 "$top/systemd/nodeagent.service" "$stage/usr/lib/systemd/system/nodeagent.service"
+install -d -m 0755 "$stage/etc/nodeagent/manifests.d"
+install -m 0644 "$top/internal/config/default.yaml" "$stage/etc/nodeagent/cluster.yaml"
+install -D -m 0644 "$top/README.md" "$stage/usr/share/doc/nodeagent/README.md"
+install -D -m 0644 "$here/deb/lintian-overrides" "$stage/usr/share/lintian/overrides/nodeagent"
+install -D -m 0644 "$here/deb/copyright" "$stage/usr/share/doc/nodeagent/copyright"
+printf '%s\n' "nodeagent ($version) unstable; urgency=medium" "" "  * Release $version." "" \
+  " -- nodeagent maintainers <maintainers@nodeagent.invalid>  $(date -R -d @"${SOURCE_DATE_EPOCH:-0}")" \
+  | gzip -9n > "$stage/usr/share/doc/nodeagent/changelog.gz"
+chmod 0644 "$stage/usr/share/doc/nodeagent/changelog.gz"
+
+install -d -m 0755 "$stage/DEBIAN"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" "$here/deb/control.in" > "$stage/DEBIAN/control"
+install -m 0644 "$here/deb/conffiles" "$stage/DEBIAN/conffiles"
+for s in postinst prerm postrm; do install -m 0755 "$here/deb/$s" "$stage/DEBIAN/$s"; done
+
+mkdir -p "$outdir"
+out="$outdir/nodeagent_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
+echo "$out"
