@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/identity"
 	"github.com/nodeagent/nodeagent/internal/plan"
 )
@@ -32,18 +34,26 @@ the cluster and without --node, it plans every node.`,
 			if err != nil {
 				return err
 			}
-			nodes, err := g.nodesToPlan(f)
+			nodes, local, err := g.nodesToPlan(f)
 			if err != nil {
 				return err
 			}
+			opts.Root, opts.Log = g.hostRoot(), g.log
+			opts.Runner = host.NewExecRunner(g.log)
 			var plans []plan.Node
 			for _, n := range nodes {
-				p, err := agent.Plan(f, n, opts)
+				opts.Live = local && canReadHost()
+				p, err := agent.Plan(cmd.Context(), f, n, opts)
 				if err != nil {
 					return fmt.Errorf("planning %s: %w", n.Name, err)
 				}
 				plans = append(plans, p)
 			}
+			cp, err := agent.ClusterPlan(f, opts)
+			if err != nil {
+				return err
+			}
+			plans = append(plans, cp)
 			if output == "json" {
 				return plan.WriteJSON(cmd.OutOrStdout(), plans)
 			}
@@ -56,18 +66,25 @@ the cluster and without --node, it plans every node.`,
 }
 
 // nodesToPlan is this node, or every node when the machine is none of them
-// and no --node was given.
-func (g *globals) nodesToPlan(f *config.File) ([]config.Node, error) {
+// and no --node was given. local tells whether the planned node is this
+// machine (by hostname or address, not only by --node), whose live state the
+// plan may read.
+func (g *globals) nodesToPlan(f *config.File) (nodes []config.Node, local bool, err error) {
 	facts, err := identity.LocalFacts()
 	if err != nil {
 		g.log.Debug("cannot read local identity", zap.Error(err))
 	}
 	n, err := identity.Resolve(&f.Cluster, g.node, facts)
 	if errors.Is(err, identity.ErrNotANode) {
-		return f.Nodes, nil
+		return f.Nodes, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return []config.Node{n}, nil
+	self, selfErr := identity.Resolve(&f.Cluster, "", facts)
+	return []config.Node{n}, selfErr == nil && self.Name == n.Name, nil
 }
+
+// canReadHost reports whether live reads (ufw's rules, blkid) are possible:
+// they need root.
+func canReadHost() bool { return os.Geteuid() == 0 }

@@ -73,6 +73,9 @@ func validatePlatform(p *problems, c *Cluster) {
 			}
 		}
 	}
+	if !c.Platform.CertManager.IsEnabled() {
+		return
+	}
 	is := c.Platform.CertManager.Issuer
 	switch is.Type {
 	case IssuerCA:

@@ -24,6 +24,9 @@ const (
 type WorkloadSpec struct {
 	Kind  WorkloadKind
 	Ports []Port
+	// HostPorts are served on the node's own address (hostNetwork pods) and
+	// must be reachable from the other nodes.
+	HostPorts []Port
 }
 
 var workloadSpecs = map[string]WorkloadSpec{
@@ -32,7 +35,7 @@ var workloadSpecs = map[string]WorkloadSpec{
 	"pihole": {Kind: Deployment, Ports: []Port{
 		{Name: "dns-tcp", Port: 53, Protocol: "TCP"}, {Name: "dns-udp", Port: 53, Protocol: "UDP"}, {Name: "http", Port: 80, Protocol: "TCP"}}},
 	"beszel":                  {Kind: Deployment, Ports: []Port{{Name: "http", Port: 8090, Protocol: "TCP"}}},
-	"beszel-agent":            {Kind: DaemonSet},
+	"beszel-agent":            {Kind: DaemonSet, HostPorts: []Port{{Name: "agent", Port: 45876, Protocol: "TCP"}}},
 	"immich-server":           {Kind: Deployment, Ports: []Port{{Name: "http", Port: 2283, Protocol: "TCP"}}},
 	"immich-machine-learning": {Kind: Deployment},
 	"immich-postgres":         {Kind: StatefulSet},
@@ -77,6 +80,16 @@ func (c *Cluster) ExposedServices() []ExposedService {
 			continue
 		}
 		out = append(out, ExposedService{Workload: name, Address: addr, Ports: spec.Ports})
+	}
+	return out
+}
+
+// NodeHostPorts returns the host ports of the enabled workloads, which the
+// other nodes must reach (the beszel hub polls each node's agent).
+func (c *Cluster) NodeHostPorts() []Port {
+	var out []Port
+	for _, name := range c.EnabledWorkloads() {
+		out = append(out, workloadSpecs[name].HostPorts...)
 	}
 	return out
 }

@@ -22,6 +22,8 @@ var (
 	ErrMountedElsewhere = errors.New("device is mounted elsewhere")
 	// ErrNotMounted: the mount did not take effect according to mountinfo.
 	ErrNotMounted = errors.New("device is not mounted on the mount point")
+	// ErrUnreadable: blkid could not read the selected device.
+	ErrUnreadable = errors.New("device cannot be probed")
 )
 
 // Action is what Decide wants done.
@@ -65,6 +67,9 @@ func Decide(d config.Disk, devs []Device, mounts []Mount) (Decision, error) {
 		}
 		return Decision{}, fmt.Errorf("%w: %s (%s) is on %s, wanted %s", ErrOtherMounted,
 			top.Source, top.MajMin, d.MountPoint, dev.Path)
+	}
+	if dev.ProbeError != "" {
+		return Decision{}, fmt.Errorf("%w: %s", ErrUnreadable, dev.ProbeError)
 	}
 	if where := MountsOf(mounts, dev); len(where) > 0 {
 		return Decision{}, fmt.Errorf("%w: %s is mounted on %s, wanted %s", ErrMountedElsewhere,

@@ -48,6 +48,8 @@ func TestDecide(t *testing.T) {
 		{name: "ext4 next to a partition table: refuse", disk: bySerial(config.FormatIfBlank), devs: []Device{withType(blank, "ext4", "dos")}, wantErr: ErrHasSignature},
 		{name: "ambivalent: refuse", disk: bySerial(config.FormatIfBlank),
 			devs: []Device{func() Device { d := withType(blank, "ext4", ""); d.Ambivalent = true; return d }()}, wantErr: ErrHasSignature},
+		{name: "unreadable: refuse", disk: bySerial(config.FormatIfBlank),
+			devs: []Device{func() Device { d := blank; d.ProbeError = "blkid: error: Input/output error"; return d }()}, wantErr: ErrUnreadable},
 		{name: "two matches", disk: byLabel, devs: []Device{hd, withType(Device{Name: "sdc", Label: "hd1"}, "ext4", "")}, wantErr: ErrAmbiguous},
 	}
 	for _, tt := range tests {

@@ -35,6 +35,9 @@ type Device struct {
 	PTType   string `json:"ptType,omitempty"`
 	// Ambivalent is set when blkid found more than one signature.
 	Ambivalent bool `json:"ambivalent,omitempty"`
+	// ProbeError is why blkid could not read the device; such a device is
+	// never mounted or formatted.
+	ProbeError string `json:"probeError,omitempty"`
 }
 
 // Signature names what is on the device, or "" when blkid found nothing:
@@ -55,15 +58,19 @@ func (d Device) Signature() string {
 
 // Scan lists the block devices under root's /sys/class/block and probes each
 // one with blkid. Devices of size zero (unattached loop devices, empty card
-// readers) are left out.
+// readers) are left out. A device blkid cannot read (a failing disk, one a
+// sandbox denies) keeps its ProbeError instead of failing the whole scan.
 func Scan(ctx context.Context, root host.Root, run host.Runner) ([]Device, error) {
 	devs, err := listBlock(root)
 	if err != nil {
 		return nil, err
 	}
 	for i := range devs {
-		if err := probe(ctx, run, &devs[i]); err != nil {
-			return nil, err
+		if err := probe(ctx, root, run, &devs[i]); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			devs[i].ProbeError = err.Error()
 		}
 	}
 	return devs, nil
@@ -145,15 +152,15 @@ const (
 )
 
 // probe runs `blkid -p` (low-level probe, bypassing the cache, so a
-// signature written a moment ago is seen). A failure other than "nothing
+// signature written a moment ago is seen). Anything but a clean "nothing
 // found" is an error: an unreadable device must never look blank.
-func probe(ctx context.Context, run host.Runner, d *Device) error {
+func probe(ctx context.Context, root host.Root, run host.Runner, d *Device) error {
 	out, err := run.Run(ctx, "blkid", "-p", "-o", "export", d.Path)
 	if err != nil {
 		var ec exitCoder
 		switch {
-		case errors.As(err, &ec) && ec.ExitCode() == blkidNothingFound:
-			return nil
+		case errors.As(err, &ec) && ec.ExitCode() == blkidNothingFound && !saidError(err):
+			return checkBlockNode(root, d.Path)
 		case errors.As(err, &ec) && ec.ExitCode() == blkidAmbivalent:
 			d.Ambivalent = true
 		default:
@@ -162,6 +169,26 @@ func probe(ctx context.Context, run host.Runner, d *Device) error {
 	}
 	applyBlkid(d, out)
 	return nil
+}
+
+// checkBlockNode confirms a "blank" answer came from a real block device:
+// blkid is silent and exits 2 also when the node does not exist.
+func checkBlockNode(root host.Root, dev string) error {
+	fi, err := os.Stat(root.Path(dev))
+	if err != nil {
+		return fmt.Errorf("probing %s: %w", dev, err)
+	}
+	if fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
+		return fmt.Errorf("probing %s: not a block device", dev)
+	}
+	return nil
+}
+
+// saidError reports whether blkid printed an error: it exits 2 ("nothing
+// found") also when it cannot open the device, which must not read as blank.
+func saidError(err error) bool {
+	var ce *host.CommandError
+	return errors.As(err, &ce) && ce.Stderr != ""
 }
 
 // applyBlkid copies the fields of `blkid -o export` output into d.

@@ -58,6 +58,9 @@ func TestProbeExitCodes(t *testing.T) {
 		{name: "ambivalent is a signature", err: exitErr(8), want: Device{Path: "/dev/sdb", Ambivalent: true}},
 		// An unreadable device must not look blank, or if-blank would format it.
 		{name: "other failure is an error", err: exitErr(4), wantErr: true},
+		// blkid exits 2 also when open(2) fails, with the reason on stderr.
+		{name: "exit 2 with an error message is an error", err: &host.CommandError{Argv: argv,
+			Stderr: "blkid: error: /dev/sdb: Input/output error", Err: exitErr(2)}, wantErr: true},
 		{name: "not an exit code is an error", err: errors.New("permission denied"), wantErr: true},
 		{name: "luks", out: "TYPE=crypto_LUKS\nUUID=x\n", want: Device{Path: "/dev/sdb", Type: "crypto_LUKS", UUID: "x"}},
 	}
@@ -68,7 +71,7 @@ func TestProbeExitCodes(t *testing.T) {
 				run.Errors = map[string]error{argv: tt.err}
 			}
 			d := Device{Path: "/dev/sdb"}
-			err := probe(context.Background(), run, &d)
+			err := probe(context.Background(), blockNodeRoot(t, "sdb"), run, &d)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("probe error = %v, want error %v", err, tt.wantErr)
 			}
@@ -97,6 +100,17 @@ func TestSignature(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.dev.Signature(); got != tt.want {
 			t.Errorf("Signature(%+v) = %q, want %q", tt.dev, got, tt.want)
+		}
+	}
+}
+
+func TestProbeMissingNodeIsNotBlank(t *testing.T) {
+	needRealDisks(t)
+	m, run, _ := realManager(t)
+	for _, path := range []string{"/dev/nodeagent-no-such-device", "/dev/null"} {
+		d := Device{Path: path}
+		if err := probe(context.Background(), m.root, run, &d); err == nil {
+			t.Errorf("probing %s gave %+v and no error, want not blank", path, d)
 		}
 	}
 }

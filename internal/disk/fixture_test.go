@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nodeagent/nodeagent/internal/host"
 )
 
@@ -67,3 +69,16 @@ type exitErr int
 
 func (e exitErr) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 func (e exitErr) ExitCode() int { return int(e) }
+
+// blockNodeRoot is a root whose /dev holds a block device node name (8:16),
+// so a "nothing found" answer is believed.
+func blockNodeRoot(t *testing.T, name string) host.Root {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mknod needs root")
+	}
+	root := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "dev"), 0o755))
+	must(t, unix.Mknod(filepath.Join(root, "dev", name), unix.S_IFBLK|0o600, int(unix.Mkdev(8, 16))))
+	return host.NewRoot(root)
+}

@@ -96,6 +96,11 @@ func (m *Manager) decide(ctx context.Context, d config.Disk) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	for _, dev := range devs {
+		if dev.ProbeError != "" {
+			m.log.Debug("device not probed", zap.String("device", dev.Path), zap.String("error", dev.ProbeError))
+		}
+	}
 	mounts, err := ReadMounts(m.root)
 	if err != nil {
 		return Decision{}, err
@@ -107,7 +112,7 @@ func (m *Manager) decide(ctx context.Context, d config.Disk) (Decision, error) {
 // appeared since the scan still stops it, then re-reads the new UUID.
 func (m *Manager) format(ctx context.Context, d config.Disk, dev Device) (Device, error) {
 	fresh := Device{Name: dev.Name, Path: dev.Path, MajMin: dev.MajMin}
-	if err := probe(ctx, m.run, &fresh); err != nil {
+	if err := probe(ctx, m.root, m.run, &fresh); err != nil {
 		return dev, err
 	}
 	if sig := fresh.Signature(); sig != "" {
@@ -118,7 +123,7 @@ func (m *Manager) format(ctx context.Context, d config.Disk, dev Device) (Device
 	if _, err := m.run.Run(ctx, args[0], args[1:]...); err != nil {
 		return dev, fmt.Errorf("formatting %s as %s: %w", dev.Path, d.FSType, err)
 	}
-	if err := probe(ctx, m.run, &fresh); err != nil {
+	if err := probe(ctx, m.root, m.run, &fresh); err != nil {
 		return dev, err
 	}
 	if fresh.Type != d.FSType || fresh.UUID == "" {
@@ -154,6 +159,12 @@ func (m *Manager) mountNow(ctx context.Context, d config.Disk, dev Device) error
 	dir := m.root.Path(d.MountPoint)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating mount point %s: %w", d.MountPoint, err)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		// Something wrote to the SD card while the disk was away (a hostPath
+		// pod before nodeagent ran); the mount hides it, it is not deleted.
+		m.log.Warn("mount point not empty, its files will be hidden by the mount",
+			zap.String("mountPoint", d.MountPoint), zap.Int("entries", len(entries)))
 	}
 	args := MountArgs(d, dev.Path)
 	if _, err := m.run.Run(ctx, args[0], args[1:]...); err != nil {

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -20,6 +21,19 @@ const StepName = "disk"
 // the selector does not give one (the real UUID is read when the device is
 // found; see PlanWith).
 func Plan(n config.Node) plan.Step { return PlanWith(n, nil) }
+
+// PlanNode is PlanWith on the devices found now; it only reads (sysfs and
+// `blkid -p`).
+func (m *Manager) PlanNode(ctx context.Context, n config.Node) (plan.Step, error) {
+	if len(n.Disks) == 0 {
+		return Plan(n), nil
+	}
+	devs, err := Scan(ctx, m.root, m.run)
+	if err != nil {
+		return plan.Step{}, fmt.Errorf("planning disks: %w", err)
+	}
+	return PlanWith(n, devs), nil
+}
 
 // PlanWith is Plan with the devices observed on the host, so the unit shows
 // the UUID of the device that would be mounted.

@@ -19,7 +19,7 @@ func blkidType(t *testing.T, dev string) Device {
 	t.Helper()
 	d := Device{Path: dev}
 	m, _, _ := realManager(t)
-	must(t, probe(context.Background(), m.run, &d))
+	must(t, probe(context.Background(), m.root, m.run, &d))
 	return Device{Type: d.Type, UUID: d.UUID, PTType: d.PTType}
 }
 

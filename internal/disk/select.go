@@ -28,7 +28,7 @@ func Select(devs []Device, s config.DiskSelector) (Device, error) {
 	hits = dropParents(hits)
 	switch len(hits) {
 	case 0:
-		return Device{}, fmt.Errorf("%w %s", ErrNotFound, describeSelector(s))
+		return Device{}, fmt.Errorf("%w %s%s", ErrNotFound, describeSelector(s), unreadableNote(devs))
 	case 1:
 		return hits[0], nil
 	}
@@ -86,4 +86,19 @@ func describeSelector(s config.DiskSelector) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// unreadableNote names the devices blkid could not read, which might be the
+// one the selector means.
+func unreadableNote(devs []Device) string {
+	var names []string
+	for _, d := range devs {
+		if d.ProbeError != "" {
+			names = append(names, d.Path)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (unreadable, not considered: " + strings.Join(names, ", ") + ")"
 }

@@ -37,7 +37,7 @@ func (m *Manager) Mounted(ctx context.Context, d config.Disk) (Status, error) {
 	}
 	st := CheckMounted(d, devs, mounts)
 	if st.Device.Name != "" && !st.Vanished {
-		if err := probe(ctx, m.run, &st.Device); err != nil {
+		if err := probe(ctx, m.root, m.run, &st.Device); err != nil {
 			return Status{}, err
 		}
 		st = CheckMounted(d, []Device{st.Device}, mounts)
@@ -49,9 +49,9 @@ func (m *Manager) Mounted(ctx context.Context, d config.Disk) (Status, error) {
 	return st, nil
 }
 
-// CheckMounted is the pure part of Mounted. devs must come from sysfs; those
-// not probed yet (empty Type and UUID) are identified by device number only
-// and reported with Mounted false until probed.
+// CheckMounted is the pure part of Mounted. devs come from sysfs; a device
+// not probed yet can match only a serial or model selector, which is why
+// Mounted probes the mounted device and checks again.
 func CheckMounted(d config.Disk, devs []Device, mounts []Mount) Status {
 	st := Status{MountPoint: d.MountPoint}
 	top, ok := At(mounts, d.MountPoint)

@@ -1,11 +1,16 @@
 package disk
 
 import (
+	"context"
+	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 func TestCheckMounted(t *testing.T) {
@@ -43,5 +48,24 @@ func TestCheckMounted(t *testing.T) {
 				t.Errorf("Labels (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The disk was pulled while mounted: the kernel keeps the mount entry, sysfs
+// drops the device. Mounted reports it without running blkid on anything.
+func TestManagerMountedVanished(t *testing.T) {
+	root := writeSysfs(t, sysBlock{name: "mmcblk0", majMin: "179:0", size: "100"})
+	must(t, os.MkdirAll(root.Path("/proc/self"), 0o755))
+	must(t, os.WriteFile(root.Path("/proc/self/mountinfo"), []byte(mountinfoFixture), 0o644))
+	run := &host.FakeRunner{}
+	m := NewManager(root, run, nil, host.RealClock{}, zaptest.NewLogger(t))
+	d := config.Disk{MountPoint: "/mnt/hd1", Selector: config.DiskSelector{Label: "hd1"}, Labels: map[string]string{"storage": "true"}}
+	st, err := m.Mounted(context.Background(), d)
+	must(t, err)
+	if !st.Vanished || st.Mounted || Labels(d, st) != nil {
+		t.Errorf("Mounted = %+v, want vanished, not mounted, no labels", st)
+	}
+	if len(run.Calls) != 0 {
+		t.Errorf("ran %q", run.Calls)
 	}
 }

@@ -97,3 +97,29 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s (-want +got):\n%s\n(run go test -update to accept)", name, diff)
 	}
 }
+
+// systemd itself must accept the unit, including the name it derives from
+// Where= (a mismatch makes systemd refuse the unit).
+func TestUnitVerifiesWithSystemd(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
+			t.Fatal("needs systemd-analyze (Debian: systemd)")
+		}
+		t.Skip("needs systemd-analyze (Debian: systemd)")
+	}
+	_, d := pi5Disk(t)
+	for _, mp := range []string{"/mnt/hd1", "/srv/photo-library", "/mnt/my disk"} {
+		t.Run(mp, func(t *testing.T) {
+			d := d
+			d.MountPoint = mp
+			dir := t.TempDir()
+			name := UnitName(mp)
+			must(t, os.WriteFile(filepath.Join(dir, name), UnitContent(d, "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"), 0o644))
+			cmd := exec.CommandContext(context.Background(), "systemd-analyze", "verify", "--man=no", "./"+name)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ func (m *Manager) subscribe(cfg WatchConfig) (<-chan Uevent, host.Ticker, func()
 	}
 	events := make(chan Uevent, 1)
 	closeSock := func() {}
-	if false {
+	if !cfg.NoUevents {
 		f, err := openUevents()
 		if err != nil {
 			m.log.Warn("uevents unavailable, rescanning only", zap.Error(err), zap.Duration("rescan", cfg.Rescan))

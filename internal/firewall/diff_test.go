@@ -75,8 +75,20 @@ func TestChangesOrder(t *testing.T) {
 func TestDeleteArgs(t *testing.T) {
 	lb := allowIn("tcp", "10.0.0.0/24", "80", tagLB+"web/http")
 	lb.Route, lb.To = true, "10.42.0.0/16"
-	want := "ufw route delete allow proto tcp from 10.0.0.0/24 to 10.42.0.0/16 port 80"
-	if got := ruleArgv(lb.DeleteArgs()); got != want {
-		t.Errorf("DeleteArgs = %q, want %q", got, want)
+	ifaces := Rule{Route: true, Action: "allow", Direction: "in", InIface: "eth0", OutIface: "cni0",
+		Proto: Any, From: "10.0.0.5", To: Any, SPort: Any, Port: Any, Comment: OwnerTag + "x"}
+	out := Rule{Action: "deny", Direction: "out", OutIface: "eth0", Proto: "udp", From: Any, To: "203.0.113.0/24",
+		SPort: Any, Port: "53"}
+	for _, tc := range []struct {
+		rule Rule
+		want string
+	}{
+		{lb, "ufw route delete allow proto tcp from 10.0.0.0/24 to 10.42.0.0/16 port 80"},
+		{ifaces, "ufw route delete allow in on eth0 out on cni0 from 10.0.0.5 to any"},
+		{out, "ufw delete deny out on eth0 proto udp from any to 203.0.113.0/24 port 53"},
+	} {
+		if got := ruleArgv(tc.rule.DeleteArgs()); got != tc.want {
+			t.Errorf("DeleteArgs = %q, want %q", got, tc.want)
+		}
 	}
 }

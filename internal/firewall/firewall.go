@@ -142,3 +142,24 @@ func hasSSH(rs []Rule) bool {
 	}
 	return false
 }
+
+// FreshPlan is the plan for a node whose ufw is freshly installed: what
+// `plan` shows for a node other than the machine it runs on.
+func FreshPlan(c *config.Cluster, n config.Node) (plan.Step, error) {
+	step := plan.Step{Name: "firewall", Summary: "UFW: deny incoming and routed, allow the cluster's ports"}
+	if !c.Firewall.IsEnabled() {
+		step.Notes = append(step.Notes, "firewall.enabled is false: ufw is left untouched")
+		return step, nil
+	}
+	desired := Desired(c, n)
+	if !hasSSH(desired) {
+		return step, ErrNoSSHAccess
+	}
+	fresh := State{Installed: true, Defaults: packageDefaults()}
+	for _, ch := range Changes(fresh, desired, DesiredDefaults()) {
+		step.Actions = append(step.Actions, plan.Action{Description: ch.Description,
+			Commands: []string{host.QuoteArgv("ufw", ch.Args)}})
+	}
+	step.Notes = append(step.Notes, fmt.Sprintf("%d rules, computed for a fresh ufw; on the node itself only the difference to its live rules is applied", len(desired)))
+	return step, nil
+}

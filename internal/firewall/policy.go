@@ -36,6 +36,7 @@ const (
 	tagPodsRoute = OwnerTag + "pods-routed"
 	tagLB        = OwnerTag + "lb/"
 	tagExtra     = OwnerTag + "extra"
+	tagHostPort  = OwnerTag + "hostport/"
 )
 
 // Desired is the rule set of node n, SSH rules first: Apply adds rules in
@@ -93,6 +94,11 @@ func clusterRules(c *config.Cluster, n config.Node) []Rule {
 		if metallb {
 			rs = append(rs, allowIn("tcp", o.Address, "7946", tagMetalLB),
 				allowIn("udp", o.Address, "7946", tagMetalLB))
+		}
+		// Host-network pods (beszel-agent) are reached on the node's own
+		// address; across nodes flannel masquerades the caller to its node.
+		for _, p := range c.NodeHostPorts() {
+			rs = append(rs, allowIn(strings.ToLower(p.Protocol), o.Address, strconv.Itoa(p.Port), tagHostPort+p.Name))
 		}
 	}
 	return rs

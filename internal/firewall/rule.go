@@ -49,8 +49,7 @@ func (r Rule) Key() Rule {
 	return r
 }
 
-// SpecArgs renders the rule as ufw command arguments without the leading
-// verb prefix, e.g. ["allow", "proto", "tcp", "from", "10.0.0.12", "to",
+// SpecArgs renders the rule as ufw command arguments, e.g. ["allow", "proto", "tcp", "from", "10.0.0.12", "to",
 // "any", "port", "2379:2380"]; `ufw route` rules start with "route".
 func (r Rule) SpecArgs() []string {
 	if r.Route {

@@ -98,19 +98,25 @@ type InstallResult struct {
 // Install makes BinaryPath the k3s release of k for arch, verified against
 // the pinned hash or the release checksum file. An up-to-date binary is left
 // alone and nothing is downloaded.
-func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (InstallResult, error) {
+func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (res InstallResult, err error) {
 	rel, err := ResolveRelease(k, arch)
 	if err != nil {
-		return InstallResult{}, err
+		return res, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
 	defer cancel()
 	st := i.loadState()
+	// Keep what was verified even when a later file fails.
+	defer func() {
+		if serr := i.saveState(st); err == nil {
+			err = serr
+		}
+	}()
 	want, sums, err := i.binaryHash(ctx, rel, st)
 	if err != nil {
-		return InstallResult{}, err
+		return res, err
 	}
-	res := InstallResult{SHA256: want}
+	res.SHA256 = want
 	res.BinaryChanged, err = i.installFile(ctx, st, file{loc: rel.BinaryLoc, local: rel.Local, sha256: want, dest: BinaryPath, mode: 0o755})
 	if err != nil {
 		return res, err
@@ -118,14 +124,12 @@ func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (Ins
 	if rel.Pinned == "" {
 		st.rememberRelease(rel.BinaryLoc, want)
 	}
-	if img, ok, err := i.imagesFile(ctx, rel, sums); err != nil {
+	img, ok, err := i.imagesFile(rel, sums)
+	if err != nil || !ok {
 		return res, err
-	} else if ok {
-		if res.ImagesChanged, err = i.installFile(ctx, st, img); err != nil {
-			return res, err
-		}
 	}
-	return res, i.saveState(st)
+	res.ImagesChanged, err = i.installFile(ctx, st, img)
+	return res, err
 }
 
 // binaryHash returns the wanted hash of the binary, the pinned one winning
@@ -174,7 +178,7 @@ func (i *Installer) checksums(ctx context.Context, rel Release) (map[string]stri
 // imagesFile decides whether the air-gap tarball is installed: from a local
 // release when it sits beside the binary, over HTTP only on request; either
 // way it must be listed in the checksum file.
-func (i *Installer) imagesFile(ctx context.Context, rel Release, sums map[string]string) (file, bool, error) {
+func (i *Installer) imagesFile(rel Release, sums map[string]string) (file, bool, error) {
 	if !rel.Local && !i.opts.AirgapImages {
 		return file{}, false, nil
 	}
@@ -188,6 +192,7 @@ func (i *Installer) imagesFile(ctx context.Context, rel Release, sums map[string
 	want, ok := sums[rel.ImagesAsset]
 	if !ok {
 		if !rel.Local {
+			i.log.Warn("air-gap images not listed in the checksum file, skipping", zap.String("asset", rel.ImagesAsset))
 			return file{}, false, nil
 		}
 		return file{}, false, fmt.Errorf("%s is present but not listed in %s, so it cannot be verified", rel.ImagesLoc, rel.ChecksumLoc)

@@ -60,6 +60,7 @@ func TestInstallFaults(t *testing.T) {
 		{name: "truncated every time leaves none", faults: []fault{faultTruncated, faultTruncated, faultTruncated}, wantErr: errAny, wantReqs: 3},
 		{name: "wrong checksum keeps old", wrongSum: true, old: oldBin, wantErr: ErrChecksumMismatch, wantReqs: 1},
 		{name: "500 forever keeps old", faults: []fault{fault500, fault500, fault500, fault500}, old: oldBin, wantErr: errAny, wantReqs: 4},
+		{name: "404 is final", faults: []fault{fault404}, old: oldBin, wantErr: errAny, wantReqs: 1},
 		{name: "stalled body vs overall timeout", faults: []fault{faultStall, faultStall, faultStall}, old: oldBin,
 			timeout: 300 * time.Millisecond, wantErr: context.DeadlineExceeded, wantReqs: 1},
 	}

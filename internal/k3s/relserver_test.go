@@ -23,6 +23,7 @@ const (
 	faultReset           // headers and half the body, then a TCP RST
 	faultTruncated       // Content-Length larger than what is sent
 	faultStall           // half the body, then nothing until the client gives up
+	fault404             // 404 Not Found: final, not retried
 )
 
 // relServer is a real HTTP server on 127.0.0.1 serving a k3s release layout
@@ -85,6 +86,8 @@ func (s *relServer) serve(w http.ResponseWriter, r *http.Request) {
 func (s *relServer) serveBinary(w http.ResponseWriter, r *http.Request, f fault) {
 	half := s.bin[:len(s.bin)/2]
 	switch f {
+	case fault404:
+		http.NotFound(w, r)
 	case fault500:
 		http.Error(w, "boom", http.StatusInternalServerError)
 	case fault429:

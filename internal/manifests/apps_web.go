@@ -3,12 +3,18 @@ package manifests
 import (
 	"path"
 
+	"github.com/nodeagent/nodeagent/internal/config"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// beszelAgentPort is where the hub reaches each node's agent (host network).
-const beszelAgentPort = 45876
+// beszelAgentPort is where the hub reaches each node's agent (host network);
+// the firewall opens the same port between nodes, from the same table.
+func beszelAgentPort() int32 {
+	spec, _ := config.LookupWorkload("beszel-agent")
+	return int32(spec.HostPorts[0].Port)
+}
 
 func (r *renderer) nginxProxyManager(a app) {
 	ports := servicePorts(a.name)
@@ -40,7 +46,7 @@ func (r *renderer) beszel(a app) {
 // network so that it reports the node's interfaces, not the pod's. The hub's
 // public key (KEY) comes from the workload's Secret.
 func (r *renderer) beszelAgent(a app) {
-	c := container(a, sortedEnv(map[string]string{"LISTEN": itoa(beszelAgentPort)}), tcp("agent", beszelAgentPort))
+	c := container(a, sortedEnv(map[string]string{"LISTEN": itoa(int(beszelAgentPort()))}), tcp("agent", beszelAgentPort()))
 	tmpl := podTemplate(a, nil, c)
 	tmpl.Spec.HostNetwork = true
 	tmpl.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet

@@ -276,3 +276,22 @@ func TestTaintsKeepPodsAway(t *testing.T) {
 		t.Errorf("placements (-want +got):\n%s", diff)
 	}
 }
+
+func TestQuorumAfterFailure(t *testing.T) {
+	c := smallCluster(map[string]string{"a": "4Gi", "b": "4Gi", "c": "4Gi"}, map[string]config.Workload{})
+	c.Nodes[2].Role = config.RoleAgent
+	r, err := Analyze(c, Set{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"if a fails, etcd loses quorum: 1 of 2 servers remain",
+		"if b fails, etcd loses quorum: 1 of 2 servers remain",
+	}
+	if diff := cmp.Diff(want, r.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	if r.Failures[2].Node != "c" || !r.Failures[2].Quorum {
+		t.Errorf("losing the agent c must keep quorum: %+v", r.Failures[2])
+	}
+}

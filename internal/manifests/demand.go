@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -61,47 +62,19 @@ func Pods(set Set) ([]Pod, error) {
 	localClaims := map[string]bool{}
 	for _, o := range set.Phase(PhaseWorkloads) {
 		if o.GetKind() == "PersistentVolumeClaim" {
-			sc, _, _ := unstructuredString(o.Object, "spec", "storageClassName")
+			sc, _, _ := unstructured.NestedString(o.Object, "spec", "storageClassName")
 			localClaims[o.GetNamespace()+"/"+o.GetName()] = sc == localPath
 		}
 	}
 	var out []Pod
 	for _, o := range set.Phase(PhaseWorkloads) {
-		var (
-			tmpl     corev1.PodTemplateSpec
-			replicas int32 = 1
-			base           = Pod{Workload: o.GetLabels()[LabelName]}
-			into     any
-		)
-		switch o.GetKind() {
-		case "Deployment":
-			into = &appsv1.Deployment{}
-		case "StatefulSet":
-			into = &appsv1.StatefulSet{}
-		case "DaemonSet":
-			into = &appsv1.DaemonSet{}
-			base.DaemonSet = true
-		case "CronJob":
-			into = &batchv1.CronJob{}
-			base.Transient = true
-		default:
-			continue
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, into); err != nil {
+		base := Pod{Workload: o.GetLabels()[LabelName]}
+		tmpl, replicas, ok, err := podTemplateOf(o, &base)
+		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", Key(o), err)
 		}
-		switch w := into.(type) {
-		case *appsv1.Deployment:
-			tmpl, replicas = w.Spec.Template, derefReplicas(w.Spec.Replicas)
-		case *appsv1.StatefulSet:
-			tmpl, replicas = w.Spec.Template, derefReplicas(w.Spec.Replicas)
-			for _, c := range w.Spec.VolumeClaimTemplates {
-				base.Pinned = base.Pinned || (c.Spec.StorageClassName != nil && *c.Spec.StorageClassName == localPath)
-			}
-		case *appsv1.DaemonSet:
-			tmpl = w.Spec.Template
-		case *batchv1.CronJob:
-			tmpl = w.Spec.JobTemplate.Spec.Template
+		if !ok {
+			continue
 		}
 		describePod(&base, tmpl.Spec, o.GetNamespace(), localClaims)
 		for i := 1; i <= int(replicas); i++ {
@@ -111,6 +84,36 @@ func Pods(set Set) ([]Pod, error) {
 		}
 	}
 	return out, nil
+}
+
+// podTemplateOf returns the pod template and replica count of a workload
+// object and marks the kind's traits on p; ok is false for other kinds.
+func podTemplateOf(o *unstructured.Unstructured, p *Pod) (corev1.PodTemplateSpec, int32, bool, error) {
+	conv := runtime.DefaultUnstructuredConverter
+	switch o.GetKind() {
+	case "Deployment":
+		var d appsv1.Deployment
+		err := conv.FromUnstructured(o.Object, &d)
+		return d.Spec.Template, derefReplicas(d.Spec.Replicas), true, err
+	case "StatefulSet":
+		var s appsv1.StatefulSet
+		err := conv.FromUnstructured(o.Object, &s)
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			p.Pinned = p.Pinned || (c.Spec.StorageClassName != nil && *c.Spec.StorageClassName == localPath)
+		}
+		return s.Spec.Template, derefReplicas(s.Spec.Replicas), true, err
+	case "DaemonSet":
+		var d appsv1.DaemonSet
+		err := conv.FromUnstructured(o.Object, &d)
+		p.DaemonSet = true
+		return d.Spec.Template, 1, true, err
+	case "CronJob":
+		var c batchv1.CronJob
+		err := conv.FromUnstructured(o.Object, &c)
+		p.Transient = true
+		return c.Spec.JobTemplate.Spec.Template, 1, true, err
+	}
+	return corev1.PodTemplateSpec{}, 0, false, nil
 }
 
 func derefReplicas(r *int32) int32 {
@@ -155,20 +158,4 @@ func describePod(p *Pod, spec corev1.PodSpec, ns string, localClaims map[string]
 		}
 	}
 	p.Spread = spec.Affinity.PodAntiAffinity != nil
-}
-
-func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
-	cur := any(obj)
-	for _, f := range fields {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false, nil
-		}
-		cur, ok = m[f]
-		if !ok {
-			return "", false, nil
-		}
-	}
-	s, ok := cur.(string)
-	return s, ok, nil
 }

@@ -28,4 +28,18 @@
 //     stock k3s/containerd only grants to privileged containers, so this one
 //     container is privileged; a device plugin would allow less but adds a
 //     component the architecture does not have.
+//
+// Known limits, reported rather than hidden:
+//
+//   - nginx-proxy-manager and pihole keep their state in the pod (emptyDir)
+//     unless given storage, and two replicas cannot share one ReadWriteOnce
+//     volume: each replica has its own proxy hosts / gravity database. Real
+//     HA for them needs a shared database (NPM supports MySQL), which the
+//     architecture does not have.
+//   - local-path volumes bind to the node a pod first ran on, so SOFT
+//     workloads with one (beszel, immich-postgres) cannot move after a
+//     failure, and home-assistant cannot follow the Zigbee stick to another
+//     node although the zigbee label does. Analyze reports the first.
+//   - Which images run as non-root with a read-only root is in profiles,
+//     from the images' documentation; it is not tested against the images.
 package manifests

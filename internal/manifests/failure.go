@@ -3,6 +3,8 @@ package manifests
 import (
 	"fmt"
 	"slices"
+
+	"github.com/nodeagent/nodeagent/internal/config"
 )
 
 // fail replays the loss of node down: DaemonSet pods simply go, pods whose
@@ -12,19 +14,12 @@ import (
 func (r *Report) fail(down string, nodes []Node, placed []Placement) Failure {
 	f := Failure{Node: down}
 	var rest []Node
-	servers, left := 0, 0
 	for _, n := range nodes {
-		if n.Role != "agent" {
-			servers++
-		}
-		if n.Name == down {
-			continue
-		}
-		rest = append(rest, n)
-		if n.Role != "agent" {
-			left++
+		if n.Name != down {
+			rest = append(rest, n)
 		}
 	}
+	servers, left := countServers(nodes), countServers(rest)
 	f.Quorum = left*2 > servers
 	pl := newPlacer(rest)
 	var kept []Placement
@@ -46,31 +41,49 @@ func (r *Report) fail(down string, nodes []Node, placed []Placement) Failure {
 			moving = append(moving, p.Pod)
 		}
 	}
+	f.Moved, f.Unplaced = r.move(down, pl, moving, rest)
+	f.Nodes = totals(rest, append(kept, f.Moved...))
+	r.checkAfterFailure(f, servers, left)
+	return f
+}
+
+// move reschedules the pods of a failed node onto the remaining ones.
+func (r *Report) move(down string, pl *placer, moving []Pod, rest []Node) (moved []Placement, unplaced []string) {
 	for _, p := range placementOrder(moving, rest) {
 		node, ok := pl.best(p)
 		if !ok {
-			f.Unplaced = append(f.Unplaced, p.Name())
+			unplaced = append(unplaced, p.Name())
 			r.Warnings = append(r.Warnings, unplacedMessage(p, rest, "if "+down+" fails, "))
 			continue
 		}
 		pl.assign(p, node)
-		move := Placement{Pod: p, Node: node}
-		f.Moved = append(f.Moved, move)
-		kept = append(kept, move)
+		moved = append(moved, Placement{Pod: p, Node: node})
 	}
-	f.Nodes = totals(rest, kept)
+	return moved, unplaced
+}
+
+func (r *Report) checkAfterFailure(f Failure, servers, left int) {
 	for _, t := range f.Nodes {
 		if !receivedPods(t, f.Moved) {
 			continue // its steady-state warning already covers it
 		}
-		if w := overcommit(t, "if "+down+" fails, "); w != "" {
+		if w := overcommit(t, "if "+f.Node+" fails, "); w != "" {
 			r.Warnings = append(r.Warnings, w)
 		}
 	}
 	if !f.Quorum {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("if %s fails, etcd loses quorum: %d of %d servers remain", down, left, servers))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("if %s fails, etcd loses quorum: %d of %d servers remain", f.Node, left, servers))
 	}
-	return f
+}
+
+func countServers(nodes []Node) int {
+	n := 0
+	for _, node := range nodes {
+		if node.Role != config.RoleAgent {
+			n++
+		}
+	}
+	return n
 }
 
 func receivedPods(t NodeTotal, moved []Placement) bool {

@@ -1,9 +1,13 @@
 package systemd
 
 import (
+	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 )
@@ -62,5 +66,13 @@ func TestSplitLines(t *testing.T) {
 		if diff := cmp.Diff(want, splitLines(in)); diff != "" {
 			t.Errorf("splitLines(%q) (-want +got):\n%s", in, diff)
 		}
+	}
+}
+
+func TestNewWithoutBus(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "no_bus_socket")
+	_, err := New(context.Background(), zaptest.NewLogger(t), host.NewRoot(t.TempDir()), WithBusSocket(sock))
+	if err == nil || !strings.Contains(err.Error(), sock) {
+		t.Errorf("New on a missing socket = %v, want an error naming %s", err, sock)
 	}
 }

@@ -81,7 +81,11 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
 		return err
 	}
 	onChange(last)
+	return w.loop(ctx, fsw, tree, uevents, last, onChange)
+}
 
+// loop turns events into debounced rescans until ctx ends.
+func (w *Watcher) loop(ctx context.Context, fsw *fsnotify.Watcher, tree devTree, uevents <-chan struct{}, last Result, onChange func(Result)) error {
 	deb := newDebouncer(w.clock, w.opts.Debounce, w.opts.Debounce*maxWaitFactor)
 	defer deb.stop()
 	resync := w.clock.NewTicker(w.opts.Resync)

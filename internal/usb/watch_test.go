@@ -82,10 +82,11 @@ func TestWatcherDebouncesFlaps(t *testing.T) {
 	next(t, ch, 5*time.Second)
 	dongle := usbtest.ConBeeII()
 	start := time.Now()
-	for range 20 { // 20 plug/unplug flaps within 2 s, ending plugged in
+	for i := range 20 { // 20 plug/unplug flaps within 2 s, ending plugged in
 		usbtest.Unplug(t, root, dongle)
 		usbtest.Plug(t, root, dongle)
-		time.Sleep(90 * time.Millisecond) // pacing the flaps, not waiting for a condition
+		// Pacing against the start, not waiting for a condition.
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 100 * time.Millisecond)))
 	}
 	flapped := time.Since(start)
 	// Collect changes until none came for two debounce periods; a loaded

@@ -56,11 +56,13 @@ func TestFlapsWriteAtMostTwice(t *testing.T) {
 
 	dongle := usbtest.ConBeeII()
 	start := time.Now()
-	for range 20 {
+	// One flap every 100ms, paced against the start so slow file
+	// operations do not stretch the 2 s.
+	for i := range 20 {
 		usbtest.Plug(t, root, dongle)
-		time.Sleep(40 * time.Millisecond) // pacing the flaps, not waiting for a condition
+		time.Sleep(time.Until(start.Add(time.Duration(2*i+1) * 50 * time.Millisecond)))
 		usbtest.Unplug(t, root, dongle)
-		time.Sleep(40 * time.Millisecond)
+		time.Sleep(time.Until(start.Add(time.Duration(2*i+2) * 50 * time.Millisecond)))
 	}
 	usbtest.Plug(t, root, dongle)
 	flapped := time.Since(start)
