@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -19,6 +20,7 @@ type globals struct {
 	configPath string
 	node       string
 	root       string
+	usbRoot    string
 	logLevel   string
 	log        *zap.Logger
 }
@@ -49,12 +51,19 @@ cluster's manifests once etcd has quorum.`,
 	f.StringVar(&g.node, "node", "", "this node's name in the cluster file (default: by hostname or local address)")
 	f.StringVar(&g.root, "root", "/", "host root that /sys, /dev, /etc and /var are read under (for tests and images)")
 	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&g.usbRoot, "usb-root", "", "read USB devices under this root instead (test fixtures)")
 	_ = f.MarkHidden("root")
+	_ = f.MarkHidden("usb-root")
 	root.AddCommand(
 		newPlanCommand(g),
 		newValidateCommand(g),
 		newConfigCommand(g),
 		newVersionCommand(),
+		newJoinCommand(g),
+		newRunCommand(g),
+		newTokenCommand(g),
+		newStatusCommand(g),
+		newDoctorCommand(g),
 	)
 	return root
 }
@@ -62,16 +71,29 @@ cluster's manifests once etcd has quorum.`,
 // loadCluster reads --config, else the default path if it exists, else the
 // built-in homelab.
 func (g *globals) loadCluster() (*config.File, error) {
+	path, err := g.configFilePath()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return config.Default()
+	}
+	return config.Load(path)
+}
+
+// configFilePath is the absolute path of the cluster file in use, or "" for
+// the built-in one.
+func (g *globals) configFilePath() (string, error) {
 	if g.configPath != "" {
-		return config.Load(g.configPath)
+		return filepath.Abs(g.configPath)
 	}
 	path := g.hostRoot().Path(config.DefaultPath)
 	if _, err := os.Stat(path); err == nil {
-		return config.Load(path)
+		return path, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading cluster file: %w", err)
+		return "", fmt.Errorf("reading cluster file: %w", err)
 	}
-	return config.Default()
+	return "", nil
 }
 
 func (g *globals) hostRoot() host.Root { return host.NewRoot(g.root) }

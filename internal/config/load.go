@@ -29,8 +29,6 @@ type File struct {
 	Cluster
 	// Source is the path the file was read from, or BuiltinName.
 	Source string
-	// Warnings are problems that do not stop the file from being used.
-	Warnings []string
 	lines    lineIndex
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // DefaultInterval is the poll interval of Gate.Wait: short enough that the
@@ -26,14 +28,14 @@ type Prober interface {
 // GateConfig tunes a Gate; zero values take the defaults.
 type GateConfig struct {
 	Interval time.Duration // DefaultInterval if zero
-	Clock    Clock         // RealClock if nil
+	Clock    host.Clock    // host.RealClock if nil
 }
 
 // Gate blocks progress until etcd quorum holds.
 type Gate struct {
 	prober   Prober
 	interval time.Duration
-	clock    Clock
+	clock    host.Clock
 	log      *zap.Logger
 }
 
@@ -45,7 +47,7 @@ func NewGate(p Prober, cfg GateConfig, log *zap.Logger) *Gate {
 		g.interval = DefaultInterval
 	}
 	if g.clock == nil {
-		g.clock = RealClock{}
+		g.clock = host.RealClock{}
 	}
 	return g
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // fakeClock's ticker always has a tick ready; time moves only when the fake
@@ -16,11 +18,14 @@ import (
 type fakeClock struct{ now time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.now }
-func (c *fakeClock) NewTicker(time.Duration) Ticker {
+func (c *fakeClock) NewTicker(time.Duration) host.Ticker {
 	ch := make(chan time.Time)
 	close(ch)
 	return fakeTicker{ch}
 }
+
+// NewTimer is not used by Gate.
+func (c *fakeClock) NewTimer(time.Duration) host.Timer { panic("quorum: unexpected NewTimer") }
 
 type fakeTicker struct{ ch chan time.Time }
 
@@ -127,7 +132,7 @@ func TestGateWaitCancelled(t *testing.T) {
 
 type stuckClock struct{ *fakeClock }
 
-func (stuckClock) NewTicker(time.Duration) Ticker { return fakeTicker{make(chan time.Time)} }
+func (stuckClock) NewTicker(time.Duration) host.Ticker { return fakeTicker{make(chan time.Time)} }
 
 func TestGateHeld(t *testing.T) {
 	for _, tt := range []struct {

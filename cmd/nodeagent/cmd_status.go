@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/k3s"
+)
+
+func newStatusCommand(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "One screen: k3s, etcd quorum, labels, disks, firewall, last errors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, closeAll, err := g.newAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, k3s.Options{})
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			r := a.Status(cmd.Context())
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			writeStatus(cmd.OutOrStdout(), r)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func writeStatus(w io.Writer, r agent.StatusReport) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node      %s (%s), joined: %v\n", r.Node, r.Role, r.Joined)
+	fmt.Fprintf(&b, "k3s       %s, unit: %s\n", r.K3sVersion, orDash(r.K3sUnit))
+	if r.Etcd != nil {
+		state := "DEGRADED: no quorum"
+		if r.Etcd.Quorum {
+			state = "quorum"
+		}
+		fmt.Fprintf(&b, "etcd      %s (%s), leader %s\n", state, r.Etcd.Summary, orDash(r.Etcd.Leader))
+		for _, m := range r.Etcd.Members {
+			kind, health := "voter", "healthy"
+			if m.Learner {
+				kind = "learner"
+			}
+			if !m.Healthy {
+				health = "unhealthy: " + m.Reason
+			}
+			fmt.Fprintf(&b, "          - %s %s %s\n", m.Name, kind, health)
+		}
+	}
+	keys := make([]string, 0, len(r.Labels))
+	for k, v := range r.Labels {
+		keys = append(keys, k+"="+v)
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(&b, "labels    %s\n", orDash(strings.Join(keys, ", ")))
+	for _, d := range r.Disks {
+		state := "mounted " + d.Device.Path
+		if !d.Mounted {
+			state = "NOT mounted: " + d.Problem
+		}
+		fmt.Fprintf(&b, "disk      %s %s\n", d.MountPoint, state)
+	}
+	f := r.Firewall
+	fmt.Fprintf(&b, "firewall  managed: %v, active: %v, owned rules: %d, drift: %d\n", f.Managed, f.Active, f.OwnedRules, f.Drift)
+	for _, e := range r.LastErrors {
+		fmt.Fprintf(&b, "error     %s\n", e)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "unknown   %s\n", p)
+	}
+	io.WriteString(w, b.String())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

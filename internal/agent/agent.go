@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/firewall"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/quorum"
+	"github.com/nodeagent/nodeagent/internal/systemd"
+)
+
+// Paths k3s writes that nodeagent reads.
+const (
+	KubeconfigPath = "/etc/rancher/k3s/k3s.yaml"
+)
+
+// Deps are what an Agent works with; cmd/nodeagent builds the real ones,
+// tests point Root at a container or a temp tree.
+type Deps struct {
+	Log      *zap.Logger
+	File     *config.File
+	Node     config.Node
+	Root     host.Root
+	Runner   host.Runner
+	Clock    host.Clock
+	Reporter Reporter
+	// Systemd manages units and tells whether the clock is synchronised.
+	Systemd *systemd.Manager
+	// Download tunes the k3s download (progress bar, timeouts).
+	Download k3s.Options
+	// USBRoot is where sysfs and /dev are read for USB devices; Root when
+	// unset. The end-to-end test points it at a fixture tree, the one piece
+	// of simulated hardware.
+	USBRoot host.Root
+	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
+	EtcdEndpoint, EtcdTLSDir string
+}
+
+// Agent provisions one node and keeps it in step.
+type Agent struct {
+	Deps
+	log      *zap.Logger
+	disks    *disk.Manager
+	firewall *firewall.Firewall
+	k3s      *k3s.Manager
+	quorum   *quorum.Observer
+	client   kubernetes.Interface
+}
+
+// New wires the step packages for node d.Node.
+func New(d Deps) *Agent {
+	if d.USBRoot == (host.Root{}) {
+		d.USBRoot = d.Root
+	}
+	a := &Agent{Deps: d}
+	a.wire()
+	return a
+}
+
+// wire (re)builds the steps from the current cluster file and node.
+func (a *Agent) wire() {
+	d := a.Deps
+	a.log = d.Log.With(zap.String("node", d.Node.Name))
+	// A nil *systemd.Manager must reach the steps as a nil interface.
+	var units disk.Units
+	var services k3s.ServiceManager
+	if d.Systemd != nil {
+		units, services = d.Systemd, d.Systemd
+	}
+	a.disks = disk.NewManager(d.Root, d.Runner, units, d.Clock, a.log)
+	a.firewall = firewall.New(d.Root, d.Runner, a.log)
+	inst := k3s.NewInstaller(d.Root, a.log, d.Clock, d.Download)
+	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services)
+	if a.quorum != nil {
+		_ = a.quorum.Close()
+		a.quorum = nil
+	}
+	if d.Node.Role == config.RoleServer {
+		a.quorum = quorum.NewObserver(quorum.Config{Endpoint: d.EtcdEndpoint, TLSDir: d.Root.Path(tlsDirOr(d.EtcdTLSDir))}, a.log)
+	}
+}
+
+func tlsDirOr(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	return quorum.DefaultTLSDir
+}
+
+// Close releases connections.
+func (a *Agent) Close() {
+	if a.quorum != nil {
+		_ = a.quorum.Close()
+	}
+}
+
+func (a *Agent) cluster() *config.Cluster { return &a.File.Cluster }
+
+// waitUntil polls check every interval until it returns true, an error, or
+// timeout passes; progress is told about each failed attempt.
+func (a *Agent) waitUntil(ctx context.Context, what string, timeout, interval time.Duration, check func(context.Context) (bool, error)) error {
+	deadline := a.Clock.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := a.Clock.NewTicker(interval)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		ok, err := check(ctx)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C():
+			if lastErr != nil {
+				return fmt.Errorf("%s: not done after %s: %w", what, timeout, lastErr)
+			}
+			return fmt.Errorf("%s: not done after %s", what, timeout)
+		case <-tick.C():
+		}
+	}
+}

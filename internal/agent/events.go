@@ -1,0 +1,43 @@
+package agent
+
+import "sync"
+
+// work is a set of reconciles the daemon's worker owes; events coalesce
+// into it, so a burst of events costs one pass.
+type work uint8
+
+const (
+	workFull   work = 1 << iota // every phase of join (idempotent)
+	workLabels                  // USB or disk state changed: labels only
+	workDisks                   // a block device appeared or went away
+	workConfig                  // the cluster file or the overlay changed
+)
+
+// queue hands work from event sources to the worker.
+type queue struct {
+	mu      sync.Mutex
+	pending work
+	signal  chan struct{}
+}
+
+func newQueue() *queue { return &queue{signal: make(chan struct{}, 1)} }
+
+// add records w and wakes the worker if it is idle.
+func (q *queue) add(w work) {
+	q.mu.Lock()
+	q.pending |= w
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take returns and clears the pending work.
+func (q *queue) take() work {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := q.pending
+	q.pending = 0
+	return w
+}

@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/usb"
+)
+
+// registerTimeout bounds the wait for k3s to register the node after its
+// unit became active (kubelet start, image pulls on a slow SD card).
+const registerTimeout = 10 * time.Minute
+
+// kubeClient connects with the kubeconfig k3s writes, once it exists.
+func (a *Agent) kubeClient() (kubernetes.Interface, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	c, err := kube.NewClientset(a.Root.Path(KubeconfigPath))
+	if err != nil {
+		return nil, err
+	}
+	a.client = c
+	return c, nil
+}
+
+// waitRegistered waits until k3s has registered this node in the API.
+func (a *Agent) waitRegistered(ctx context.Context) error {
+	a.Reporter.Status("waiting for node " + a.Node.Name + " to be registered")
+	return a.waitUntil(ctx, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
+		if _, err := os.Stat(a.Root.Path(KubeconfigPath)); errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("%s not written yet", KubeconfigPath)
+		}
+		client, err := a.kubeClient()
+		if err != nil {
+			return false, err
+		}
+		_, err = client.CoreV1().Nodes().Get(ctx, a.Node.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("node %s not registered yet", a.Node.Name)
+		}
+		return err == nil, err
+	})
+}
+
+// desiredLabels merges what the node should carry now: static labels, the
+// labels of mounted disks, and those of plugged USB devices (usbResult).
+func (a *Agent) desiredLabels(ctx context.Context, usbResult usb.Result) (kube.Desired, error) {
+	parts := []kube.Desired{{Labels: a.Node.Labels}}
+	for _, d := range a.Node.Disks {
+		st, err := a.disks.Mounted(ctx, d)
+		if err != nil {
+			return kube.Desired{}, fmt.Errorf("checking %s: %w", d.MountPoint, err)
+		}
+		if st.Vanished {
+			a.log.Warn("disk vanished while mounted: withdrawing its labels", zap.String("mountPoint", d.MountPoint))
+		}
+		parts = append(parts, kube.Desired{Labels: disk.Labels(d, st)})
+	}
+	parts = append(parts, kube.Desired{Labels: usbResult.Labels, Annotations: usbResult.Annotations})
+	want, conflicts := kube.Merge(parts...)
+	for _, c := range conflicts {
+		a.log.Warn("two sources want different values for one label", zap.Any("conflict", c))
+	}
+	return want, nil
+}
+
+// scanUSB matches the devices plugged in now.
+func (a *Agent) scanUSB() (usb.Result, error) {
+	devs, err := usb.Scan(a.USBRoot)
+	if err != nil {
+		return usb.Result{}, err
+	}
+	return usb.Match(devs, a.cluster().USBRules()), nil
+}
+
+// reconcileLabelsOnce scans USB and disks and writes the owned labels.
+func (a *Agent) reconcileLabelsOnce(ctx context.Context) error {
+	res, err := a.scanUSB()
+	if err != nil {
+		return err
+	}
+	return a.reconcileLabels(ctx, res)
+}
+
+func (a *Agent) reconcileLabels(ctx context.Context, usbResult usb.Result) error {
+	want, err := a.desiredLabels(ctx, usbResult)
+	if err != nil {
+		return err
+	}
+	client, err := a.kubeClient()
+	if err != nil {
+		return err
+	}
+	report, err := kube.NewLabelReconciler(client, a.log).Reconcile(ctx, a.Node.Name, want)
+	if err != nil {
+		return fmt.Errorf("updating labels of %s: %w", a.Node.Name, err)
+	}
+	if report.Written {
+		a.log.Info("labels updated", zap.Any("changes", report.Changes))
+	}
+	for _, c := range report.Conflicts {
+		a.log.Warn("label set by hand differs: left alone", zap.Any("conflict", c))
+	}
+	return nil
+}

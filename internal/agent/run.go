@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/disk"
+)
+
+// Daemon is the systemd notification side of `nodeagent run`.
+type Daemon interface {
+	Ready() error
+	Status(text string) error
+	Watchdog() error
+	Stopping() error
+}
+
+// RunOptions tune the daemon loop.
+type RunOptions struct {
+	// ConfigPath is the cluster file watched for changes ("" = built-in).
+	ConfigPath string
+	// Watchdog is how often to ping systemd's watchdog (0 = off).
+	Watchdog time.Duration
+	// Resync is the slow full reconcile that backs up the events.
+	Resync time.Duration
+	// StallLimit is how long a reconcile may go without progress before the
+	// watchdog pings stop and systemd restarts the daemon.
+	StallLimit time.Duration
+}
+
+// Run is the daemon: it joins the node if it has not joined, then keeps it in
+// step on events (USB hotplug, disks, cluster file, addresses) and a slow
+// resync, until ctx ends.
+func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
+	if opts.Resync <= 0 {
+		opts.Resync = 10 * time.Minute
+	}
+	if opts.StallLimit <= 0 {
+		opts.StallLimit = 5 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := newQueue()
+	var beat atomic.Int64 // unix nanos of the worker's last sign of life; 0 = idle
+	a.Reporter = beatingReporter{a.Reporter, &beat, a.Clock}
+
+	var wg sync.WaitGroup
+	a.startWatchers(ctx, &wg, q, opts)
+	q.add(workFull)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.worker(ctx, q, &beat)
+	}()
+	if err := d.Ready(); err != nil {
+		a.log.Warn("cannot notify systemd", zap.Error(err))
+	}
+	a.supervise(ctx, d, q, &beat, opts)
+	_ = d.Stopping()
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+// supervise pings the watchdog while the worker is idle or making progress,
+// and queues the periodic resync.
+func (a *Agent) supervise(ctx context.Context, d Daemon, q *queue, beat *atomic.Int64, opts RunOptions) {
+	resync := a.Clock.NewTicker(opts.Resync)
+	defer resync.Stop()
+	var wd <-chan time.Time
+	if opts.Watchdog > 0 {
+		t := a.Clock.NewTicker(opts.Watchdog)
+		defer t.Stop()
+		wd = t.C()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-resync.C():
+			q.add(workFull)
+		case <-wd:
+			last := beat.Load()
+			if last == 0 || a.Clock.Now().Sub(time.Unix(0, last)) < opts.StallLimit {
+				_ = d.Watchdog()
+			} else {
+				a.log.Error("reconcile stalled: withholding the watchdog ping", zap.Time("lastProgress", time.Unix(0, last)))
+			}
+		}
+	}
+}
+
+// worker runs the queued reconciles one at a time, with a backoff retry of a
+// failed full reconcile.
+func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
+	backoff := 15 * time.Second
+	retry := a.Clock.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.signal:
+		case <-retry.C():
+			q.add(workFull)
+			continue
+		}
+		w := q.take()
+		beat.Store(a.Clock.Now().UnixNano())
+		err := a.reconcile(ctx, w)
+		beat.Store(0)
+		if err == nil {
+			backoff = 15 * time.Second
+			a.Reporter.Status("in step")
+			continue
+		}
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Error(err))
+		a.Reporter.Status("retrying in " + backoff.String() + ": " + err.Error())
+		retry.Reset(backoff)
+		backoff = min(backoff*2, 5*time.Minute)
+	}
+}
+
+// reconcile does the queued work; a full pass covers all the rest.
+func (a *Agent) reconcile(ctx context.Context, w work) error {
+	if w&workConfig != 0 {
+		a.reloadConfig()
+		w |= workFull
+	}
+	if w&workFull != 0 {
+		return a.Join(ctx)
+	}
+	if w&workDisks != 0 {
+		for _, d := range a.Node.Disks {
+			if _, err := a.disks.Ensure(ctx, d); err != nil && !disk.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return a.reconcileLabelsOnce(ctx)
+}

@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/usb"
+)
+
+// startWatchers turns host events into queued work: USB hotplug and disk
+// uevents, edits of the cluster file and the overlay directory, and changes
+// of the node's addresses.
+func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue, opts RunOptions) {
+	c := a.cluster()
+	watchers := map[string]func() error{
+		"usb": func() error {
+			w := usb.NewWatcher(a.USBRoot, c.USBRules(), usb.OptionsFrom(c.USB), a.Clock, a.log)
+			return w.Run(ctx, func(usb.Result) { q.add(workLabels) })
+		},
+		"files":     func() error { return a.watchFiles(ctx, q, opts.ConfigPath) },
+		"addresses": func() error { return watchAddresses(ctx, q) },
+	}
+	if len(a.Node.Disks) > 0 {
+		watchers["disk"] = func() error { return a.disks.Watch(ctx, func() { q.add(workDisks) }) }
+	}
+	for name, run := range watchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(); err != nil && ctx.Err() == nil {
+				// The resync still covers what this watcher would have seen.
+				a.log.Error("watcher stopped; relying on the periodic resync", zap.String("watcher", name), zap.Error(err))
+			}
+		}()
+	}
+}
+
+// watchFiles watches the directories of the cluster file and of the overlay
+// (editors replace files by rename, so the directory is what to watch).
+func (a *Agent) watchFiles(ctx context.Context, q *queue, configPath string) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	watched := map[string]bool{}
+	for _, dir := range []string{filepath.Dir(configPath), a.Root.Path(a.cluster().Apply.OverlayDir)} {
+		if configPath == "" && dir == "." {
+			continue
+		}
+		if err := w.Add(dir); err != nil {
+			a.log.Info("not watching a directory", zap.String("dir", dir), zap.Error(err))
+			continue
+		}
+		watched[dir] = true
+	}
+	if len(watched) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-w.Events:
+			if ev.Name == configPath || filepath.Dir(ev.Name) == a.Root.Path(a.cluster().Apply.OverlayDir) {
+				q.add(workConfig)
+			}
+		case err := <-w.Errors:
+			a.log.Warn("file watch error", zap.Error(err))
+		}
+	}
+}
+
+// watchAddresses queues a full reconcile when an address is added or removed
+// (DHCP renumbering changes node-ip and the firewall's view of peers).
+func watchAddresses(ctx context.Context, q *queue) error {
+	updates := make(chan netlink.AddrUpdate, 16)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.AddrSubscribe(updates, done); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-updates:
+			if !ok {
+				return nil
+			}
+			q.add(workFull)
+		}
+	}
+}
+
+// reloadConfig re-reads the cluster file; an invalid edit is reported and
+// the running configuration kept, so a typo never tears the node down.
+func (a *Agent) reloadConfig() {
+	if a.File.Source == config.BuiltinName {
+		return
+	}
+	f, err := config.Load(a.File.Source)
+	if err != nil {
+		a.log.Error("cluster file invalid: keeping the running configuration", zap.Error(err))
+		a.Reporter.Status("cluster file invalid: " + err.Error())
+		return
+	}
+	if n, ok := f.Node(a.Node.Name); ok {
+		a.File, a.Node = f, n
+		a.wire()
+		a.log.Info("cluster file reloaded", zap.String("file", f.Source))
+		return
+	}
+	a.log.Error("cluster file no longer lists this node: keeping the running configuration", zap.String("node", a.Node.Name))
+}
+
+// beatingReporter marks the worker alive on every progress report.
+type beatingReporter struct {
+	Reporter
+	beat  *atomic.Int64
+	clock host.Clock
+}
+
+func (b beatingReporter) mark() {
+	if b.beat.Load() != 0 {
+		b.beat.Store(b.clock.Now().UnixNano())
+	}
+}
+
+func (b beatingReporter) PhaseStarted(name string) { b.mark(); b.Reporter.PhaseStarted(name) }
+
+func (b beatingReporter) PhaseDone(name string, d time.Duration, err error) {
+	b.mark()
+	b.Reporter.PhaseDone(name, d, err)
+}
+
+func (b beatingReporter) Status(text string) { b.mark(); b.Reporter.Status(text) }

@@ -1,0 +1,27 @@
+// Package apply applies the rendered cluster manifests to the apiserver with
+// server-side apply, exactly once and safely.
+//
+// The Engine takes objects in apply order and
+//   - applies Namespaces and CustomResourceDefinitions first and waits (with
+//     a deadline) for the CRDs to be Established;
+//   - applies the rest with field manager "nodeagent" and Force=false, so a
+//     field another manager owns is reported as a conflict (which field,
+//     which manager) instead of being taken, unless the object is listed in
+//     the cluster file's apply.forceConflicts;
+//   - defers objects whose kind is not served yet (a chart installs its CRD
+//     after its HelmChart is applied), waits for the kind with a deadline and
+//     reports them as pending, not failed, so the next reconcile retries them;
+//   - tells "unchanged" from "configured" by the resourceVersion before and
+//     after the apply (an apply of identical content does not bump it);
+//   - records what it created in an inventory ConfigMap
+//     (kube-system/nodeagent-inventory) and prunes inventory objects that are
+//     no longer rendered. An object that is not in the inventory, lacks the
+//     app.kubernetes.io/managed-by=nodeagent label or has another UID than the
+//     one nodeagent created is never deleted;
+//   - checks a "quorum still held" function between steps and stops at the
+//     next boundary when it reports false, leaving the rest pending.
+//
+// Leader serialises appliers: every server competes for the Lease
+// kube-system/nodeagent-apply and only the holder applies. LoadOverlay reads
+// the user's extra manifests (apply.overlayDir).
+package apply

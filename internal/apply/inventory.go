@@ -1,0 +1,153 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// inventoryKey is the ConfigMap data key holding the JSON entry list.
+const inventoryKey = "objects.json"
+
+// Entry is one object nodeagent created. The UID makes sure prune deletes
+// that very object and not one a person created later under the same name.
+type Entry struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+}
+
+func (en Entry) key() objKey {
+	group, _, _ := splitAPIVersion(en.APIVersion)
+	return objKey{Group: group, Kind: en.Kind, Namespace: en.Namespace, Name: en.Name}
+}
+
+func (en Entry) String() string { return en.Kind + "/" + en.Namespace + "/" + en.Name }
+
+// inventory is the loaded list plus the ConfigMap's resourceVersion, so two
+// writers cannot silently overwrite each other.
+type inventory struct {
+	entries         map[objKey]Entry
+	resourceVersion string
+	raw             []byte
+}
+
+func (e *Engine) loadInventory(ctx context.Context) (*inventory, error) {
+	ref := e.opts.Inventory
+	cm, err := e.cs.CoreV1().ConfigMaps(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return &inventory{entries: map[objKey]Entry{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading inventory %s: %w", ref, err)
+	}
+	inv, err := decodeInventory([]byte(cm.Data[inventoryKey]))
+	if err != nil {
+		return nil, fmt.Errorf("reading inventory %s: %w", ref, err)
+	}
+	inv.resourceVersion = cm.ResourceVersion
+	return inv, nil
+}
+
+func decodeInventory(raw []byte) (*inventory, error) {
+	inv := &inventory{entries: map[objKey]Entry{}, raw: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return inv, nil
+	}
+	var list []Entry
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", inventoryKey, err)
+	}
+	for _, en := range list {
+		inv.entries[en.key()] = en
+	}
+	return inv, nil
+}
+
+// encode lists the entries sorted, one per line, for a stable diff.
+func (inv *inventory) encode() []byte {
+	list := make([]Entry, 0, len(inv.entries))
+	for _, en := range inv.entries {
+		list = append(list, en)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].String()+list[i].APIVersion < list[j].String()+list[j].APIVersion })
+	var b bytes.Buffer
+	b.WriteString("[\n")
+	for i, en := range list {
+		line, _ := json.Marshal(en) // plain strings: cannot fail
+		b.Write(line)
+		if i < len(list)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("]\n")
+	return b.Bytes()
+}
+
+// update records the run: objects nodeagent created are added (or their UID
+// refreshed); an entry whose object now has another UID was recreated by
+// someone else and is dropped (prune already dropped what it resolved).
+// Objects nodeagent configured but did not create are never added.
+func (inv *inventory) update(r *Report) *inventory {
+	for _, res := range r.Results {
+		k := objKey{Group: res.GVK.Group, Kind: res.GVK.Kind, Namespace: res.Namespace, Name: res.Name}
+		old, listed := inv.entries[k]
+		switch {
+		case res.Outcome == Created:
+			inv.entries[k] = Entry{APIVersion: res.GVK.GroupVersion().String(), Kind: res.GVK.Kind,
+				Namespace: res.Namespace, Name: res.Name, UID: res.UID}
+		case listed && applied(res.Outcome) && old.UID != res.UID:
+			delete(inv.entries, k)
+		case listed && applied(res.Outcome):
+			old.APIVersion = res.GVK.GroupVersion().String()
+			inv.entries[k] = old
+		}
+	}
+	return inv
+}
+
+// saveInventory writes the ConfigMap only when its content changed, so a
+// no-op run writes nothing.
+func (e *Engine) saveInventory(ctx context.Context, inv *inventory) error {
+	data := inv.encode()
+	if bytes.Equal(data, inv.raw) || (len(inv.entries) == 0 && inv.resourceVersion == "") {
+		return nil
+	}
+	ref := e.opts.Inventory
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ref.Name, Namespace: ref.Namespace, ResourceVersion: inv.resourceVersion,
+			Labels: map[string]string{LabelManagedBy: ManagedBy},
+		},
+		Data: map[string]string{inventoryKey: string(data)},
+	}
+	client := e.cs.CoreV1().ConfigMaps(ref.Namespace)
+	var err error
+	if inv.resourceVersion == "" {
+		_, err = client.Create(ctx, cm, metav1.CreateOptions{FieldManager: FieldManager})
+	} else {
+		_, err = client.Update(ctx, cm, metav1.UpdateOptions{FieldManager: FieldManager})
+	}
+	if err != nil {
+		return fmt.Errorf("writing inventory %s: %w", ref, err)
+	}
+	return nil
+}
+
+func splitAPIVersion(apiVersion string) (group, version string, ok bool) {
+	for i := len(apiVersion) - 1; i >= 0; i-- {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i], apiVersion[i+1:], true
+		}
+	}
+	return "", apiVersion, apiVersion != ""
+}

@@ -1,0 +1,176 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// LeaderConfig names the Lease and its timing. The defaults suit three
+// servers on one LAN: a crashed holder is replaced within LeaseDuration.
+type LeaderConfig struct {
+	Namespace     string        // default kube-system
+	Name          string        // default nodeagent-apply
+	LeaseDuration time.Duration // default 10s
+	RenewDeadline time.Duration // default 7s
+	RetryPeriod   time.Duration // default 1s
+}
+
+func (c LeaderConfig) withDefaults() LeaderConfig {
+	if c.Namespace == "" {
+		c.Namespace = "kube-system"
+	}
+	if c.Name == "" {
+		c.Name = "nodeagent-apply"
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = 10 * time.Second
+	}
+	if c.RenewDeadline == 0 {
+		c.RenewDeadline = 7 * time.Second
+	}
+	if c.RetryPeriod == 0 {
+		c.RetryPeriod = time.Second
+	}
+	return c
+}
+
+// HeldError is returned when the wait for the lease ended while another
+// node held it.
+type HeldError struct {
+	Holder string
+	Err    error
+}
+
+func (e *HeldError) Error() string {
+	if e.Holder == "" {
+		return fmt.Sprintf("apply lease not acquired: %v", e.Err)
+	}
+	return fmt.Sprintf("apply lease held by %s: %v", e.Holder, e.Err)
+}
+
+func (e *HeldError) Unwrap() error { return e.Err }
+
+// Leader lets one node at a time apply, through a coordination.k8s.io Lease.
+type Leader struct {
+	cs       kubernetes.Interface
+	identity string
+	cfg      LeaderConfig
+	log      *zap.Logger
+}
+
+// NewLeader returns a Leader competing as identity (the node name).
+func NewLeader(cs kubernetes.Interface, identity string, cfg LeaderConfig, log *zap.Logger) *Leader {
+	cfg = cfg.withDefaults()
+	return &Leader{cs: cs, identity: identity, cfg: cfg,
+		log: log.With(zap.String("component", "apply"), zap.String("lease", cfg.Namespace+"/"+cfg.Name))}
+}
+
+// Run waits until this node holds the lease, runs fn with a context that
+// is cancelled if the lease is lost, and releases the lease when fn
+// returns, so `join` applies once and hands over. If ctx ends first, Run
+// returns a *HeldError naming the holder it saw.
+func (l *Leader) Run(ctx context.Context, fn func(context.Context) error) error {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: l.cfg.Namespace, Name: l.cfg.Name},
+		Client:     l.cs.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: l.identity},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		holder  string
+		fnErr   error
+		fnDone  = make(chan struct{})
+		started bool
+	)
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		Name:            l.cfg.Name,
+		LeaseDuration:   l.cfg.LeaseDuration,
+		RenewDeadline:   l.cfg.RenewDeadline,
+		RetryPeriod:     l.cfg.RetryPeriod,
+		ReleaseOnCancel: true,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(leadCtx context.Context) {
+				mu.Lock()
+				started = true
+				mu.Unlock()
+				l.log.Info("apply lease acquired", zap.String("identity", l.identity))
+				defer close(fnDone)
+				fnErr = fn(leadCtx)
+				// Cancelling makes the elector release the lease; fn is done,
+				// so nothing guarded still runs.
+				cancel()
+			},
+			OnStoppedLeading: func() {},
+			OnNewLeader: func(id string) {
+				mu.Lock()
+				holder = id
+				mu.Unlock()
+				if id != l.identity {
+					l.log.Info("apply lease held by another node", zap.String("holder", id))
+				}
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("configuring leader election: %w", err)
+	}
+	le.Run(runCtx)
+	mu.Lock()
+	ran, seen := started, holder
+	mu.Unlock()
+	if !ran {
+		return &HeldError{Holder: seen, Err: context.Cause(ctx)}
+	}
+	<-fnDone // the elector returns early when the lease is lost mid-run
+	return fnErr
+}
+
+// TryRun is Run with the wait for the lease bounded by wait.
+func (l *Leader) TryRun(ctx context.Context, wait time.Duration, fn func(context.Context) error) error {
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(wait, func() { cancel(fmt.Errorf("waited %s", wait)) })
+	defer timer.Stop()
+	return l.Run(waitCtx, func(leadCtx context.Context) error {
+		timer.Stop() // leading now: the wait bound no longer applies
+		return fn(leadCtx)
+	})
+}
+
+// Holder reads who holds the lease now ("" when nobody does or it expired).
+func (l *Leader) Holder(ctx context.Context) (string, error) {
+	lease, err := l.cs.CoordinationV1().Leases(l.cfg.Namespace).Get(ctx, l.cfg.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading lease %s/%s: %w", l.cfg.Namespace, l.cfg.Name, err)
+	}
+	if lease.Spec.HolderIdentity == nil || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return "", nil
+	}
+	expires := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second)
+	if time.Now().After(expires) {
+		return "", nil
+	}
+	return *lease.Spec.HolderIdentity, nil
+}
+
+// IsHeld reports whether err says another node holds the lease.
+func IsHeld(err error) bool {
+	var h *HeldError
+	return errors.As(err, &h)
+}

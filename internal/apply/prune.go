@@ -1,0 +1,102 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// pruneCandidates returns the inventory entries that desired no longer
+// holds, namespaced objects first so a namespace goes after its content.
+func pruneCandidates(inv *inventory, desired []*unstructured.Unstructured) []Entry {
+	want := make(map[objKey]bool, len(desired))
+	for _, u := range desired {
+		want[keyOf(u)] = true
+	}
+	var out []Entry
+	for k, en := range inv.entries {
+		if !want[k] {
+			out = append(out, en)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Namespace == "") != (out[j].Namespace == "") {
+			return out[i].Namespace != ""
+		}
+		return out[i].String() < out[j].String()
+	})
+	return out
+}
+
+// prune deletes the objects nodeagent created that are no longer rendered.
+// Entries it resolves (deleted, gone, or no longer nodeagent's) leave inv.
+func (e *Engine) prune(ctx context.Context, inv *inventory, desired []*unstructured.Unstructured) []Result {
+	var results []Result
+	for _, en := range pruneCandidates(inv, desired) {
+		res, drop := e.pruneOne(ctx, en)
+		if drop {
+			delete(inv.entries, en.key())
+		}
+		if res.Outcome != "" {
+			results = append(results, res)
+			e.logResult(res)
+		}
+	}
+	return results
+}
+
+// pruneOne deletes one entry's object if it is still the one nodeagent
+// created (same UID, managed-by label). Namespaces and CRDs are kept:
+// deleting them deletes everything in them, including what people created.
+func (e *Engine) pruneOne(ctx context.Context, en Entry) (res Result, drop bool) {
+	gv, err := schema.ParseGroupVersion(en.APIVersion)
+	if err != nil {
+		return Result{Key: en.String(), Outcome: Failed, Reason: err.Error()}, false
+	}
+	gvk := gv.WithKind(en.Kind)
+	res = Result{Key: en.String(), GVK: gvk, Namespace: en.Namespace, Name: en.Name, UID: en.UID}
+	if en.Kind == "Namespace" && gvk.Group == "" || en.Kind == "CustomResourceDefinition" {
+		res.Outcome, res.Reason = Kept, "no longer rendered; not deleted because deleting it deletes everything in it: delete it by hand"
+		return res, false
+	}
+	ri, _, err := e.resource(gvk, en.Namespace)
+	if err != nil {
+		res.Outcome, res.Reason = Failed, err.Error()
+		return res, false
+	}
+	live, err := ri.Get(ctx, en.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return Result{}, true
+	case err != nil:
+		res.Outcome, res.Reason = Failed, fmt.Sprintf("reading live object: %v", err)
+		return res, false
+	case string(live.GetUID()) != en.UID:
+		res.Outcome, res.Reason = Kept, "recreated by someone else (UID differs); no longer nodeagent's"
+		return res, true
+	case live.GetLabels()[LabelManagedBy] != ManagedBy:
+		res.Outcome, res.Reason = Kept, "label "+LabelManagedBy+"="+ManagedBy+" was removed; no longer nodeagent's"
+		return res, true
+	}
+	uid := types.UID(en.UID)
+	policy := metav1.DeletePropagationBackground
+	err = ri.Delete(ctx, en.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &policy,
+	})
+	switch {
+	case err == nil:
+		res.Outcome = Pruned
+	case apierrors.IsNotFound(err):
+		return Result{}, true
+	default:
+		res.Outcome, res.Reason = Failed, fmt.Sprintf("deleting: %v", err)
+		return res, false
+	}
+	return res, true
+}
