@@ -32,7 +32,7 @@ type Shared struct {
 
 // Get returns the shared Server, starting it on the first call. The skip and
 // fail rules for a missing binary are those of Start. A failed start fails
-// every test that calls Get.
+// every test that calls Get; a test that fails logs the apiserver's log tail.
 func (s *Shared) Get(t testing.TB) *Server {
 	t.Helper()
 	binary := requireBinary(t)
@@ -50,6 +50,11 @@ func (s *Shared) Get(t testing.TB) *Server {
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("shared kube-apiserver log tail (%s):\n%s", s.srv.proc.logPath, s.srv.proc.logTail())
+		}
+	})
 	return s.srv
 }
 
