@@ -29,7 +29,7 @@ type File struct {
 	Cluster
 	// Source is the path the file was read from, or BuiltinName.
 	Source string
-	lines    lineIndex
+	lines  lineIndex
 }
 
 // Default returns the built-in homelab cluster.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/uevent"
 )
 
 // WatchConfig tunes Watch; the zero value is event-driven with the default
@@ -40,8 +41,8 @@ func (m *Manager) WatchWith(ctx context.Context, cfg WatchConfig, notify func())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case ev := <-events:
-			m.log.Debug("block device event", zap.String("action", ev.Action), zap.String("devpath", ev.DevPath))
+		case <-events:
+			m.log.Debug("block device event")
 			notify()
 		case <-tick.C():
 			notify()
@@ -51,23 +52,23 @@ func (m *Manager) WatchWith(ctx context.Context, cfg WatchConfig, notify func())
 
 // subscribe opens the uevent socket before returning, so a caller that
 // scans afterwards cannot miss a device arriving in between.
-func (m *Manager) subscribe(cfg WatchConfig) (<-chan Uevent, host.Ticker, func()) {
+func (m *Manager) subscribe(cfg WatchConfig) (<-chan struct{}, host.Ticker, func()) {
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = DefaultRescan
 	}
-	events := make(chan Uevent, 1)
-	closeSock := func() {}
+	ctx, cancel := context.WithCancel(context.Background())
+	var events <-chan struct{}
 	if !cfg.NoUevents {
-		f, err := openUevents()
+		// Events only trigger a rescan, so a spoofed one (only root can
+		// send to the kernel's group) costs a blkid run and nothing more.
+		ch, err := uevent.Listen(ctx, func(ev uevent.Event) bool { return ev.Subsystem == "block" })
 		if err != nil {
 			m.log.Warn("uevents unavailable, rescanning only", zap.Error(err), zap.Duration("rescan", cfg.Rescan))
-		} else {
-			go readUevents(f, events)
-			closeSock = func() { f.Close() }
 		}
+		events = ch
 	}
 	tick := m.clock.NewTicker(cfg.Rescan)
-	return events, tick, func() { closeSock(); tick.Stop() }
+	return events, tick, func() { cancel(); tick.Stop() }
 }
 
 // WaitFor waits up to d.DeviceTimeout for the disk's device to appear and

@@ -5,40 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/nodeagent/nodeagent/internal/usb"
 	"github.com/nodeagent/nodeagent/internal/usb/usbtest"
 )
-
-func TestParseUevent(t *testing.T) {
-	tests := []struct {
-		name string
-		msg  string
-		want usb.Uevent
-		ok   bool
-	}{
-		{
-			name: "usb device add",
-			msg:  "add@/devices/platform/scb/fd500000.pcie/usb1/1-1/1-1.3\x00ACTION=add\x00DEVPATH=/devices/platform/scb/fd500000.pcie/usb1/1-1/1-1.3\x00SUBSYSTEM=usb\x00DEVTYPE=usb_device\x00PRODUCT=10c4/ea60/100\x00SEQNUM=2210\x00",
-			want: usb.Uevent{Action: "add", DevPath: "/devices/platform/scb/fd500000.pcie/usb1/1-1/1-1.3", Subsystem: "usb"},
-			ok:   true,
-		},
-		{name: "udev rebroadcast", msg: "libudev\x00\xfe\xed\xca\xfe", ok: false},
-		{name: "garbage", msg: "hello", ok: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := usb.ParseUevent([]byte(tt.msg))
-			if ok != tt.ok {
-				t.Fatalf("ok = %v, want %v", ok, tt.ok)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("ParseUevent (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
 
 // TestWatcherUeventTriggersRescan asks the real kernel for a tty uevent
 // (writing "change" to a virtual tty's uevent file, which only re-announces

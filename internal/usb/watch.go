@@ -10,6 +10,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/uevent"
 )
 
 // Options tune a Watcher; zero values take the config defaults.
@@ -124,7 +125,7 @@ func (w *Watcher) uevents(ctx context.Context) <-chan struct{} {
 	if !w.opts.Uevents {
 		return nil
 	}
-	ch, err := listenUevents(ctx)
+	ch, err := uevent.Listen(ctx, relevantUevent)
 	if err != nil {
 		w.log.Warn("kernel uevents unavailable, relying on /dev events and resync", zap.Error(err))
 		return nil
@@ -156,4 +157,19 @@ func (w *Watcher) scan() (Result, error) {
 		return Result{}, err
 	}
 	return Match(devices, w.rules), nil
+}
+
+// relevantUevent reports whether ev can change the USB scan: a USB device or
+// interface coming, going or binding a driver, or a tty appearing.
+func relevantUevent(ev uevent.Event) bool {
+	switch ev.Subsystem {
+	case "usb", "tty", "usb-serial":
+	default:
+		return false
+	}
+	switch ev.Action {
+	case "add", "remove", "bind", "unbind", "change":
+		return true
+	}
+	return false
 }
