@@ -39,6 +39,7 @@ test-unit: ## only the tests that need no root and no built tools
 
 tools: ## build the slow test tools once, cached outside the repo by version
 	./test/tools/build-kube-apiserver.sh
+	./test/tools/build-rootfs.sh
 
 fuzz: ## fuzz the cluster file decoder for a minute
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzParse -fuzztime 60s

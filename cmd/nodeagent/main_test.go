@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process and returns stdout, stderr and the error.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(append([]string{"--root", t.TempDir()}, args...))
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestValidateBadFileListsEveryError(t *testing.T) {
+	path := filepath.Join("..", "..", "internal", "config", "testdata", "bad", "lb-collides.yaml")
+	_, stderr, err := run(t, "validate", "--config", path)
+	var exit *exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Fatalf("err = %v, want exit 1", err)
+	}
+	for _, want := range []string{
+		"lb-collides.yaml:14: network.loadBalancer.addresses.pihole: 192.168.50.10 collides with the address of node a",
+		"lb-collides.yaml:15: network.loadBalancer.addresses.beszel: 192.168.50.230 is outside network.loadBalancer.pool",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestConfigDefaultValidatesAsAFile(t *testing.T) {
+	out, _, err := run(t, "config", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := run(t, "validate", "--config", path)
+	if err != nil || !strings.Contains(stdout, "valid (3 nodes, 3 servers, 12 workloads") {
+		t.Fatalf("validate of `config default` output: %v\n%s%s", err, stdout, stderr)
+	}
+}
+
+func TestPlanAllNodesJSON(t *testing.T) {
+	out, _, err := run(t, "plan", "-o", "json", "--node", "pi5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Nodes []struct {
+			Node  string `json:"node"`
+			Steps []struct {
+				Name string `json:"name"`
+			} `json:"steps"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("plan -o json is not JSON: %v", err)
+	}
+	if len(doc.Nodes) != 2 || doc.Nodes[0].Node != "pi5" || doc.Nodes[1].Node != "cluster" {
+		t.Fatalf("nodes = %+v, want pi5 then cluster", doc.Nodes)
+	}
+	var steps []string
+	for _, s := range doc.Nodes[0].Steps {
+		steps = append(steps, s.Name)
+	}
+	if got := strings.Join(steps, ","); got != "preflight,disk,firewall,k3s,register,usb,labels,quorum" {
+		t.Errorf("pi5 steps = %s", got)
+	}
+	if strings.Contains(out, "K10") || !strings.Contains(out, "token: \\u003credacted\\u003e") {
+		t.Error("plan JSON must show the token redacted")
+	}
+}

@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/plan"
+)
+
+// planText plans node name of the built-in homelab from the cluster file
+// alone (not live) and renders it as the CLI does.
+func planText(t *testing.T, name string) string {
+	t.Helper()
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := f.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	p, err := Plan(context.Background(), f, n, PlanOptions{Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := plan.WriteText(&b, []plan.Node{p}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestPlanHomelabNodes(t *testing.T) {
+	tests := []struct {
+		node    string
+		want    []string
+		notWant []string
+	}{
+		{node: "pi4-1",
+			want:    []string{"cluster-init: true", "token: <redacted>", "ufw --force enable", "quorum: wait up to 30m0s until 2 of 3"},
+			notWant: []string{"server: https://", "mnt-hd1.mount", "(expected on this node)"}},
+		{node: "pi4-2",
+			want:    []string{"server: https://10.0.0.11:6443", "rule zigbee (expected on this node)", "matches Sonoff ZBDongle-P", "wait up to 15m0s for pi4-1"},
+			notWant: []string{"cluster-init", "mnt-hd1.mount"}},
+		{node: "pi5",
+			want: []string{"server: https://10.0.0.11:6443", "wait up to 15m0s for pi4-2", "/etc/systemd/system/mnt-hd1.mount", "Where=/mnt/hd1",
+				"while /mnt/hd1 is mounted: storage-type=hdd, storage=true", "/mnt/hd1/Library owned by 1000:1000"},
+			notWant: []string{"cluster-init", "(expected on this node)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			got := planText(t, tt.node)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("plan of %s lacks %q", tt.node, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("plan of %s contains %q", tt.node, w)
+				}
+			}
+			// Steps run in the order of DESIGN.md's join flow.
+			order := []string{"preflight:", "firewall:", "k3s:", "register:", "usb:", "labels:"}
+			last := -1
+			for _, step := range order {
+				i := strings.Index(got, step)
+				if i < last {
+					t.Errorf("step %s out of order", step)
+				}
+				last = i
+			}
+		})
+	}
+}
+
+func TestClusterPlanShowsManifestsAndCapacity(t *testing.T) {
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, show := range []bool{false, true} {
+		p, err := ClusterPlan(f, PlanOptions{ShowManifests: show})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := plan.WriteText(&b, []plan.Node{p}); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		want := "HelmChart              kube-system/metallb"
+		if show {
+			want = "kind: HelmChart"
+		}
+		if !strings.Contains(got, want) || !strings.Contains(got, "Single-node failures") {
+			t.Errorf("cluster plan (show=%v) lacks %q or the capacity analysis:\n%s", show, want, got)
+		}
+	}
+}
