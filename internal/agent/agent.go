@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/nodeagent/nodeagent/internal/apply"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/firewall"
@@ -53,6 +54,7 @@ type Agent struct {
 	k3s      *k3s.Manager
 	quorum   *quorum.Observer
 	client   kubernetes.Interface
+	engine   *apply.Engine
 }
 
 // New wires the step packages for node d.Node.
@@ -79,6 +81,7 @@ func (a *Agent) wire() {
 	a.firewall = firewall.New(d.Root, d.Runner, a.log)
 	inst := k3s.NewInstaller(d.Root, a.log, d.Clock, d.Download)
 	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services)
+	a.engine = nil // built again with the new force list and gate
 	if a.quorum != nil {
 		_ = a.quorum.Close()
 		a.quorum = nil

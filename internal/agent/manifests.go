@@ -31,17 +31,8 @@ func (a *Agent) applyManifests(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs := append(set.Objects(), overlay...)
-	cfg, err := kube.RestConfig(a.Root.Path(KubeconfigPath))
-	if err != nil {
-		return err
-	}
-	gate := quorum.NewGate(a.quorum, quorum.GateConfig{Clock: a.Clock}, a.log)
-	engine, err := apply.New(cfg, apply.Options{
-		ForceConflicts: a.cluster().Apply.ForceConflicts,
-		Held:           func() bool { return gate.Held(ctx) },
-		Clock:          a.Clock,
-	}, a.log)
+	objs := apply.Merge(set.Objects(), overlay)
+	engine, err := a.applyEngine(ctx)
 	if err != nil {
 		return err
 	}
@@ -68,4 +59,28 @@ func (a *Agent) applyManifests(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// applyEngine keeps one engine per configuration: its discovery cache is what
+// makes the daemon's no-op re-apply cheap.
+func (a *Agent) applyEngine(ctx context.Context) (*apply.Engine, error) {
+	if a.engine != nil {
+		return a.engine, nil
+	}
+	cfg, err := kube.RestConfig(a.Root.Path(KubeconfigPath))
+	if err != nil {
+		return nil, err
+	}
+	gate := quorum.NewGate(a.quorum, quorum.GateConfig{Clock: a.Clock}, a.log)
+	e, err := apply.New(cfg, apply.Options{
+		ForceConflicts: a.cluster().Apply.ForceConflicts,
+		// The daemon's context: the gate outlives one apply.
+		Held:  func() bool { return gate.Held(ctx) },
+		Clock: a.Clock,
+	}, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.engine = e
+	return e, nil
 }

@@ -139,6 +139,10 @@ func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured) (
 	if r.guard.stopped() {
 		report.Stopped = true
 		e.log.Warn("apply stopped: quorum lost", zap.String("summary", report.Summary()))
+	} else if len(desired) == 0 && len(inv.entries) > 0 {
+		// An empty set is far more likely a rendering bug than a wish to
+		// delete everything nodeagent ever created.
+		e.log.Warn("empty object set, not pruning", zap.Int("inventory", len(inv.entries)))
 	} else {
 		report.Pruned = e.prune(ctx, inv, desired)
 	}

@@ -65,7 +65,7 @@ spec: {size: 3}
 	if !first.Done() || first.Err() != nil {
 		t.Fatalf("first apply not done: %v", first.Err())
 	}
-	before := liveVersions(t, e, set)
+	before := liveRVs(t, e, set)
 
 	second := mustApply(t, e, set)
 	for _, res := range second.Results {
@@ -73,7 +73,7 @@ spec: {size: 3}
 			t.Errorf("second apply: %s is %s, want unchanged", res.Key, res.Outcome)
 		}
 	}
-	if diff := cmp.Diff(before, liveVersions(t, e, set)); diff != "" {
+	if diff := cmp.Diff(before, liveRVs(t, e, set)); diff != "" {
 		t.Errorf("resourceVersions changed by a no-op apply (-before +after):\n%s", diff)
 	}
 
@@ -162,7 +162,7 @@ metadata: {name: released, namespace: NS}
 // until apply.forceConflicts lists it; and it is never pruned.
 func TestConflictReportedNotForced(t *testing.T) {
 	srv := kube.Get(t)
-	ns := uniqueName(t, srv)
+	ns := srv.CreateNamespace(t)
 	ctx := context.Background()
 	cms := srv.Client().CoreV1().ConfigMaps(ns)
 	handmade := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"mode": "mine"}}
@@ -189,7 +189,8 @@ data: {mode: homelab}
 
 	// Dropped from the set, the handmade object stays: nodeagent never
 	// created it.
-	if r := mustApply(t, e, nil); len(r.Pruned) != 0 {
+	other := objects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: NS}\n")
+	if r := mustApply(t, e, other); len(r.Pruned) != 0 {
 		t.Errorf("pruned %+v, want nothing", r.Pruned)
 	}
 	if got := configMapValue(t, cms, "settings"); got != "mine" {
@@ -290,4 +291,3 @@ func TestQuorumLostStopsAtBoundary(t *testing.T) {
 		t.Errorf("held called %d times, want 2 (one per step boundary)", calls)
 	}
 }
-

@@ -88,8 +88,8 @@ func checkOutcomes(t *testing.T, r *Report, want map[string]Outcome) {
 	}
 }
 
-// liveVersions reads the resourceVersion of every object of objs.
-func liveVersions(t *testing.T, e *Engine, objs []*unstructured.Unstructured) map[string]string {
+// liveRVs reads the resourceVersion of every object of objs.
+func liveRVs(t *testing.T, e *Engine, objs []*unstructured.Unstructured) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, u := range objs {

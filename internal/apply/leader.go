@@ -80,62 +80,76 @@ func NewLeader(cs kubernetes.Interface, identity string, cfg LeaderConfig, log *
 // returns, so `join` applies once and hands over. If ctx ends first, Run
 // returns a *HeldError naming the holder it saw.
 func (l *Leader) Run(ctx context.Context, fn func(context.Context) error) error {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: l.cfg.Namespace, Name: l.cfg.Name},
-		Client:     l.cs.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: l.identity},
-	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var (
-		mu      sync.Mutex
-		holder  string
-		fnErr   error
-		fnDone  = make(chan struct{})
-		started bool
-	)
+	t := &term{l: l, fn: fn, release: cancel, done: make(chan struct{})}
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: l.cfg.Namespace, Name: l.cfg.Name},
+			Client:     l.cs.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: l.identity},
+		},
 		Name:            l.cfg.Name,
 		LeaseDuration:   l.cfg.LeaseDuration,
 		RenewDeadline:   l.cfg.RenewDeadline,
 		RetryPeriod:     l.cfg.RetryPeriod,
 		ReleaseOnCancel: true,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(leadCtx context.Context) {
-				mu.Lock()
-				started = true
-				mu.Unlock()
-				l.log.Info("apply lease acquired", zap.String("identity", l.identity))
-				defer close(fnDone)
-				fnErr = fn(leadCtx)
-				// Cancelling makes the elector release the lease; fn is done,
-				// so nothing guarded still runs.
-				cancel()
-			},
+			OnStartedLeading: t.lead,
 			OnStoppedLeading: func() {},
-			OnNewLeader: func(id string) {
-				mu.Lock()
-				holder = id
-				mu.Unlock()
-				if id != l.identity {
-					l.log.Info("apply lease held by another node", zap.String("holder", id))
-				}
-			},
+			OnNewLeader:      t.observe,
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("configuring leader election: %w", err)
 	}
 	le.Run(runCtx)
-	mu.Lock()
-	ran, seen := started, holder
-	mu.Unlock()
-	if !ran {
-		return &HeldError{Holder: seen, Err: context.Cause(ctx)}
+	started, holder := t.state()
+	if !started {
+		return &HeldError{Holder: holder, Err: context.Cause(ctx)}
 	}
-	<-fnDone // the elector returns early when the lease is lost mid-run
-	return fnErr
+	<-t.done // the elector returns early when the lease is lost mid-run
+	return t.err
+}
+
+// term is one Run: the callbacks the elector calls from its goroutines.
+type term struct {
+	l       *Leader
+	fn      func(context.Context) error
+	release context.CancelFunc
+	done    chan struct{}
+	err     error // set before done is closed
+
+	mu      sync.Mutex
+	started bool
+	holder  string
+}
+
+func (t *term) lead(ctx context.Context) {
+	t.mu.Lock()
+	t.started = true
+	t.mu.Unlock()
+	t.l.log.Info("apply lease acquired", zap.String("identity", t.l.identity))
+	defer close(t.done)
+	t.err = t.fn(ctx)
+	// Cancelling makes the elector release the lease; fn is done, so
+	// nothing it guards still runs (see ReleaseOnCancel).
+	t.release()
+}
+
+func (t *term) observe(id string) {
+	t.mu.Lock()
+	t.holder = id
+	t.mu.Unlock()
+	if id != t.l.identity {
+		t.l.log.Info("apply lease held by another node", zap.String("holder", id))
+	}
+}
+
+func (t *term) state() (started bool, holder string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.started, t.holder
 }
 
 // TryRun is Run with the wait for the lease bounded by wait.

@@ -20,7 +20,8 @@ import (
 // dir (the cluster file's apply.overlayDir, resolved through root), in name
 // order, each a multi-document YAML stream. Empty documents are skipped. A
 // missing directory is no overlay. Errors name the file and the 1-based
-// document index.
+// document index. On error do not apply at all: applying the built-in set
+// alone would prune the overlay's objects.
 func LoadOverlay(root host.Root, dir string) ([]*unstructured.Unstructured, error) {
 	if dir == "" {
 		return nil, nil
@@ -109,4 +110,25 @@ func decodeDocument(raw []byte) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("%s has no metadata.name", u.GetKind())
 	}
 	return u, nil
+}
+
+// Merge returns the built-in objects followed by the overlay's. An overlay
+// object with the key of a built-in one replaces it in place: the user's
+// version wins, and the set never holds one object twice.
+func Merge(builtin, overlay []*unstructured.Unstructured) []*unstructured.Unstructured {
+	at := make(map[objKey]int, len(builtin))
+	out := make([]*unstructured.Unstructured, len(builtin), len(builtin)+len(overlay))
+	copy(out, builtin)
+	for i, u := range out {
+		at[keyOf(u)] = i
+	}
+	for _, u := range overlay {
+		if i, ok := at[keyOf(u)]; ok {
+			out[i] = u
+			continue
+		}
+		at[keyOf(u)] = len(out)
+		out = append(out, u)
+	}
+	return out
 }

@@ -97,6 +97,11 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 		return
 	}
 	r.e.log.Debug("apply step", zap.String("step", name), zap.Int("objects", len(idx)))
+	objs := make([]*unstructured.Unstructured, len(idx))
+	for j, i := range idx {
+		objs[j] = r.desired[i]
+	}
+	known := r.e.prefetch(ctx, objs)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(r.e.opts.Workers, len(idx)) {
@@ -104,7 +109,7 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				r.applyIndex(ctx, i)
+				r.applyIndex(ctx, i, known)
 			}
 		}()
 	}
@@ -115,12 +120,12 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 	wg.Wait()
 }
 
-func (r *run) applyIndex(ctx context.Context, i int) {
+func (r *run) applyIndex(ctx context.Context, i int, known liveVersions) {
 	if !r.guard.check(false) {
 		r.stopAll([]int{i})
 		return
 	}
-	res, deferred := r.e.applyOne(ctx, r.desired[i])
+	res, deferred := r.e.applyOne(ctx, r.desired[i], known)
 	r.results[i] = res
 	if deferred {
 		r.mu.Lock()

@@ -1,0 +1,106 @@
+package apply
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+func TestLoadOverlay(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		want     []string // Keys, in order
+		wantErr  string   // substring naming file and document
+		noCreate bool
+	}{
+		{name: "missing directory is no overlay", noCreate: true},
+		{
+			name: "files in name order, multi-document, empty docs and other files skipped",
+			files: map[string]string{
+				"20-b.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n",
+				"10-a.yml":     "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n# only a comment\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: x}\n",
+				"README.md":    "not yaml: [",
+				"30-list.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: l1, namespace: x}\n",
+			},
+			want: []string{"Namespace//x", "Secret/x/s", "ConfigMap/x/b", "ConfigMap/x/l1"},
+		},
+		{
+			name:    "syntax error names file and document",
+			files:   map[string]string{"bad.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n"},
+			wantErr: "bad.yaml: document 2:",
+		},
+		{
+			name:    "missing kind names file and document",
+			files:   map[string]string{"a.yaml": "apiVersion: v1\nmetadata: {name: a}\n"},
+			wantErr: "a.yaml: document 1: kind is missing",
+		},
+		{
+			name:    "missing name; a leading --- opens document 1",
+			files:   map[string]string{"a.yaml": "---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n"},
+			wantErr: "a.yaml: document 2: ConfigMap has no metadata.name",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := host.NewRoot(t.TempDir())
+			dir := "/etc/nodeagent/manifests.d"
+			if !tt.noCreate {
+				if err := os.MkdirAll(root.Path(dir), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(root.Path(dir), name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			objs, err := LoadOverlay(root, dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, u := range objs {
+				got = append(got, Key(u))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMerge(t *testing.T) {
+	cm := func(ns, name, mode string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name, "namespace": ns}, "data": map[string]any{"mode": mode},
+		}}
+	}
+	builtin := []*unstructured.Unstructured{cm("a", "one", "builtin"), cm("a", "two", "builtin")}
+	overlay := []*unstructured.Unstructured{cm("a", "three", "user"), cm("a", "one", "user")}
+	var got []string
+	for _, u := range Merge(builtin, overlay) {
+		mode, _, _ := unstructured.NestedString(u.Object, "data", "mode")
+		got = append(got, Key(u)+"="+mode)
+	}
+	want := []string{"ConfigMap/a/one=user", "ConfigMap/a/two=builtin", "ConfigMap/a/three=user"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Merge (-want +got):\n%s", diff)
+	}
+	if mode, _, _ := unstructured.NestedString(builtin[0].Object, "data", "mode"); mode != "builtin" {
+		t.Errorf("Merge changed its input: %s", mode)
+	}
+}
