@@ -12,10 +12,10 @@ import (
 const module = "github.com/nodeagent/nodeagent/"
 
 // steps are the packages that each do one job on the node.
-var steps = []string{"internal/k3s", "internal/disk", "internal/usb", "internal/firewall", "internal/kube", "internal/manifests", "internal/quorum", "internal/systemd"}
+var steps = []string{"internal/k3s", "internal/disk", "internal/usb", "internal/firewall", "internal/kube", "internal/manifests", "internal/quorum", "internal/systemd", "internal/apply"}
 
 // noClientGo must stay small: they run on every node, often before k3s exists.
-var noClientGo = []string{"internal/usb", "internal/disk", "internal/firewall", "internal/config", "internal/host", "internal/plan"}
+var noClientGo = []string{"internal/usb", "internal/disk", "internal/firewall", "internal/config", "internal/host", "internal/plan", "internal/uevent", "internal/identity", "internal/logging"}
 
 func deps(t *testing.T, pkg string) []string {
 	t.Helper()
