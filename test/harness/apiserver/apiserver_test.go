@@ -39,15 +39,18 @@ func TestNodeLabelPatchIsWatched(t *testing.T) {
 	ctx := testContext(t)
 	nodes := srv.Client().CoreV1().Nodes()
 
+	// Nodes are cluster-scoped and the server is shared (also across
+	// -count runs): a generated name keeps the test repeatable.
 	created, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-		Name:   "pi5",
-		Labels: map[string]string{"kubernetes.io/hostname": "pi5"},
+		GenerateName: "pi5-",
+		Labels:       map[string]string{"kubernetes.io/arch": "arm64"},
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating node: %v", err)
 	}
+	name := created.Name
 	w, err := nodes.Watch(ctx, metav1.ListOptions{
-		FieldSelector:   fields.OneTermEqualSelector("metadata.name", "pi5").String(),
+		FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
 		ResourceVersion: created.ResourceVersion,
 	})
 	if err != nil {
@@ -56,11 +59,11 @@ func TestNodeLabelPatchIsWatched(t *testing.T) {
 	defer w.Stop()
 
 	patch := []byte(`{"metadata":{"labels":{"nodeagent.io/storage":"hdd"}}}`)
-	if _, err := nodes.Patch(ctx, "pi5", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := nodes.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatalf("patching node labels: %v", err)
 	}
 
-	want := map[string]string{"kubernetes.io/hostname": "pi5", "nodeagent.io/storage": "hdd"}
+	want := map[string]string{"kubernetes.io/arch": "arm64", "nodeagent.io/storage": "hdd"}
 	select {
 	case ev, ok := <-w.ResultChan():
 		if !ok {

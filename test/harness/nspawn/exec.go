@@ -30,6 +30,9 @@ func (c *Container) Exec(ctx context.Context, args ...string) (string, error) {
 	argv = append(argv, args...)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "nsenter", argv...)
+	// A command that leaves children holding the pipes (a shell in the
+	// container) must not block Wait past ctx.
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("running %q in container %s: %w: %s",
