@@ -6,6 +6,7 @@ version=$1 arch=$2 binary=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 stage=$(mktemp -d)
+chmod 0755 "$stage" # mktemp makes it 0700, which would be the mode of ./ in the .deb
 trap 'rm -rf "$stage"' EXIT
 
 install -D -m 0755 "$binary" "$stage/usr/bin/nodeagent"

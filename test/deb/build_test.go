@@ -1,0 +1,106 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the module root, two levels above this package (go test runs
+// in the package directory).
+const repoRoot = "../.."
+
+// requireHost skips (or fails when integration tests are mandatory) when
+// this machine cannot build and install the package in a container.
+func requireHost(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a .deb and boots a container: not in -short")
+	}
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range []string{"systemd-nspawn", "nsenter", "dpkg-deb", "lintian", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "the package test needs " + strings.Join(missing, ", ") +
+		" (apt-get install systemd-container dpkg-dev lintian)"
+	if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// buildDeb builds nodeagent with the release flags of the Makefile and
+// version, then packages it with packaging/build-deb.sh into dir.
+func buildDeb(ctx context.Context, dir, version string) (string, error) {
+	abs, err := filepath.Abs(repoRoot)
+	if err != nil {
+		return "", fmt.Errorf("locating the repository: %w", err)
+	}
+	bin := filepath.Join(dir, "nodeagent-"+version)
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath",
+		"-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/nodeagent")
+	build.Dir = abs
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if _, err := run(build); err != nil {
+		return "", fmt.Errorf("building nodeagent %s: %w", version, err)
+	}
+	pkg := exec.CommandContext(ctx, filepath.Join(abs, "packaging", "build-deb.sh"),
+		version, runtime.GOARCH, bin, dir)
+	// xz at its default level takes most of a minute for the 50 MB binary
+	// on a loaded 2-core machine; the test needs the package, not its
+	// ratio (dpkg-deb(1): -z on the command line would win, so the script
+	// keeps its say).
+	pkg.Env = append(os.Environ(), "DPKG_DEB_COMPRESSOR_LEVEL=0")
+	out, err := run(pkg)
+	if err != nil {
+		return "", fmt.Errorf("packaging nodeagent %s: %w", version, err)
+	}
+	deb := strings.TrimSpace(out)
+	if want := filepath.Join(dir, fmt.Sprintf("nodeagent_%s_%s.deb", version, runtime.GOARCH)); deb != want {
+		return "", fmt.Errorf("build-deb.sh printed %q, want %q", deb, want)
+	}
+	return deb, nil
+}
+
+// lintianErrors runs lintian on deb and returns its error (E:) lines and
+// its whole output.
+func lintianErrors(ctx context.Context, deb string) ([]string, string, error) {
+	// lintian exits non-zero when it reports errors; the E: lines, not the
+	// exit status, are the verdict, and a failure to run at all shows up
+	// as output without any tag line.
+	out, err := run(exec.CommandContext(ctx, "lintian", "--no-tag-display-limit", deb))
+	if err != nil && !strings.Contains(out, "E: ") {
+		return nil, out, fmt.Errorf("running lintian: %w", err)
+	}
+	var errs []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "E: ") {
+			errs = append(errs, l)
+		}
+	}
+	return errs, out, nil
+}
+
+// run runs cmd and returns its stdout; the error carries stderr.
+func run(cmd *exec.Cmd) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
