@@ -72,8 +72,16 @@ func (a *Agent) preflight(ctx context.Context) error {
 	if a.Systemd == nil {
 		return nil
 	}
+	synced := func() (bool, error) { return a.Systemd.TimeSynced(ctx) }
+	pf := a.cluster().Preflight
+	if pf.TimeSync == config.TimeSyncWarn {
+		if c := k3s.CheckTimeSync(synced); !c.OK {
+			a.log.Warn("clock not synchronised: going on as preflight.timeSync is warn", zap.String("message", c.Message))
+		}
+		return nil
+	}
 	a.Reporter.Status("waiting for the clock to be synchronised (the Pi has no RTC)")
-	return k3s.WaitTimeSync(ctx, a.Clock, func() (bool, error) { return a.Systemd.TimeSynced(ctx) }, 10*time.Minute, 2*time.Second)
+	return k3s.WaitTimeSync(ctx, a.Clock, synced, pf.TimeSyncTimeout.Duration, 2*time.Second)
 }
 
 // joinDisks waits for each disk up to its deviceTimeout and mounts it. A disk

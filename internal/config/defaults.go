@@ -64,6 +64,8 @@ func (f *File) applyDefaults() {
 		setString(&fw.ExtraRules[i].From, c.Network.LANCIDR)
 	}
 
+	setString(&c.Preflight.TimeSync, TimeSyncWait)
+	setDuration(&c.Preflight.TimeSyncTimeout, 10*time.Minute)
 	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
 	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
 	pl := &c.Platform

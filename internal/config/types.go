@@ -19,9 +19,24 @@ type Cluster struct {
 	Nodes      []Node              `yaml:"nodes" json:"nodes"`
 	USB        USB                 `yaml:"usb" json:"usb"`
 	Firewall   Firewall            `yaml:"firewall" json:"firewall"`
+	Preflight  Preflight           `yaml:"preflight" json:"preflight"`
 	Apply      Apply               `yaml:"apply" json:"apply"`
 	Platform   Platform            `yaml:"platform" json:"platform"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
+}
+
+// Time sync policies.
+const (
+	TimeSyncWait = "wait"
+	TimeSyncWarn = "warn"
+)
+
+// Preflight tunes the checks before k3s starts.
+type Preflight struct {
+	// TimeSync is "wait" (default: no TLS before the clock is synchronised,
+	// the Pi has no RTC) or "warn" (for networks without NTP).
+	TimeSync        string   `yaml:"timeSync" json:"timeSync"`
+	TimeSyncTimeout Duration `yaml:"timeSyncTimeout" json:"timeSyncTimeout"`
 }
 
 // Metadata names the cluster.

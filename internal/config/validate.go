@@ -39,6 +39,9 @@ func (f *File) validate() []FieldError {
 	validateFirewall(p, c)
 	validatePlatform(p, c)
 	validateWorkloads(p, c)
+	if ts := c.Preflight.TimeSync; ts != TimeSyncWait && ts != TimeSyncWarn {
+		p.add("preflight.timeSync", "%q must be wait or warn", ts)
+	}
 	for i, fc := range c.Apply.ForceConflicts {
 		if n := strings.Count(fc, "/"); n < 1 || n > 2 || strings.Contains(fc, "//") {
 			p.add(fmt.Sprintf("apply.forceConflicts[%d]", i), "%q must be Kind/name or Kind/namespace/name", fc)

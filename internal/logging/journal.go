@@ -40,7 +40,9 @@ func (c *journalCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fields...) {
 		f.AddTo(enc)
 	}
-	vars := make(map[string]string, len(enc.Fields))
+	// journal.Send sets no identifier: name it, so `journalctl -t nodeagent`
+	// finds these entries too.
+	vars := map[string]string{"SYSLOG_IDENTIFIER": "nodeagent"}
 	var text []string
 	for k, v := range enc.Fields {
 		vars[journalKey(k)] = fmt.Sprint(v)

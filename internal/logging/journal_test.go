@@ -26,7 +26,7 @@ func TestJournalCoreFields(t *testing.T) {
 	want := []sent{{
 		Msg:  "waiting for server attempt=3 component=k3s node.name=pi4-1 phase=join",
 		Pri:  journal.PriWarning,
-		Vars: map[string]string{"COMPONENT": "k3s", "PHASE": "join", "ATTEMPT": "3", "NODE_NAME": "pi4-1"},
+		Vars: map[string]string{"COMPONENT": "k3s", "PHASE": "join", "ATTEMPT": "3", "NODE_NAME": "pi4-1", "SYSLOG_IDENTIFIER": "nodeagent"},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("journal entries (-want +got):\n%s", diff)
