@@ -78,14 +78,15 @@ func TestWaitForPredecessor(t *testing.T) {
 	c := &config.Cluster{
 		K3s: config.K3s{JoinTimeout: config.Duration{Duration: 300 * time.Millisecond}},
 		Nodes: []config.Node{
-			{Name: "first", Address: "127.0.0.2", Role: config.RoleServer},
-			{Name: "second", Address: "127.0.0.3", Role: config.RoleServer},
+			{Name: "first", Address: "127.211.0.2", Role: config.RoleServer},
+			{Name: "second", Address: "127.211.0.3", Role: config.RoleServer},
 		},
 	}
 	if err := WaitForPredecessor(context.Background(), c, c.Nodes[0], nil); err != nil {
 		t.Errorf("first server waits for nobody, got %v", err)
 	}
-	// Nothing listens on 127.0.0.2:6443: the error names the node waited for.
+	// Nothing listens on 127.211.0.2:6443 (an address no other test uses): the
+	// error names the node waited for.
 	err := WaitForPredecessor(context.Background(), c, c.Nodes[1], nil)
 	if err == nil || !strings.Contains(err.Error(), "after first") {
 		t.Errorf("error = %v, want it to name node first", err)
