@@ -39,7 +39,11 @@ test-unit: ## only the tests that need no root and no built tools
 
 tools: ## build the slow test tools once, cached outside the repo by version
 	./test/tools/build-kube-apiserver.sh
+	./test/tools/build-k3s-standin.sh
 	./test/tools/build-rootfs.sh
+
+e2e: ## the three-Pi homelab end to end in nspawn containers (needs root, ~5 min)
+	NODEAGENT_INTEGRATION=1 $(GO) test ./test/e2e/ -count=1 -v -timeout 30m
 
 fuzz: ## fuzz the cluster file decoder for a minute
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzParse -fuzztime 60s

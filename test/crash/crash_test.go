@@ -1,0 +1,191 @@
+// Package crash checks that `nodeagent join` converges when it dies at any
+// phase boundary: one server in a booted container, k3s being the test
+// stand-in installed from a local release directory.
+package crash
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodeagent/nodeagent/test/harness/nspawn"
+)
+
+const (
+	repoRoot   = "../.."
+	k3sVersion = "v1.33.5+k3s1"
+)
+
+// phases are join's phase boundaries on a server without disks.
+var phases = []string{"preflight", "firewall", "k3s", "register", "labels", "quorum", "manifests"}
+
+func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
+	requireHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin := buildNodeagent(t)
+	standin := buildStandin(t)
+	c := nspawn.Boot(t, nspawn.Options{PrivateNetwork: true})
+	node := c.Name()
+	// The node's LAN: a veth pair inside the container's own namespace
+	// (this kernel has no dummy interfaces); nothing leaves it.
+	mustExec(t, ctx, c, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan0-peer")
+	mustExec(t, ctx, c, "ip", "addr", "add", "10.78.0.11/24", "dev", "lan0")
+	mustExec(t, ctx, c, "ip", "link", "set", "lan0", "up")
+	mustExec(t, ctx, c, "ip", "link", "set", "lan0-peer", "up")
+	copyIn(t, c, bin, "/usr/bin/nodeagent")
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyIn(t, c, kubectl, "/usr/local/bin/kubectl")
+	copyIn(t, c, standin, "/srv/k3s-release/"+k3sVersion+"/k3s")
+	writeIn(t, c, "/srv/k3s-release/"+k3sVersion+"/sha256sum-amd64.txt", checksumLine(t, standin), 0o644)
+	cfg, err := os.ReadFile("testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
+	writeIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
+
+	// Die right after each phase, as if killed there: os.Exit skips every
+	// deferred write, like SIGKILL would.
+	for _, p := range phases {
+		out, err := c.Exec(ctx, "env", "NODEAGENT_TEST_STOP_AFTER="+p, "nodeagent", "join")
+		if err != nil {
+			t.Fatalf("join stopping after %s: %v\n%s", p, err, out)
+		}
+		if strings.Contains(out, "joined in") {
+			t.Fatalf("join did not stop after %s:\n%s", p, out)
+		}
+		t.Logf("stopped after %s", p)
+	}
+	out, err := c.Exec(ctx, "nodeagent", "join")
+	if err != nil || !strings.Contains(out, "joined in") {
+		t.Fatalf("join after the interrupted runs: %v\n%s", err, out)
+	}
+	t.Logf("join after the interrupted runs:\n%s", out)
+	before := snapshot(t, ctx, c)
+	out, err = c.Exec(ctx, "nodeagent", "join")
+	if err != nil || !strings.Contains(out, "joined in") {
+		t.Fatalf("second full join: %v\n%s", err, out)
+	}
+	after := snapshot(t, ctx, c)
+	if before != after {
+		t.Errorf("a join on a joined node changed the node:\nbefore: %s\nafter:  %s", before, after)
+	}
+	status, err := c.Exec(ctx, "nodeagent", "status", "-o", "json")
+	if err != nil || !strings.Contains(status, `"joined": true`) || !strings.Contains(status, `"quorum": true`) {
+		t.Errorf("status after join: %v\n%s", err, status)
+	}
+}
+
+// snapshot is what a no-op join must leave alone: the k3s process, its
+// config, the firewall rules and the applied objects' inventory.
+func snapshot(t *testing.T, ctx context.Context, c *nspawn.Container) string {
+	t.Helper()
+	var parts []string
+	for _, args := range [][]string{
+		{"systemctl", "show", "-p", "MainPID", "-p", "NRestarts", "k3s.service"},
+		{"stat", "-c", "%Y %i", "/etc/rancher/k3s/config.yaml", "/usr/local/bin/k3s", "/etc/systemd/system/k3s.service"},
+		{"sha256sum", "/etc/ufw/user.rules"},
+		{"kubectl", "--kubeconfig", "/etc/rancher/k3s/k3s.yaml", "-n", "kube-system", "get", "configmap", "nodeagent-inventory", "-o", "jsonpath={.metadata.resourceVersion}"},
+	} {
+		out, err := c.Exec(ctx, args...)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		parts = append(parts, strings.Join(strings.Fields(out), " "))
+	}
+	return strings.Join(parts, " | ")
+}
+
+func requireHost(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots a container and a k3s stand-in: not in -short")
+	}
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range []string{"systemd-nspawn", "nsenter", "go", "kubectl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "the crash test needs " + strings.Join(missing, ", ")
+	if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func buildNodeagent(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nodeagent")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/nodeagent")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building nodeagent: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// buildStandin returns the cached test stand-in for k3s, building it if
+// needed (minutes on a fresh machine).
+func buildStandin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("K3S_STANDIN"); p != "" {
+		return p
+	}
+	out, err := exec.Command(filepath.Join(repoRoot, "test/tools/build-k3s-standin.sh")).Output()
+	if err != nil {
+		t.Fatalf("building the k3s stand-in: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func checksumLine(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return []byte(fmt.Sprintf("%s  k3s\n", hex.EncodeToString(sum[:])))
+}
+
+func copyIn(t *testing.T, c *nspawn.Container, src, dst string) {
+	t.Helper()
+	if err := c.CopyIn(src, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeIn(t *testing.T, c *nspawn.Container, dst string, data []byte, mode os.FileMode) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), filepath.Base(dst))
+	if err := os.WriteFile(src, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	copyIn(t, c, src, dst)
+}
+
+func mustExec(t *testing.T, ctx context.Context, c *nspawn.Container, args ...string) {
+	t.Helper()
+	if out, err := c.Exec(ctx, args...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
