@@ -149,9 +149,17 @@ func (a *Agent) k3sHasData() bool {
 	return false
 }
 
+// gate opens once etcd has quorum among the servers the cluster file names.
+func (a *Agent) gate() *quorum.Gate {
+	return quorum.NewGate(a.quorum, quorum.GateConfig{
+		Clock:            a.Clock,
+		MinHealthyVoters: len(a.cluster().Servers())/2 + 1,
+	}, a.log)
+}
+
 // waitQuorum holds the manifests back until etcd has quorum.
 func (a *Agent) waitQuorum(ctx context.Context) error {
-	gate := quorum.NewGate(a.quorum, quorum.GateConfig{}, a.log)
+	gate := a.gate()
 	deadline := a.Clock.Now().Add(a.cluster().Apply.QuorumTimeout.Duration)
 	return gate.Wait(ctx, deadline, func(s quorum.Status) {
 		a.Reporter.Status("waiting for quorum: " + s.Summary())

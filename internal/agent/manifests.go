@@ -71,7 +71,7 @@ func (a *Agent) applyEngine(ctx context.Context) (*apply.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	gate := quorum.NewGate(a.quorum, quorum.GateConfig{Clock: a.Clock}, a.log)
+	gate := a.gate()
 	e, err := apply.New(cfg, apply.Options{
 		ForceConflicts: a.cluster().Apply.ForceConflicts,
 		// The daemon's context: the gate outlives one apply.

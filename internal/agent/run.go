@@ -125,7 +125,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Error(err))
 		a.Reporter.Status("retrying in " + backoff.String() + ": " + err.Error())
 		retry.Reset(backoff)
-		backoff = min(backoff*2, 5*time.Minute)
+		backoff = min(backoff*2, a.maxBackoff())
 	}
 }
 
@@ -146,4 +146,14 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 		}
 	}
 	return a.reconcileLabelsOnce(ctx)
+}
+
+// maxBackoff keeps retries frequent while the node is joining (what it waits
+// for, a peer or a firewall fix, usually comes within seconds) and backs off
+// further once it has joined.
+func (a *Agent) maxBackoff() time.Duration {
+	if st, err := LoadState(a.Root); err == nil && st.Joined {
+		return 5 * time.Minute
+	}
+	return 30 * time.Second
 }

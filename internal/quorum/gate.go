@@ -29,11 +29,17 @@ type Prober interface {
 type GateConfig struct {
 	Interval time.Duration // DefaultInterval if zero
 	Clock    host.Clock    // host.RealClock if nil
+	// MinHealthyVoters is a floor on healthy voters besides etcd's own
+	// quorum: ⌊n/2⌋+1 of the n servers the cluster file names, so a first
+	// server alone (1/1, a quorum to etcd) does not open the gate before the
+	// cluster it is meant to be exists.
+	MinHealthyVoters int
 }
 
 // Gate blocks progress until etcd quorum holds.
 type Gate struct {
 	prober   Prober
+	min      int
 	interval time.Duration
 	clock    host.Clock
 	log      *zap.Logger
@@ -41,7 +47,7 @@ type Gate struct {
 
 // NewGate returns a Gate polling p.
 func NewGate(p Prober, cfg GateConfig, log *zap.Logger) *Gate {
-	g := &Gate{prober: p, interval: cfg.Interval, clock: cfg.Clock,
+	g := &Gate{prober: p, interval: cfg.Interval, clock: cfg.Clock, min: cfg.MinHealthyVoters,
 		log: log.With(zap.String("component", "quorum"))}
 	if g.interval <= 0 {
 		g.interval = DefaultInterval
@@ -67,7 +73,7 @@ func (g *Gate) Wait(ctx context.Context, deadline time.Time, progress func(Statu
 			progress(st)
 		}
 		if err == nil {
-			if st.Quorum() {
+			if g.open(st) {
 				g.log.Info("etcd quorum held", zap.Stringer("verdict", st.Verdict),
 					zap.String("leader", st.LeaderName()))
 				return nil
@@ -104,9 +110,14 @@ func (g *Gate) Held(ctx context.Context) bool {
 	case err != nil:
 		g.log.Warn("etcd quorum unknown", zap.Error(err))
 		return false
-	case !st.Quorum():
-		g.log.Warn("etcd quorum lost", zap.String("status", st.Summary()))
+	case !g.open(st):
+		g.log.Warn("etcd quorum lost", zap.String("status", st.Summary()), zap.Int("minHealthyVoters", g.min))
 		return false
 	}
 	return true
+}
+
+// open reports whether st lets work through: etcd's quorum and the floor.
+func (g *Gate) open(st Status) bool {
+	return st.Quorum() && st.Verdict.HealthyVoters >= g.min
 }

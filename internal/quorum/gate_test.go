@@ -152,3 +152,22 @@ func TestGateHeld(t *testing.T) {
 		})
 	}
 }
+
+// A first server alone is a quorum to etcd (1/1); with three servers in the
+// cluster file the gate waits for a second healthy voter.
+func TestGateWaitsForConfiguredServers(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := &scriptProber{clock: clock, step: DefaultInterval, steps: []observation{
+		{st: status(true)}, {st: status(true)}, {st: status(true, true)},
+	}}
+	g := NewGate(p, GateConfig{Clock: clock, MinHealthyVoters: 2}, zaptest.NewLogger(t))
+	if g.Held(context.Background()) {
+		t.Error("Held with 1 healthy voter, want false with a floor of 2")
+	}
+	if err := g.Wait(context.Background(), clock.now.Add(time.Second), nil); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	if p.calls != 3 {
+		t.Errorf("observations = %d, want 3 (open only at the second voter)", p.calls)
+	}
+}

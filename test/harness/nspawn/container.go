@@ -114,7 +114,9 @@ func nspawnArgs(dir string, opts Options) []string {
 	}
 	switch {
 	case opts.NetNSPath != "":
-		args = append(args, "--network-namespace-path="+opts.NetNSPath)
+		// nspawn keeps CAP_NET_ADMIN only with --private-network; a node
+		// in a namespace of the test's still configures its own firewall.
+		args = append(args, "--network-namespace-path="+opts.NetNSPath, "--capability=CAP_NET_ADMIN")
 	case opts.PrivateNetwork:
 		args = append(args, "--private-network")
 	}

@@ -103,7 +103,7 @@ func TestNspawnArgs(t *testing.T) {
 		t.Errorf("nspawnArgs (-want +got):\n%s", diff)
 	}
 	got = nspawnArgs("/r", Options{Name: "n2", PrivateNetwork: true, NetNSPath: "/run/netns/x"})
-	if got[len(got)-1] != "--network-namespace-path=/run/netns/x" {
-		t.Errorf("nspawnArgs with NetNSPath ends in %q, want the namespace path (and no --private-network)", got[len(got)-1])
+	if tail := got[len(got)-2:]; tail[0] != "--network-namespace-path=/run/netns/x" || tail[1] != "--capability=CAP_NET_ADMIN" {
+		t.Errorf("nspawnArgs with NetNSPath ends in %q, want the namespace path and CAP_NET_ADMIN (and no --private-network)", tail)
 	}
 }

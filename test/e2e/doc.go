@@ -1,0 +1,35 @@
+// Package e2e is the end-to-end test of nodeagent: a three-Pi homelab
+// (pi4-1, pi4-2, pi5) on one machine.
+//
+// Each node is a systemd-nspawn container (test/harness/nspawn) booted from
+// the cached Debian rootfs, in a network namespace of its own whose eth0 is
+// one end of a veth pair; the other ends sit on one bridge in a further
+// namespace the test creates, which also holds the release server
+// (10.77.0.1:8080) that serves the k3s stand-in and its checksum file. The
+// host's own network namespace is never touched and no traffic leaves the
+// test subnet.
+//
+// The project's .deb is built from the tree and installed with dpkg -i in
+// every container, after the cluster file and the token are in place, so
+// nodeagent.service starts on all three nodes at the same moment and runs
+// the real code paths: download and verify, UFW, the disk (a loop device
+// bound into pi5), the USB labels (a fixture tree bound into pi4-2, the
+// only simulated hardware), the join order, the quorum gate and the
+// manifests. k3s itself is test/tools/k3s-standin, built from the real etcd
+// and kube-apiserver.
+//
+// Container findings (systemd-nspawn 252 with --register=no --keep-unit):
+// no device cgroup policy is installed, so a bound /dev/loopN node is
+// readable and mountable inside; no udev runs in the container, so the
+// test creates the /dev/disk/by-uuid link udev would (nodeagent's mount
+// unit names the disk by UUID), and systemd in a container adds no device
+// unit dependency to that mount. nspawn keeps CAP_NET_ADMIN only with
+// --private-network, so the harness adds it for a namespace of the test's
+// (UFW needs it). timedated's NTPSynchronized is the host kernel's clock state, which
+// the test machine need not have synchronised, so the cluster file says
+// preflight.timeSync: warn (the real timedated is still asked).
+//
+// Run with `make e2e` (NODEAGENT_INTEGRATION=1, root). Journals of every
+// node are saved under $NODEAGENT_E2E_LOGS (default a temp dir) when the
+// test fails.
+package e2e

@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// entry is one structured journal entry of nodeagent: the zap fields are
+// journal fields (phase → PHASE), see internal/logging.
+type entry struct {
+	Time    time.Time
+	Message string
+	Fields  map[string]string
+}
+
+// agentJournal reads nodeagent.service's entries, oldest first.
+func (n *node) agentJournal() ([]entry, error) {
+	out, err := n.exec("journalctl", "-b", "-u", "nodeagent.service", "-o", "json", "--no-pager")
+	if err != nil {
+		return nil, err
+	}
+	return parseJournal(out), nil
+}
+
+// parseJournal decodes `journalctl -o json`; fields journald stores as
+// byte arrays (non-UTF-8) are skipped.
+func parseJournal(out string) []entry {
+	var entries []entry
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var raw map[string]any
+		if json.Unmarshal(sc.Bytes(), &raw) != nil {
+			continue
+		}
+		e := entry{Fields: map[string]string{}}
+		for k, v := range raw {
+			if s, ok := v.(string); ok {
+				e.Fields[k] = s
+			}
+		}
+		us, _ := strconv.ParseInt(e.Fields["__REALTIME_TIMESTAMP"], 10, 64)
+		e.Time = time.UnixMicro(us)
+		e.Message = e.Fields["MESSAGE"]
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// msg is the constant message of an entry: the journal core appends the
+// fields to MESSAGE so plain journalctl shows them.
+func (e entry) msg() string {
+	m, _, _ := strings.Cut(e.Message, " ")
+	for _, known := range []string{"phase started", "phase done", "phase failed", "manifests applied"} {
+		if strings.HasPrefix(e.Message, known) {
+			return known
+		}
+	}
+	return m
+}
+
+// first returns the first entry at or after since matching the message and
+// phase ("" = any), and whether there is one.
+func first(entries []entry, since time.Time, message, phase string) (entry, bool) {
+	for _, e := range entries {
+		if e.Time.Before(since) || e.msg() != message {
+			continue
+		}
+		if phase != "" && e.Fields["PHASE"] != phase {
+			continue
+		}
+		return e, true
+	}
+	return entry{}, false
+}
+
+// all returns every entry at or after since with the message.
+func all(entries []entry, since time.Time, message string) []entry {
+	var out []entry
+	for _, e := range entries {
+		if !e.Time.Before(since) && e.msg() == message {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// createdCount is the created=N of a "manifests applied" summary.
+func createdCount(e entry) int {
+	for _, part := range strings.Fields(e.Fields["SUMMARY"]) {
+		if v, ok := strings.CutPrefix(part, "created="); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}

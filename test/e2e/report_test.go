@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+)
+
+// summary is the table printed at the end of the run: one row per step and
+// per benchmark figure.
+type summary struct {
+	mu   sync.Mutex
+	rows [][3]string
+}
+
+func (s *summary) add(what, result, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rows = append(s.rows, [3]string{what, result, detail})
+}
+
+func (s *summary) log(t *testing.T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STEP\tRESULT\tDETAIL")
+	for _, r := range s.rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
+	}
+	_ = w.Flush()
+	t.Logf("summary of the homelab run:\n%s", b.String())
+}
+
+// bench prints the figures of the run. The join of all three includes the
+// deliberate 2380 block, the SIGKILL of pi5's agent and the agents' retry
+// backoff, so the clean figure is pi4-1's: start to manifests applied, and
+// the agent's own share of it (minus the stand-in's start-up, systemd's
+// ExecMainStart → ActiveEnter of k3s.service). Per-node agent RSS at the end.
+func (sc *scenario) bench(t *testing.T) {
+	pi41 := sc.h.nodes["pi4-1"]
+	entries, err := pi41.agentJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, ok := first(entries, sc.started, "manifests applied", "")
+	if !ok {
+		t.Fatal("pi4-1 never logged 'manifests applied'")
+	}
+	firstNode := applied.Time.Sub(sc.started)
+	k3sUp := k3sStartup(pi41)
+	var k3sParts, rss []string
+	for _, n := range sc.h.each() {
+		k3sParts = append(k3sParts, fmt.Sprintf("%s %s", n.name, k3sStartup(n).Round(time.Millisecond)))
+		rss = append(rss, fmt.Sprintf("%s %.1f MiB", n.name, float64(n.rssKiB("nodeagent.service"))/1024))
+	}
+	figures := [][2]string{
+		{"start → pi4-1 serving + manifests applied", firstNode.Round(time.Millisecond).String()},
+		{"pi4-1 agent share (minus k3s start-up)", fmt.Sprintf("%s (%.0f%%)", (firstNode - k3sUp).Round(time.Millisecond), 100*(firstNode-k3sUp).Seconds()/firstNode.Seconds())},
+		{"start → 3 joined (incl. block, kill, backoff)", sc.converged.Sub(sc.started).Round(time.Millisecond).String()},
+		{"block removed → 3 joined", sc.converged.Sub(sc.unblocked).Round(time.Millisecond).String()},
+		{"k3s stand-in start-ups", strings.Join(k3sParts, ", ")},
+		{"agent RSS at end", strings.Join(rss, ", ")},
+	}
+	for _, f := range figures {
+		sc.sum.add("bench: "+f[0], "figure", f[1])
+		t.Logf("figure: %s: %s", f[0], f[1])
+	}
+}
+
+// k3sStartup is how long k3s.service took from exec to READY=1, as systemd
+// recorded it (the last start).
+func k3sStartup(n *node) time.Duration {
+	d := n.monotonicProp("k3s.service", "ActiveEnterTimestampMonotonic") -
+		n.monotonicProp("k3s.service", "ExecMainStartTimestampMonotonic")
+	return max(d, 0)
+}
