@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the TEST-ONLY k3s stand-in (k3s-standin/, see its README.md) into a
+# cache outside the repository keyed by a hash of its sources and go.sum, and
+# prints the binary's path. The binary is named k3s because nodeagent installs
+# it under that name; it is not k3s.
+#
+# Idempotent: if the binary for these sources is cached it only prints the
+# path. With the kube-apiserver packages already in the Go build cache (see
+# build-kube-apiserver.sh) a build takes a few minutes on 2 cores.
+#
+#   NODEAGENT_CACHE   cache root (default: $HOME/.cache/nodeagent)
+#
+# Use:  K3S_STANDIN="$(test/tools/build-k3s-standin.sh)"
+set -euo pipefail
+
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/k3s-standin" && pwd)"
+cache="${NODEAGENT_CACHE:-$HOME/.cache/nodeagent}"
+
+# The hash covers what the binary is built from: the Go sources (tests
+# excluded) and the module files.
+hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 |
+	sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+dir="$cache/k3s-standin-$hash"
+bin="$dir/k3s"
+
+if [[ -x "$bin" ]]; then
+	echo "$bin"
+	exit 0
+fi
+
+mkdir -p "$dir"
+tmp="$(mktemp "$dir/.k3s.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
+
+start=$SECONDS
+echo "building the k3s test stand-in into $bin (takes minutes)" >&2
+# Build to a temp name and rename, so an interrupted build never leaves a
+# half-written binary that a later run would take for a finished one.
+# The stamp makes the embedded kube-apiserver report its real version
+# instead of "v0.0.0-master"; keep it in step with k8s.io/kubernetes in go.mod.
+pkg=k8s.io/component-base/version
+ldflags="-s -w -X $pkg.gitVersion=v1.37.2 -X $pkg.gitMajor=1 -X $pkg.gitMinor=37 -X $pkg.gitTreeState=clean"
+(cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp" .)
+chmod 0755 "$tmp"
+mv -f "$tmp" "$bin"
+trap - EXIT
+echo "built the k3s test stand-in in $((SECONDS - start))s" >&2
+echo "$bin"

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// config is the part of /etc/rancher/k3s/config.yaml the stand-in reads.
+// Unknown keys (flannel-backend, disable, etcd-snapshot-*, ...) are ignored,
+// as they configure parts of k3s the stand-in does not have.
+type config struct {
+	ClusterInit         bool       `json:"cluster-init"`
+	Server              string     `json:"server"`
+	Token               string     `json:"token"`
+	TokenFile           string     `json:"token-file"`
+	NodeName            string     `json:"node-name"`
+	NodeIP              string     `json:"node-ip"`
+	AdvertiseAddress    string     `json:"advertise-address"`
+	TLSSAN              stringList `json:"tls-san"`
+	ServiceCIDR         string     `json:"service-cidr"`
+	ClusterDomain       string     `json:"cluster-domain"`
+	NodeLabel           stringList `json:"node-label"`
+	NodeTaint           stringList `json:"node-taint"`
+	WriteKubeconfigMode string     `json:"write-kubeconfig-mode"`
+}
+
+// stringList accepts a YAML list or a single string, as k3s does for its
+// repeatable flags.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = strings.Split(one, ",")
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("expected a string or a list of strings: %w", err)
+	}
+	*l = many
+	return nil
+}
+
+func loadConfig(p paths) (*config, error) {
+	data, err := os.ReadFile(p.configFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p.configFile, err)
+	}
+	var c config
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
+	}
+	if c.Token == "" && c.TokenFile != "" {
+		tok, err := os.ReadFile(p.rooted(c.TokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("reading token-file: %w", err)
+		}
+		c.Token = strings.TrimSpace(string(tok))
+	}
+	return &c, c.complete()
+}
+
+func (c *config) complete() error {
+	if c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("node-name unset and no hostname: %w", err)
+		}
+		c.NodeName = h
+	}
+	if net.ParseIP(c.NodeIP) == nil {
+		return fmt.Errorf("node-ip %q: the stand-in needs an explicit IP address", c.NodeIP)
+	}
+	if c.AdvertiseAddress == "" {
+		c.AdvertiseAddress = c.NodeIP
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = "10.43.0.0/16" // k3s default
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.Token == "" {
+		// k3s generates a token for a cluster-init server; joining needs
+		// one, and the stand-in has no use for a generated one.
+		return fmt.Errorf("token (or token-file) is required")
+	}
+	if !c.ClusterInit && c.Server == "" {
+		// k3s without either starts a single-node cluster; so does the
+		// stand-in.
+		c.ClusterInit = true
+	}
+	return nil
+}
+
+// kubeconfigMode parses write-kubeconfig-mode ("0644", "644"); k3s's default
+// is 0600.
+func (c *config) kubeconfigMode() (os.FileMode, error) {
+	if c.WriteKubeconfigMode == "" {
+		return 0o600, nil
+	}
+	m, err := strconv.ParseUint(c.WriteKubeconfigMode, 8, 32)
+	if err != nil {
+		return 0, fmt.Errorf("write-kubeconfig-mode %q: %w", c.WriteKubeconfigMode, err)
+	}
+	return os.FileMode(m), nil
+}
+
+// env is how a local test relocates the stand-in; systemd sets neither.
+type env struct {
+	// root prefixes every host path (K3S_STANDIN_ROOT, default "/").
+	root string
+	// local replaces 127.0.0.1 for the node-local listeners
+	// (K3S_STANDIN_LOCAL_ADDRESS), so that several instances can share one
+	// host's loopback in a test.
+	local string
+}
+
+func envFromOS() env {
+	e := env{root: os.Getenv("K3S_STANDIN_ROOT"), local: os.Getenv("K3S_STANDIN_LOCAL_ADDRESS")}
+	if e.root == "" {
+		e.root = "/"
+	}
+	if e.local == "" {
+		e.local = "127.0.0.1"
+	}
+	return e
+}
+
+// paths are k3s's real file locations below env.root.
+type paths struct {
+	root       string
+	configFile string
+	kubeconfig string
+	server     string // /var/lib/rancher/k3s/server
+	tls        string
+	etcdTLS    string
+	etcdData   string
+	joinState  string
+}
+
+func (e env) paths() paths {
+	r := func(p string) string { return filepath.Join(e.root, p) }
+	server := r("/var/lib/rancher/k3s/server")
+	return paths{
+		root:       e.root,
+		configFile: r("/etc/rancher/k3s/config.yaml"),
+		kubeconfig: r("/etc/rancher/k3s/k3s.yaml"),
+		server:     server,
+		tls:        filepath.Join(server, "tls"),
+		etcdTLS:    filepath.Join(server, "tls", "etcd"),
+		etcdData:   filepath.Join(server, "db", "etcd"),
+		joinState:  filepath.Join(server, "db", "standin-join.json"),
+	}
+}
+
+func (p paths) rooted(abs string) string { return filepath.Join(p.root, abs) }

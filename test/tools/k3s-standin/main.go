@@ -1,0 +1,90 @@
+// Command k3s is a TEST-ONLY stand-in for the k3s server binary. It is NOT
+// k3s: it reproduces the slice of k3s's contract that nodeagent relies on
+// (config.yaml, embedded etcd with k3s's certificate layout, the supervisor's
+// /ping and join endpoints, k3s.yaml, the Node object, the HelmChart CRD,
+// sd_notify) from real upstream parts, embedded etcd and the kube-apiserver,
+// so that the end-to-end test can run nodeagent without downloading k3s.
+// README.md lists what it reproduces and what it does not.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	_ "time/tzdata" // CronJob time zones, as the upstream kube-apiserver.
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Version is what `k3s --version` prints; the "+k3s-standin" build suffix
+// keeps it from being mistaken for a real k3s release.
+const Version = "v1.37.2+k3s-standin"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s --version (TEST-ONLY k3s stand-in)")
+		return 1
+	}
+	switch args[0] {
+	case "--version", "-v", "version":
+		fmt.Printf("k3s version %s (TEST-ONLY stand-in built from etcd and kube-apiserver, not k3s)\n", Version)
+		fmt.Printf("go version %s\n", runtime.Version())
+		return 0
+	case "server":
+		return runServer(args[1:])
+	case "agent":
+		fmt.Fprintln(os.Stderr, "k3s agent: the k3s test stand-in supports servers only")
+		return 1
+	default:
+		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server and --version)\n", args[0])
+		return 1
+	}
+}
+
+func runServer(args []string) int {
+	log := newLogger()
+	defer func() { _ = log.Sync() }()
+	if len(args) > 0 {
+		// nodeagent passes everything through config.yaml; a flag here
+		// would be silently ignored, which hides mistakes.
+		log.Error("command-line flags are not supported; use config.yaml", zap.Strings("args", args))
+		return 1
+	}
+	env := envFromOS()
+	cfg, err := loadConfig(env.paths())
+	if err != nil {
+		log.Error("loading config", zap.Error(err))
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	s := &server{cfg: cfg, env: env, paths: env.paths(), log: log.With(zap.String("component", "server")),
+		notify: takeNotifySocket()}
+	if err := s.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting: a clean stop for systemd too.
+			log.Info("stopped while starting", zap.Error(err))
+			return 0
+		}
+		log.Error("server failed", zap.Error(err))
+		return 1
+	}
+	log.Info("stopped cleanly")
+	return 0
+}
+
+// newLogger logs JSON lines to stderr, which journald captures.
+func newLogger() *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(os.Stderr), zapcore.InfoLevel)
+	return zap.New(core).Named("k3s-standin")
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"net"
+)
+
+// ensureNodeCerts writes this server's own certificates, signed by the shared
+// CAs, with k3s's file names. Existing files are kept across restarts.
+func (s *server) ensureNodeCerts() error {
+	nodeIP := net.ParseIP(s.cfg.NodeIP)
+	local := net.ParseIP(s.env.local)
+	ips := uniqueIPs(net.ParseIP("127.0.0.1"), local, nodeIP, net.ParseIP(s.cfg.AdvertiseAddress))
+	dns := []string{"localhost", s.cfg.NodeName}
+	svcIP, err := firstServiceIP(s.cfg.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	apiDNS := append([]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc." + s.cfg.ClusterDomain}, dns...)
+	apiIPs := append([]net.IP{svcIP}, ips...)
+	for _, san := range s.cfg.TLSSAN {
+		if ip := net.ParseIP(san); ip != nil {
+			apiIPs = append(apiIPs, ip)
+		} else {
+			apiDNS = append(apiDNS, san)
+		}
+	}
+	for _, l := range []leaf{
+		{file: "etcd/server-client", ca: "etcd/server-ca", cn: "etcd-server", server: true, dns: dns, ips: ips},
+		{file: "etcd/peer-server-client", ca: "etcd/peer-ca", cn: "etcd-peer", server: true, dns: dns, ips: ips},
+		{file: "etcd/client", ca: "etcd/server-ca", cn: "etcd-client"},
+		{file: "serving-kube-apiserver", ca: "server-ca", cn: "kube-apiserver", server: true, dns: apiDNS, ips: uniqueIPs(apiIPs...)},
+		{file: "client-admin", ca: "client-ca", cn: "system:admin", orgs: []string{"system:masters"}},
+	} {
+		if err := ensureLeaf(s.paths.tls, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func uniqueIPs(ips ...net.IP) []net.IP {
+	var out []net.IP
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		if ip != nil && !seen[ip.String()] {
+			seen[ip.String()] = true
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// firstServiceIP is the ClusterIP of the "kubernetes" Service, which the
+// apiserver's serving certificate must name.
+func firstServiceIP(cidr string) (net.IP, error) {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("service-cidr %q: %w", cidr, err)
+	}
+	ip := make(net.IP, len(n.IP))
+	copy(ip, n.IP)
+	ip[len(ip)-1]++
+	return ip, nil
+}
