@@ -104,6 +104,28 @@ func (f *Firewall) install(ctx context.Context, c *config.Cluster) (State, error
 // Plan shows the exact commands Apply would run now, reading the live
 // state and changing nothing.
 func (f *Firewall) Plan(ctx context.Context, c *config.Cluster, n config.Node) (plan.Step, error) {
+	if !c.Firewall.IsEnabled() {
+		return planFrom(State{}, c, n)
+	}
+	st, err := f.Observe(ctx)
+	if err != nil {
+		return plan.Step{}, err
+	}
+	return planFrom(st, c, n)
+}
+
+// FreshPlan is the plan for a node whose ufw is freshly installed: what
+// `plan` shows for a node other than the machine it runs on.
+func FreshPlan(c *config.Cluster, n config.Node) (plan.Step, error) {
+	step, err := planFrom(State{Installed: true, Defaults: packageDefaults()}, c, n)
+	if err == nil && c.Firewall.IsEnabled() {
+		step.Notes = []string{fmt.Sprintf("%d rules, computed for a fresh ufw; on the node itself only the difference to its live rules is applied", len(Desired(c, n)))}
+	}
+	return step, err
+}
+
+// planFrom is the plan against the ufw state st.
+func planFrom(st State, c *config.Cluster, n config.Node) (plan.Step, error) {
 	step := plan.Step{Name: "firewall", Summary: "UFW: deny incoming and routed, allow the cluster's ports"}
 	if !c.Firewall.IsEnabled() {
 		step.Notes = append(step.Notes, "firewall.enabled is false: ufw is left untouched")
@@ -112,10 +134,6 @@ func (f *Firewall) Plan(ctx context.Context, c *config.Cluster, n config.Node) (
 	desired := Desired(c, n)
 	if !hasSSH(desired) {
 		return step, ErrNoSSHAccess
-	}
-	st, err := f.Observe(ctx)
-	if err != nil {
-		return step, err
 	}
 	if !st.Installed {
 		if c.Firewall.IfMissing != "install" {
@@ -141,25 +159,4 @@ func hasSSH(rs []Rule) bool {
 		}
 	}
 	return false
-}
-
-// FreshPlan is the plan for a node whose ufw is freshly installed: what
-// `plan` shows for a node other than the machine it runs on.
-func FreshPlan(c *config.Cluster, n config.Node) (plan.Step, error) {
-	step := plan.Step{Name: "firewall", Summary: "UFW: deny incoming and routed, allow the cluster's ports"}
-	if !c.Firewall.IsEnabled() {
-		step.Notes = append(step.Notes, "firewall.enabled is false: ufw is left untouched")
-		return step, nil
-	}
-	desired := Desired(c, n)
-	if !hasSSH(desired) {
-		return step, ErrNoSSHAccess
-	}
-	fresh := State{Installed: true, Defaults: packageDefaults()}
-	for _, ch := range Changes(fresh, desired, DesiredDefaults()) {
-		step.Actions = append(step.Actions, plan.Action{Description: ch.Description,
-			Commands: []string{host.QuoteArgv("ufw", ch.Args)}})
-	}
-	step.Notes = append(step.Notes, fmt.Sprintf("%d rules, computed for a fresh ufw; on the node itself only the difference to its live rules is applied", len(desired)))
-	return step, nil
 }
