@@ -104,7 +104,9 @@ func (f *Firewall) install(ctx context.Context, c *config.Cluster) (State, error
 // Plan shows the exact commands Apply would run now, reading the live
 // state and changing nothing.
 func (f *Firewall) Plan(ctx context.Context, c *config.Cluster, n config.Node) (plan.Step, error) {
-	if !c.Firewall.IsEnabled() {
+	if !c.Firewall.IsEnabled() || !hasSSH(Desired(c, n)) {
+		// Nothing to read: a disabled firewall is left alone, and a policy
+		// without SSH is refused before anything is looked at.
 		return planFrom(State{}, c, n)
 	}
 	st, err := f.Observe(ctx)
