@@ -55,6 +55,8 @@ type Agent struct {
 	quorum   *quorum.Observer
 	client   kubernetes.Interface
 	engine   *apply.Engine
+	// usbUpdates carries reloaded USB settings to the running watcher.
+	usbUpdates chan usbSettings
 }
 
 // New wires the step packages for node d.Node.
@@ -62,7 +64,7 @@ func New(d Deps) *Agent {
 	if d.USBRoot == (host.Root{}) {
 		d.USBRoot = d.Root
 	}
-	a := &Agent{Deps: d}
+	a := &Agent{Deps: d, usbUpdates: make(chan usbSettings, 1)}
 	a.wire()
 	return a
 }

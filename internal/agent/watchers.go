@@ -13,7 +13,6 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
-	"github.com/nodeagent/nodeagent/internal/usb"
 )
 
 // startWatchers turns host events into queued work: USB hotplug and disk
@@ -22,10 +21,7 @@ import (
 func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue, opts RunOptions) {
 	c := a.cluster()
 	watchers := map[string]func() error{
-		"usb": func() error {
-			w := usb.NewWatcher(a.USBRoot, c.USBRules(), usb.OptionsFrom(c.USB), a.Clock, a.log)
-			return w.Run(ctx, func(usb.Result) { q.add(workLabels) })
-		},
+		"usb":       func() error { return a.watchUSB(ctx, q, usbSettingsOf(c), a.usbUpdates) },
 		"files":     func() error { return a.watchFiles(ctx, q, opts.ConfigPath) },
 		"addresses": func() error { return watchAddresses(ctx, q) },
 	}
@@ -118,6 +114,7 @@ func (a *Agent) reloadConfig() {
 	if n, ok := f.Node(a.Node.Name); ok {
 		a.File, a.Node = f, n
 		a.wire()
+		offerUSBSettings(a.usbUpdates, usbSettingsOf(&f.Cluster))
 		a.log.Info("cluster file reloaded", zap.String("file", f.Source))
 		return
 	}
