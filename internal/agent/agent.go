@@ -64,7 +64,9 @@ func New(d Deps) *Agent {
 	if d.USBRoot == (host.Root{}) {
 		d.USBRoot = d.Root
 	}
-	a := &Agent{Deps: d, usbUpdates: make(chan usbSettings, 1)}
+	// The node's name never changes for a running agent (a reload that drops
+	// it is refused), so the logger is set once; watchers share it.
+	a := &Agent{Deps: d, log: d.Log.With(zap.String("node", d.Node.Name)), usbUpdates: make(chan usbSettings, 1)}
 	a.wire()
 	return a
 }
@@ -72,7 +74,6 @@ func New(d Deps) *Agent {
 // wire (re)builds the steps from the current cluster file and node.
 func (a *Agent) wire() {
 	d := a.Deps
-	a.log = d.Log.With(zap.String("node", d.Node.Name))
 	// A nil *systemd.Manager must reach the steps as a nil interface.
 	var units disk.Units
 	var services k3s.ServiceManager

@@ -18,15 +18,22 @@ import (
 // startWatchers turns host events into queued work: USB hotplug and disk
 // uevents, edits of the cluster file and the overlay directory, and changes
 // of the node's addresses.
+//
+// What the watchers need is read here, before they start: the worker may
+// swap the cluster file (and rewire the steps) while they run.
 func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue, opts RunOptions) {
-	c := a.cluster()
+	usbStart := usbSettingsOf(a.cluster())
+	overlay := a.Root.Path(a.cluster().Apply.OverlayDir)
+	disks := a.disks
 	watchers := map[string]func() error{
-		"usb":       func() error { return a.watchUSB(ctx, q, usbSettingsOf(c), a.usbUpdates) },
-		"files":     func() error { return a.watchFiles(ctx, q, opts.ConfigPath) },
+		"usb":       func() error { return a.watchUSB(ctx, q, usbStart, a.usbUpdates) },
+		"files":     func() error { return a.watchFiles(ctx, q, opts.ConfigPath, overlay) },
 		"addresses": func() error { return watchAddresses(ctx, q) },
 	}
 	if len(a.Node.Disks) > 0 {
-		watchers["disk"] = func() error { return a.disks.Watch(ctx, func() { q.add(workDisks) }) }
+		// The watch reports block devices of any disk; the worker reads the
+		// current disk list when it acts.
+		watchers["disk"] = func() error { return disks.Watch(ctx, func() { q.add(workDisks) }) }
 	}
 	for name, run := range watchers {
 		wg.Add(1)
@@ -42,14 +49,14 @@ func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue,
 
 // watchFiles watches the directories of the cluster file and of the overlay
 // (editors replace files by rename, so the directory is what to watch).
-func (a *Agent) watchFiles(ctx context.Context, q *queue, configPath string) error {
+func (a *Agent) watchFiles(ctx context.Context, q *queue, configPath, overlay string) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 	watched := map[string]bool{}
-	for _, dir := range []string{filepath.Dir(configPath), a.Root.Path(a.cluster().Apply.OverlayDir)} {
+	for _, dir := range []string{filepath.Dir(configPath), overlay} {
 		if configPath == "" && dir == "." {
 			continue
 		}
@@ -68,7 +75,7 @@ func (a *Agent) watchFiles(ctx context.Context, q *queue, configPath string) err
 		case <-ctx.Done():
 			return nil
 		case ev := <-w.Events:
-			if ev.Name == configPath || filepath.Dir(ev.Name) == a.Root.Path(a.cluster().Apply.OverlayDir) {
+			if ev.Name == configPath || filepath.Dir(ev.Name) == overlay {
 				q.add(workConfig)
 			}
 		case err := <-w.Errors:
