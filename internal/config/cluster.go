@@ -1,5 +1,7 @@
 package config
 
+import "sort"
+
 // Servers returns the server nodes in file order, which is the join order:
 // the first one initialises etcd, each next one joins after the one before.
 func (c *Cluster) Servers() []Node {
@@ -67,6 +69,36 @@ func (c *Cluster) EnabledWorkloads() []string {
 			out = append(out, name)
 		}
 	}
-	sortStrings(out)
+	sort.Strings(out)
 	return out
+}
+
+// PossibleLabels are the labels node n may carry: the ones k3s sets, its
+// static labels, those of its disks and of the USB devices expected on it.
+// Validation and placement planning use them to decide where a HARD rule can
+// be met.
+func (c *Cluster) PossibleLabels(n Node) map[string]string {
+	labels := map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/arch": n.Arch}
+	if n.Role == RoleServer {
+		labels["node-role.kubernetes.io/control-plane"] = "true"
+		labels["node-role.kubernetes.io/etcd"] = "true"
+	}
+	merge := func(m map[string]string) {
+		for k, v := range m {
+			labels[k] = v
+		}
+	}
+	merge(n.Labels)
+	for _, d := range n.Disks {
+		merge(d.Labels)
+	}
+	rules := c.USBRules()
+	for _, u := range n.USB {
+		for _, r := range rules {
+			if r.Name == u {
+				merge(r.Labels)
+			}
+		}
+	}
+	return labels
 }

@@ -2,8 +2,6 @@ package config
 
 import "sort"
 
-func sortStrings(s []string) { sort.Strings(s) }
-
 // SortedKeys returns the keys of m in order, for stable output.
 func SortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -131,31 +131,12 @@ func validateWorkloads(p *problems, c *Cluster) {
 	}
 }
 
-// labelsNodesCanCarry returns "key=value" for every label some node may get:
-// static labels, labels of its disks and of the USB devices expected on it,
-// and the labels k3s itself sets.
+// labelsNodesCanCarry returns "key=value" for every label some node may get.
 func labelsNodesCanCarry(c *Cluster) map[string]bool {
-	rules := map[string]USBRule{}
-	for _, r := range c.USBRules() {
-		rules[r.Name] = r
-	}
 	out := map[string]bool{}
-	add := func(m map[string]string) {
-		for k, v := range m {
-			out[k+"="+v] = true
-		}
-	}
 	for _, n := range c.Nodes {
-		add(n.Labels)
-		add(map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/arch": n.Arch})
-		if n.Role == RoleServer {
-			add(map[string]string{"node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/etcd": "true"})
-		}
-		for _, d := range n.Disks {
-			add(d.Labels)
-		}
-		for _, u := range n.USB {
-			add(rules[u].Labels)
+		for k, v := range c.PossibleLabels(n) {
+			out[k+"="+v] = true
 		}
 	}
 	return out

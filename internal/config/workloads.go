@@ -1,5 +1,7 @@
 package config
 
+import "sort"
+
 // Port is a port a workload's LoadBalancer service exposes.
 type Port struct {
 	Name     string `json:"name"`
@@ -58,7 +60,7 @@ func KnownWorkloads() []string {
 	for name := range workloadSpecs {
 		out = append(out, name)
 	}
-	sortStrings(out)
+	sort.Strings(out)
 	return out
 }
 

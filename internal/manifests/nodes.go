@@ -26,34 +26,13 @@ type Node struct {
 
 // nodesOf builds the placement view of the cluster's nodes.
 func nodesOf(c *config.Cluster, opts Options) []Node {
-	rules := map[string]config.USBRule{}
-	for _, r := range c.USBRules() {
-		rules[r.Name] = r
-	}
 	out := make([]Node, 0, len(c.Nodes))
 	for _, n := range c.Nodes {
-		labels := map[string]string{LabelHostname: n.Name, "kubernetes.io/arch": n.Arch}
-		if n.Role == config.RoleServer {
-			labels["node-role.kubernetes.io/control-plane"] = "true"
-			labels["node-role.kubernetes.io/etcd"] = "true"
-		}
-		merge := func(m map[string]string) {
-			for k, v := range m {
-				labels[k] = v
-			}
-		}
-		merge(n.Labels)
-		for _, d := range n.Disks {
-			merge(d.Labels)
-		}
-		for _, u := range n.USB {
-			merge(rules[u].Labels)
-		}
 		out = append(out, Node{
 			Name: n.Name, Role: n.Role,
 			Capacity: parseCapacity(n.Capacity),
 			Overhead: opts.overhead(n),
-			Labels:   labels,
+			Labels:   c.PossibleLabels(n),
 			Taints:   parseTaints(n.Taints),
 		})
 	}
