@@ -20,11 +20,7 @@ import (
 // works in its own namespaces and inventory ConfigMap.
 var kube apiserver.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	kube.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(kube.Main(m)) }
 
 // testEngine returns an Engine on srv whose inventory is private to the
 // test (tests share one apiserver).

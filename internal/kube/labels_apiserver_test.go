@@ -22,11 +22,7 @@ import (
 // test works on its own Node.
 var server apiserver.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	server.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Main(m)) }
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -20,11 +20,7 @@ import (
 // kube is one real kube-apiserver shared by the tests of this package.
 var kube apiserver.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	kube.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(kube.Main(m)) }
 
 // serverClient applies objects to a real apiserver through the dynamic
 // client and a REST mapper built from discovery, as the apply engine does.

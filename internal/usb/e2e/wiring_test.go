@@ -24,11 +24,7 @@ import (
 
 var server apiserver.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	server.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Main(m)) }
 
 // agent is the slice of `nodeagent run` under test: the USB watcher feeding
 // the label reconciler, with the node's static labels merged in.

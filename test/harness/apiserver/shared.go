@@ -14,11 +14,7 @@ import (
 //
 //	var kube apiserver.Shared
 //
-//	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		kube.Close()
-//		os.Exit(code)
-//	}
+//	func TestMain(m *testing.M) { os.Exit(kube.Main(m)) }
 //
 //	func TestX(t *testing.T) { srv := kube.Get(t); … }
 //
@@ -58,8 +54,15 @@ func (s *Shared) Get(t testing.TB) *Server {
 	return s.srv
 }
 
+// Main runs a package's tests and then stops the shared server: the whole
+// TestMain of a package that uses one, `os.Exit(kube.Main(m))`.
+func (s *Shared) Main(m *testing.M) int {
+	code := m.Run()
+	s.Close()
+	return code
+}
+
 // Close stops the shared Server, if it was started, and removes its files.
-// Call it from TestMain after m.Run.
 func (s *Shared) Close() {
 	if s.srv != nil {
 		s.srv.stop()
