@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
 
 func TestPlanGolden(t *testing.T) {
@@ -18,7 +19,7 @@ func TestPlanGolden(t *testing.T) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	must(t, enc.Encode(Plan(n)))
-	golden(t, "plan-pi5.json", buf.Bytes())
+	golden.Check(t, "plan-pi5.json", buf.Bytes())
 }
 
 func TestPlanWithObservedDevice(t *testing.T) {

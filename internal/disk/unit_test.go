@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 func TestUnitName(t *testing.T) {
 	tests := map[string]string{
@@ -58,7 +54,7 @@ func pi5Disk(t *testing.T) (config.Node, config.Disk) {
 func TestUnitContentGolden(t *testing.T) {
 	_, d := pi5Disk(t)
 	got := UnitContent(d, "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
-	golden(t, "mnt-hd1.mount", got)
+	golden.Check(t, "mnt-hd1.mount", got)
 }
 
 func TestUnitOptions(t *testing.T) {
@@ -82,19 +78,6 @@ func TestUnitOptions(t *testing.T) {
 	d := config.Disk{Options: []string{"noatime", "nofail", "x-systemd.device-timeout=5s"}}
 	if got := strings.Join(MountOptions(d), ","); got != "noatime" {
 		t.Errorf("MountOptions = %q, want noatime (systemd-only options dropped)", got)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		must(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	must(t, err)
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s\n(run go test -update to accept)", name, diff)
 	}
 }
 

@@ -1,17 +1,14 @@
 package k3s
 
 import (
-	"flag"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 func defaultCluster(t *testing.T) *config.Cluster {
 	t.Helper()
@@ -29,24 +26,6 @@ func loadCluster(t *testing.T, path string) *config.Cluster {
 		t.Fatalf("loading %s: %v", path, err)
 	}
 	return &f.Cluster
-}
-
-// golden compares got with testdata/<name>, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
 }
 
 func TestRenderConfigGolden(t *testing.T) {
@@ -68,7 +47,7 @@ func TestRenderConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "config/"+tc.node+".yaml", got)
+			golden.Check(t, "config/"+tc.node+".yaml", got)
 			again, _ := RenderConfig(tc.cluster, n, "test-token")
 			if diff := cmp.Diff(got, again); diff != "" {
 				t.Errorf("rendering is not deterministic (-first +second):\n%s", diff)

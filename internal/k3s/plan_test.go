@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/plan"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
 
 func TestPlan(t *testing.T) {
@@ -21,7 +22,7 @@ func TestPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "plan/"+name+".json", append(out, '\n'))
+			golden.Check(t, "plan/"+name+".json", append(out, '\n'))
 			var text strings.Builder
 			for _, a := range step.Actions {
 				text.WriteString(a.Description + "\n")

@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
 
 func TestUnitFileGolden(t *testing.T) {
 	for _, role := range []string{config.RoleServer, config.RoleAgent} {
 		t.Run(role, func(t *testing.T) {
 			got := UnitFile(role)
-			golden(t, "unit/"+UnitName(role), got)
+			golden.Check(t, "unit/"+UnitName(role), got)
 			for _, line := range []string{
 				"KillMode=process", "Delegate=yes", "LimitNOFILE=1048576", "LimitNPROC=infinity",
 				"LimitCORE=infinity", "TasksMax=infinity", "TimeoutStartSec=0", "Restart=always",

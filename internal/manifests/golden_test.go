@@ -2,17 +2,13 @@ package manifests
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func homelab(t testing.TB) *config.Cluster {
 	t.Helper()
@@ -30,25 +26,6 @@ func render(t testing.TB, c *config.Cluster) Set {
 		t.Fatalf("Render: %v", err)
 	}
 	return set
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got); run go test -update if intended:\n%s", path, diff)
-	}
 }
 
 func TestGoldenHomelab(t *testing.T) {
@@ -70,7 +47,7 @@ func TestGoldenHomelab(t *testing.T) {
 		{"homelab-summary.txt", []byte(set.Summary())},
 		{"homelab-capacity.txt", []byte(report.String())},
 	} {
-		t.Run(tc.file, func(t *testing.T) { golden(t, tc.file, tc.got) })
+		t.Run(tc.file, func(t *testing.T) { golden.Check(t, tc.file, tc.got) })
 	}
 }
 
