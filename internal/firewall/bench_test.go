@@ -15,10 +15,7 @@ import (
 func BenchmarkNoopApply(b *testing.B) {
 	requireIntegration(b)
 	ctx := context.Background()
-	run := newExecRunner(b)
-	ns := newNS(b, run, uniquePrefix(b)+"-bench")
-	root := ufwRoot(b, run, nil)
-	ufw := &countingRunner{inner: &nsRunner{inner: run, ns: ns, root: root}}
+	root, ufw := ufwHost(b, "-bench")
 	fw := New(root, ufw, zap.NewNop())
 	c := labCluster(b)
 	node, _ := c.Node("node")

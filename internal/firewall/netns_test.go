@@ -167,3 +167,13 @@ func (c *countingRunner) reset() {
 func newExecRunner(t testing.TB) host.Runner {
 	return host.NewExecRunner(zaptest.NewLogger(t))
 }
+
+// ufwHost is a lone test host with ufw's private files: its root and a
+// runner that runs ufw inside its namespace, counting reads and writes.
+func ufwHost(t testing.TB, suffix string) (host.Root, *countingRunner) {
+	t.Helper()
+	run := newExecRunner(t)
+	ns := newNS(t, run, uniquePrefix(t)+suffix)
+	root := ufwRoot(t, run, nil)
+	return root, &countingRunner{inner: &nsRunner{inner: run, ns: ns, root: root}}
+}

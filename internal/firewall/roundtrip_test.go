@@ -18,10 +18,7 @@ import (
 func TestRuleRoundTripRealUFW(t *testing.T) {
 	requireIntegration(t)
 	ctx := context.Background()
-	run := newExecRunner(t)
-	ns := newNS(t, run, uniquePrefix(t)+"-rt")
-	root := ufwRoot(t, run, nil)
-	ufw := &countingRunner{inner: &nsRunner{inner: run, ns: ns, root: root}}
+	root, ufw := ufwHost(t, "-rt")
 	fw := New(root, ufw, zaptest.NewLogger(t))
 
 	c := homelab(t)

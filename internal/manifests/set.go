@@ -158,18 +158,11 @@ func (b *builder) add(p Phase, obj runtime.Object) {
 		}
 	}
 	removeNullTimestamps(u.Object)
-	labels := u.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for k, v := range b.labels {
-		labels[k] = v
-	}
-	u.SetLabels(labels)
-	b.set = append(b.set, Object{Phase: p, Object: u})
+	b.addUnstructured(p, u)
 }
 
-// addUnstructured adds an object built as a map (kinds without Go types here).
+// addUnstructured adds an object built as a map (kinds without Go types
+// here, and every typed object once converted), with the common labels.
 func (b *builder) addUnstructured(p Phase, u *unstructured.Unstructured) {
 	labels := u.GetLabels()
 	if labels == nil {
