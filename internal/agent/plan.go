@@ -115,7 +115,7 @@ func firewallPlan(ctx context.Context, c *config.Cluster, n config.Node, opts Pl
 }
 
 func registerStep(n config.Node) plan.Step {
-	return plan.Step{Name: "register", Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + "/etc/rancher/k3s/k3s.yaml)"}
+	return plan.Step{Name: "register", Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + KubeconfigPath + ")"}
 }
 
 // labelsStep shows the labels nodeagent owns on the node and what they
