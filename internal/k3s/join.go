@@ -61,17 +61,21 @@ func waitForServer(ctx context.Context, clock host.Clock, url string, timeout ti
 	}
 	defer client.CloseIdleConnections()
 	ping := strings.TrimRight(url, "/") + "/ping"
+	var last error // the last real answer, not an attempt cut by the deadline
 	for attempt := 1; ; attempt++ {
 		err := probe(ctx, client, ping)
 		if err == nil {
 			return nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		if progress != nil {
 			progress(attempt, err)
 		}
 		if werr := sleepCtx(ctx, clock, expJitter(b.min, b.max, attempt-1)); werr != nil {
 			if errors.Is(werr, context.DeadlineExceeded) {
-				return fmt.Errorf("k3s server %s not answering after %s (%d attempts), last error: %w", url, timeout, attempt, err)
+				return fmt.Errorf("k3s server %s not answering after %s (%d attempts), last error: %w", url, timeout, attempt, last)
 			}
 			return fmt.Errorf("waiting for k3s server %s: %w", url, werr)
 		}
