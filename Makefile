@@ -15,18 +15,20 @@ endif
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build nodeagent for this machine into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent ./cmd/nodeagent
+# nodeagent is the command line; nodeagentd the resident daemon that
+# `nodeagent run` hands over to (see cmd/nodeagentd).
+build: ## build nodeagent and nodeagentd for this machine into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/nodeagent ./cmd/nodeagentd
 
-build-arm64: ## cross-build the Raspberry Pi binary into bin/nodeagent-arm64
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent-arm64 ./cmd/nodeagent
+build-arm64: ## cross-build the Raspberry Pi binaries into bin/linux-arm64/
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ ./cmd/nodeagent ./cmd/nodeagentd
 
 build-amd64:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/nodeagent-amd64 ./cmd/nodeagent
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-amd64/ ./cmd/nodeagent ./cmd/nodeagentd
 
 deb: build-arm64 build-amd64 ## build bin/nodeagent_<version>_{arm64,amd64}.deb
-	packaging/build-deb.sh $(DEB_VERSION) arm64 $(BIN)/nodeagent-arm64 $(BIN)
-	packaging/build-deb.sh $(DEB_VERSION) amd64 $(BIN)/nodeagent-amd64 $(BIN)
+	packaging/build-deb.sh $(DEB_VERSION) arm64 $(BIN)/linux-arm64 $(BIN)
+	packaging/build-deb.sh $(DEB_VERSION) amd64 $(BIN)/linux-amd64 $(BIN)
 
 plan: build ## print the full plan of every node of the built-in homelab
 	$(BIN)/nodeagent plan

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Build nodeagent_<version>_<arch>.deb with dpkg-deb from a built binary.
-# Usage: packaging/build-deb.sh VERSION ARCH BINARY OUTDIR
+# Build nodeagent_<version>_<arch>.deb with dpkg-deb from built binaries.
+# Usage: packaging/build-deb.sh VERSION ARCH BINDIR OUTDIR
+# BINDIR holds nodeagent (the command line) and nodeagentd (the daemon that
+# `nodeagent run` hands over to) built for ARCH.
 set -euo pipefail
-version=$1 arch=$2 binary=$3 outdir=$4
+version=$1 arch=$2 bindir=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 stage=$(mktemp -d)
 chmod 0755 "$stage" # mktemp makes it 0700, which would be the mode of ./ in the .deb
 trap 'rm -rf "$stage"' EXIT
 
-install -D -m 0755 "$binary" "$stage/usr/bin/nodeagent"
+install -D -m 0755 "$bindir/nodeagent" "$stage/usr/bin/nodeagent"
+install -D -m 0755 "$bindir/nodeagentd" "$stage/usr/lib/nodeagent/nodeagentd"
 install -D -m 0644 "$top/systemd/nodeagent.service" "$stage/usr/lib/systemd/system/nodeagent.service"
 install -d -m 0755 "$stage/etc/nodeagent/manifests.d"
 install -m 0644 "$top/internal/config/default.yaml" "$stage/etc/nodeagent/cluster.yaml"

@@ -3,10 +3,11 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
 )
 
-func newConfigCommand(_ *globals) *cobra.Command {
+func newConfigCommand(_ *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Work with the cluster file",

@@ -9,17 +9,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
-func newDoctorCommand(g *globals) *cobra.Command {
+func newDoctorCommand(g *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "Check that this machine can join: cluster file, identity, token, kernel, clock, ufw",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := g.doctorChecks(cmd.Context())
+			checks := doctorChecks(g, cmd.Context())
 			failed := 0
 			for _, c := range checks {
 				mark := "ok  "
@@ -35,22 +36,22 @@ func newDoctorCommand(g *globals) *cobra.Command {
 				}
 			}
 			if failed > 0 {
-				return &exitError{code: 1}
+				return &cli.ExitError{Code: 1}
 			}
 			return nil
 		},
 	}
 }
 
-func (g *globals) doctorChecks(ctx context.Context) []k3s.Check {
-	root := g.hostRoot()
+func doctorChecks(g *cli.Globals, ctx context.Context) []k3s.Check {
+	root := g.HostRoot()
 	var out []k3s.Check
-	f, err := g.loadCluster()
+	f, err := g.LoadCluster()
 	if err != nil {
 		return append(out, k3s.Check{Name: "cluster-file", Severity: k3s.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
 	}
 	out = append(out, k3s.Check{Name: "cluster-file", OK: true, Message: f.Source})
-	n, err := g.thisNode(f)
+	n, err := g.ThisNode(f)
 	if err != nil {
 		return append(out, k3s.Check{Name: "identity", Severity: k3s.SeverityError, Message: err.Error()})
 	}
@@ -72,10 +73,10 @@ func (g *globals) doctorChecks(ctx context.Context) []k3s.Check {
 	return out
 }
 
-func timeCheck(ctx context.Context, g *globals) k3s.Check {
+func timeCheck(ctx context.Context, g *cli.Globals) k3s.Check {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	sd, err := systemd.New(ctx, g.log, g.hostRoot())
+	sd, err := systemd.New(ctx, g.Log, g.HostRoot())
 	if err != nil {
 		return k3s.Check{Name: "time-sync", Severity: k3s.SeverityWarning, Message: "cannot ask timedated: " + err.Error()}
 	}

@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/k3s"
 )
 
-func newJoinCommand(g *globals) *cobra.Command {
+func newJoinCommand(g *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "join",
 		Short: "Provision this node once: disk, firewall, k3s, labels, quorum, manifests",
@@ -26,7 +27,7 @@ join again" (the memory cgroup was just enabled on the kernel command line).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			rep := &agent.TerminalReporter{W: out}
-			a, closeAll, err := g.newAgent(cmd.Context(), rep, k3s.Options{Progress: newProgressBar(out)})
+			a, closeAll, err := newAgent(cmd.Context(), g, rep, k3s.Options{Progress: newProgressBar(out)})
 			if err != nil {
 				return err
 			}
@@ -35,7 +36,7 @@ join again" (the memory cgroup was just enabled on the kernel command line).`,
 			err = a.Join(cmd.Context())
 			if errors.Is(err, agent.ErrRebootRequired) {
 				fmt.Fprintln(out, "reboot this node, then run `nodeagent join` again")
-				return &exitError{code: 3}
+				return &cli.ExitError{Code: 3}
 			}
 			if err != nil {
 				return err

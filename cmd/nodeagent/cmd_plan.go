@@ -9,15 +9,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/identity"
 	"github.com/nodeagent/nodeagent/internal/plan"
+	"github.com/nodeagent/nodeagent/internal/platform"
 )
 
-func newPlanCommand(g *globals) *cobra.Command {
+func newPlanCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	var opts agent.PlanOptions
+	var showManifests bool
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show every step this node would take, changing nothing",
@@ -30,16 +33,16 @@ the cluster and without --node, it plans every node.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			f, err := g.loadCluster()
+			f, err := g.LoadCluster()
 			if err != nil {
 				return err
 			}
-			nodes, local, err := g.nodesToPlan(f)
+			nodes, local, err := nodesToPlan(g, f)
 			if err != nil {
 				return err
 			}
-			opts.Root, opts.Log = g.hostRoot(), g.log
-			opts.Runner = host.NewExecRunner(g.log)
+			opts.Root, opts.Log = g.HostRoot(), g.Log
+			opts.Runner = host.NewExecRunner(g.Log)
 			var plans []plan.Node
 			for _, n := range nodes {
 				opts.Live = local && canReadHost()
@@ -49,7 +52,7 @@ the cluster and without --node, it plans every node.`,
 				}
 				plans = append(plans, p)
 			}
-			cp, err := agent.ClusterPlan(f, opts)
+			cp, err := platform.ClusterPlan(&f.Cluster, showManifests)
 			if err != nil {
 				return err
 			}
@@ -61,7 +64,7 @@ the cluster and without --node, it plans every node.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	cmd.Flags().BoolVar(&opts.ShowManifests, "show-manifests", false, "print every manifest instead of a summary")
+	cmd.Flags().BoolVar(&showManifests, "show-manifests", false, "print every manifest instead of a summary")
 	return cmd
 }
 
@@ -69,12 +72,12 @@ the cluster and without --node, it plans every node.`,
 // and no --node was given. local tells whether the planned node is this
 // machine (by hostname or address, not only by --node), whose live state the
 // plan may read.
-func (g *globals) nodesToPlan(f *config.File) (nodes []config.Node, local bool, err error) {
+func nodesToPlan(g *cli.Globals, f *config.File) (nodes []config.Node, local bool, err error) {
 	facts, err := identity.LocalFacts()
 	if err != nil {
-		g.log.Debug("cannot read local identity", zap.Error(err))
+		g.Log.Debug("cannot read local identity", zap.Error(err))
 	}
-	n, err := identity.Resolve(&f.Cluster, g.node, facts)
+	n, err := identity.Resolve(&f.Cluster, g.NodeName, facts)
 	if errors.Is(err, identity.ErrNotANode) {
 		return f.Nodes, false, nil
 	}

@@ -1,104 +1,66 @@
 package main
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
-	"time"
+	"syscall"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
-	"github.com/nodeagent/nodeagent/internal/agent"
-	"github.com/nodeagent/nodeagent/internal/config"
-	"github.com/nodeagent/nodeagent/internal/identity"
-	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/systemd"
+	"github.com/nodeagent/nodeagent/internal/cli"
 )
 
-func newRunCommand(g *globals) *cobra.Command {
+// installedDaemon is where the package puts nodeagentd.
+const installedDaemon = "/usr/lib/nodeagent/nodeagentd"
+
+func newRunCommand(_ *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "The daemon: join if needed, then keep the node in step on events",
-		Long: `run is what nodeagent.service starts (Type=notify). On a node that has not
-joined it does the work of join first; then it reconciles on USB hotplug, disks
-appearing or vanishing, edits of the cluster file and the overlay directory,
-and address changes, plus a slow resync. It reports READY, STATUS and WATCHDOG
-to systemd and stops cleanly on SIGTERM. Until the cluster file is valid and
-names this machine, it waits for it to change instead of exiting.`,
+		Long: `run is what nodeagent.service starts (Type=notify). It hands over to
+nodeagentd, the resident daemon, by exec: the same process, so systemd's
+notify socket and watchdog see one main process throughout. nodeagentd links
+none of client-go's clientset or the etcd client, which keeps it small while
+idle; for a server's quorum and manifests phases it runs this binary as a
+child (` + "`nodeagent quorum --wait`, `nodeagent apply`" + `).
+
+On a node that has not joined it does the work of join first; then it
+reconciles on USB hotplug, disks appearing or vanishing, edits of the cluster
+file and the overlay directory, and address changes, plus a slow resync. It
+stops cleanly on SIGTERM. Until the cluster file is valid and names this
+machine, it waits for it to change instead of exiting.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			n := systemd.NewNotifier(g.log)
-			a, closeAll, err := g.newAgentWhenConfigured(ctx, n)
-			if err != nil || a == nil {
-				return err
-			}
-			defer closeAll()
-			wd, err := systemd.WatchdogInterval()
+		RunE: func(*cobra.Command, []string) error {
+			self, err := os.Executable()
 			if err != nil {
-				g.log.Warn("reading the watchdog interval", zap.Error(err))
+				return fmt.Errorf("finding this binary: %w", err)
 			}
-			path, err := g.configFilePath()
+			daemon, err := findDaemon(self)
 			if err != nil {
 				return err
 			}
-			return a.Run(ctx, n, agent.RunOptions{ConfigPath: path, Watchdog: wd})
+			args := append(append([]string{daemon}, os.Args[1:]...), "--cli", self)
+			if err := syscall.Exec(daemon, args, os.Environ()); err != nil {
+				return fmt.Errorf("starting %s: %w", daemon, err)
+			}
+			return nil // not reached: exec replaced this program
 		},
 	}
 }
 
-// newAgentWhenConfigured builds the agent, waiting while the cluster file is
-// invalid or does not name this machine: a freshly installed package is
-// running and says what it needs (systemctl status), instead of restarting
-// every few seconds. A nil agent without error means ctx ended.
-func (g *globals) newAgentWhenConfigured(ctx context.Context, n *systemd.Notifier) (*agent.Agent, func(), error) {
-	var watch <-chan fsnotify.Event
-	for {
-		a, closeAll, err := g.newAgent(ctx, agent.SystemdReporter{N: n}, k3s.Options{})
-		if err == nil || !isConfigProblem(err) {
-			return a, closeAll, err
+// findDaemon looks for nodeagentd next to this binary (a build tree, bin/),
+// then where the package installs it.
+func findDaemon(self string) (string, error) {
+	candidates := []string{filepath.Join(filepath.Dir(self), "nodeagentd"), installedDaemon}
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("looking for nodeagentd: %w", err)
 		}
-		g.log.Error("waiting for a usable cluster file", zap.Error(err))
-		_ = n.Ready()
-		_ = n.Status("waiting for a usable cluster file: " + err.Error())
-		if watch == nil {
-			watch = g.watchConfigDir(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, nil
-		case <-watch:
-		case <-time.After(time.Minute): // the directory may not exist yet
-		}
-		_ = n.Watchdog()
 	}
-}
-
-func isConfigProblem(err error) bool {
-	var cfgErr *config.Errors
-	return errors.As(err, &cfgErr) || errors.Is(err, identity.ErrNotANode)
-}
-
-// watchConfigDir reports changes in the cluster file's directory (editors
-// replace files by rename); nil when it cannot be watched.
-func (g *globals) watchConfigDir(ctx context.Context) <-chan fsnotify.Event {
-	path, _ := g.configFilePath()
-	if path == "" {
-		path = g.hostRoot().Path(config.DefaultPath)
-	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil
-	}
-	if err := w.Add(filepath.Dir(path)); err != nil {
-		w.Close()
-		return nil
-	}
-	go func() {
-		<-ctx.Done()
-		w.Close()
-	}()
-	return w.Events
+	return "", fmt.Errorf("nodeagentd, the daemon, is at neither %s nor %s: install the package or run make build", candidates[0], candidates[1])
 }

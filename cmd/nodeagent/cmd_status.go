@@ -10,22 +10,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/platform"
 )
 
-func newStatusCommand(g *globals) *cobra.Command {
+func newStatusCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One screen: k3s, etcd quorum, labels, disks, firewall, last errors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, closeAll, err := g.newAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, k3s.Options{})
+			a, closeAll, err := newAgent(cmd.Context(), g, &agent.TerminalReporter{W: io.Discard}, k3s.Options{})
 			if err != nil {
 				return err
 			}
 			defer closeAll()
-			r := a.Status(cmd.Context())
+			r := statusScreen{StatusReport: a.Status(cmd.Context())}
+			if a.Node.Role == config.RoleServer {
+				p := newPlatform(g, a.File, a.Node)
+				defer p.Close()
+				if r.Etcd, err = p.Etcd(cmd.Context()); err != nil {
+					r.Problems = append(r.Problems, "etcd: "+err.Error())
+				}
+			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -39,26 +49,18 @@ func newStatusCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func writeStatus(w io.Writer, r agent.StatusReport) {
+// statusScreen is the agent's report with a server's etcd view.
+type statusScreen struct {
+	agent.StatusReport
+	Etcd *platform.EtcdStatus `json:"etcd,omitempty"`
+}
+
+func writeStatus(w io.Writer, r statusScreen) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node      %s (%s), joined: %v\n", r.Node, r.Role, r.Joined)
 	fmt.Fprintf(&b, "k3s       %s, unit: %s\n", r.K3sVersion, orDash(r.K3sUnit))
 	if r.Etcd != nil {
-		state := "DEGRADED: no quorum"
-		if r.Etcd.Quorum {
-			state = "quorum"
-		}
-		fmt.Fprintf(&b, "etcd      %s (%s), leader %s\n", state, r.Etcd.Summary, orDash(r.Etcd.Leader))
-		for _, m := range r.Etcd.Members {
-			kind, health := "voter", "healthy"
-			if m.Learner {
-				kind = "learner"
-			}
-			if !m.Healthy {
-				health = "unhealthy: " + m.Reason
-			}
-			fmt.Fprintf(&b, "          - %s %s %s\n", m.Name, kind, health)
-		}
+		writeEtcd(&b, r.Etcd)
 	}
 	keys := make([]string, 0, len(r.Labels))
 	for k, v := range r.Labels {
@@ -82,6 +84,25 @@ func writeStatus(w io.Writer, r agent.StatusReport) {
 		fmt.Fprintf(&b, "unknown   %s\n", p)
 	}
 	io.WriteString(w, b.String())
+}
+
+// writeEtcd writes the quorum state and one line per member.
+func writeEtcd(b *strings.Builder, e *platform.EtcdStatus) {
+	state := "DEGRADED: no quorum"
+	if e.Quorum {
+		state = "quorum"
+	}
+	fmt.Fprintf(b, "etcd      %s (%s), leader %s\n", state, e.Summary, orDash(e.Leader))
+	for _, m := range e.Members {
+		kind, health := "voter", "healthy"
+		if m.Learner {
+			kind = "learner"
+		}
+		if !m.Healthy {
+			health = "unhealthy: " + m.Reason
+		}
+		fmt.Fprintf(b, "          - %s %s %s\n", m.Name, kind, health)
+	}
 }
 
 func orDash(s string) string {

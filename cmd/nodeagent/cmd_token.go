@@ -5,10 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/k3s"
 )
 
-func newTokenCommand(g *globals) *cobra.Command {
+func newTokenCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage the cluster's shared k3s token"}
 	var file string
 	gen := &cobra.Command{
@@ -17,11 +18,11 @@ func newTokenCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
-				f, err := g.loadCluster()
+				f, err := g.LoadCluster()
 				if err != nil {
 					return err
 				}
-				file = g.hostRoot().Path(f.K3s.TokenFile)
+				file = g.HostRoot().Path(f.K3s.TokenFile)
 			}
 			if err := k3s.GenerateToken(file); err != nil {
 				return err

@@ -5,10 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/manifests"
 )
 
-func newValidateCommand(g *globals) *cobra.Command {
+func newValidateCommand(g *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate",
 		Short: "Check the cluster file and list every problem with file:line and field",
@@ -19,15 +20,15 @@ failure that leaves a workload without room is a warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
-			f, err := g.loadCluster()
+			f, err := g.LoadCluster()
 			if err != nil {
 				fmt.Fprintln(stderr, err)
-				return &exitError{code: 1}
+				return &cli.ExitError{Code: 1}
 			}
 			report, err := manifests.Check(&f.Cluster)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: rendering manifests: %v\n", f.Source, err)
-				return &exitError{code: 1}
+				return &cli.ExitError{Code: 1}
 			}
 			for _, w := range report.Warnings {
 				fmt.Fprintf(stderr, "%s: warning: %s\n", f.Source, w)
@@ -36,7 +37,7 @@ failure that leaves a workload without room is a warning.`,
 				fmt.Fprintf(stderr, "%s: capacity: %s\n", f.Source, e)
 			}
 			if len(report.Errors) > 0 {
-				return &exitError{code: 1}
+				return &cli.ExitError{Code: 1}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d nodes, %d servers, %d workloads, %d warnings)\n",
 				f.Source, len(f.Nodes), len(f.Servers()), len(f.EnabledWorkloads()), len(report.Warnings))

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nodeagent/nodeagent/internal/cli"
 )
 
 // run executes the CLI in-process and returns stdout, stderr and the error.
@@ -25,8 +27,8 @@ func run(t *testing.T, args ...string) (string, string, error) {
 func TestValidateBadFileListsEveryError(t *testing.T) {
 	path := filepath.Join("..", "..", "internal", "config", "testdata", "bad", "lb-collides.yaml")
 	_, stderr, err := run(t, "validate", "--config", path)
-	var exit *exitError
-	if !errors.As(err, &exit) || exit.code != 1 {
+	var exit *cli.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 {
 		t.Fatalf("err = %v, want exit 1", err)
 	}
 	for _, want := range []string{

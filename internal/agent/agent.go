@@ -6,22 +6,19 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
-	"github.com/nodeagent/nodeagent/internal/apply"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/quorum"
+	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
-// Paths k3s writes that nodeagent reads.
-const (
-	KubeconfigPath = "/etc/rancher/k3s/k3s.yaml"
-)
+// KubeconfigPath is the admin kubeconfig k3s writes, which nodeagent reads.
+const KubeconfigPath = kube.K3sKubeconfig
 
 // Deps are what an Agent works with; cmd/nodeagent builds the real ones,
 // tests point Root at a container or a temp tree.
@@ -41,8 +38,9 @@ type Deps struct {
 	// unset. The end-to-end test points it at a fixture tree, the one piece
 	// of simulated hardware.
 	USBRoot host.Root
-	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
-	EtcdEndpoint, EtcdTLSDir string
+	// NewPlatform builds a server's quorum and manifests phases for the
+	// cluster file in use; nil on a machine that only runs agents.
+	NewPlatform func(*config.File, config.Node) Platform
 }
 
 // Agent provisions one node and keeps it in step.
@@ -52,9 +50,8 @@ type Agent struct {
 	disks    *disk.Manager
 	firewall *firewall.Firewall
 	k3s      *k3s.Manager
-	quorum   *quorum.Observer
-	client   kubernetes.Interface
-	engine   *apply.Engine
+	platform Platform // servers only
+	client   metadata.Interface
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
 }
@@ -84,27 +81,19 @@ func (a *Agent) wire() {
 	a.firewall = firewall.New(d.Root, d.Runner, a.log)
 	inst := k3s.NewInstaller(d.Root, a.log, d.Clock, d.Download)
 	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services)
-	a.engine = nil // built again with the new force list and gate
-	if a.quorum != nil {
-		_ = a.quorum.Close()
-		a.quorum = nil
+	if a.platform != nil {
+		_ = a.platform.Close()
+		a.platform = nil
 	}
-	if d.Node.Role == config.RoleServer {
-		a.quorum = quorum.NewObserver(quorum.Config{Endpoint: d.EtcdEndpoint, TLSDir: d.Root.Path(tlsDirOr(d.EtcdTLSDir))}, a.log)
+	if d.Node.Role == config.RoleServer && d.NewPlatform != nil {
+		a.platform = d.NewPlatform(d.File, d.Node)
 	}
-}
-
-func tlsDirOr(dir string) string {
-	if dir != "" {
-		return dir
-	}
-	return quorum.DefaultTLSDir
 }
 
 // Close releases connections.
 func (a *Agent) Close() {
-	if a.quorum != nil {
-		_ = a.quorum.Close()
+	if a.platform != nil {
+		_ = a.platform.Close()
 	}
 }
 

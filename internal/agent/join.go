@@ -12,7 +12,6 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/quorum"
 )
 
 // Join provisions the node: preflight → disk → firewall → k3s (in join
@@ -149,19 +148,18 @@ func (a *Agent) k3sHasData() bool {
 	return false
 }
 
-// gate opens once etcd has quorum among the servers the cluster file names.
-func (a *Agent) gate() *quorum.Gate {
-	return quorum.NewGate(a.quorum, quorum.GateConfig{
-		Clock:            a.Clock,
-		MinHealthyVoters: len(a.cluster().Servers())/2 + 1,
-	}, a.log)
-}
-
 // waitQuorum holds the manifests back until etcd has quorum.
 func (a *Agent) waitQuorum(ctx context.Context) error {
-	gate := a.gate()
-	deadline := a.Clock.Now().Add(a.cluster().Apply.QuorumTimeout.Duration)
-	return gate.Wait(ctx, deadline, func(s quorum.Status) {
-		a.Reporter.Status("waiting for quorum: " + s.Summary())
-	})
+	if a.platform == nil {
+		return errNoPlatform
+	}
+	return a.platform.WaitQuorum(ctx, a.Reporter.Status)
+}
+
+// applyManifests applies the cluster's manifests as the apply lease holder.
+func (a *Agent) applyManifests(ctx context.Context) error {
+	if a.platform == nil {
+		return errNoPlatform
+	}
+	return a.platform.ApplyManifests(ctx, a.Reporter.Status)
 }

@@ -10,8 +10,7 @@ import (
 
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/kube"
@@ -22,12 +21,13 @@ import (
 // unit became active (kubelet start, image pulls on a slow SD card).
 const registerTimeout = 10 * time.Minute
 
-// kubeClient connects with the kubeconfig k3s writes, once it exists.
-func (a *Agent) kubeClient() (kubernetes.Interface, error) {
+// kubeClient connects with the kubeconfig k3s writes, once it exists. The
+// agent reads and writes the Node's metadata only.
+func (a *Agent) kubeClient() (metadata.Interface, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	c, err := kube.NewClientset(a.Root.Path(KubeconfigPath))
+	c, err := kube.NewMetadataClient(a.Root.Path(KubeconfigPath))
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (a *Agent) waitRegistered(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		_, err = client.CoreV1().Nodes().Get(ctx, a.Node.Name, metav1.GetOptions{})
+		_, err = kube.GetNode(ctx, client, a.Node.Name)
 		if apierrors.IsNotFound(err) {
 			return false, fmt.Errorf("node %s not registered yet", a.Node.Name)
 		}

@@ -13,15 +13,12 @@ import (
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/manifests"
 	"github.com/nodeagent/nodeagent/internal/plan"
 	"github.com/nodeagent/nodeagent/internal/usb"
 )
 
 // PlanOptions tune the plan.
 type PlanOptions struct {
-	// ShowManifests includes every rendered manifest instead of a summary.
-	ShowManifests bool
 	// Live reads this machine (ufw rules, block devices) so the plan shows
 	// only what would change here; without it the plan is that of a fresh
 	// node, computed from the cluster file alone.
@@ -59,34 +56,6 @@ func Plan(ctx context.Context, f *config.File, n config.Node, opts PlanOptions) 
 		out.Steps = append(out.Steps, quorumStep(c))
 	}
 	return out, nil
-}
-
-// ClusterPlan is the part applied once for the whole cluster, by the server
-// that holds the apply lease: the manifests and the capacity analysis.
-func ClusterPlan(f *config.File, opts PlanOptions) (plan.Node, error) {
-	c := &f.Cluster
-	set, err := manifests.Render(c)
-	if err != nil {
-		return plan.Node{}, fmt.Errorf("rendering manifests: %w", err)
-	}
-	step := plan.Step{Name: "manifests", Summary: fmt.Sprintf("%d objects, server-side applied in phases by the lease holder once etcd has quorum; overlay %s after them", len(set), c.Apply.OverlayDir)}
-	if opts.ShowManifests {
-		data, err := manifests.YAML(set.Objects())
-		if err != nil {
-			return plan.Node{}, err
-		}
-		step.Actions = append(step.Actions, plan.Action{Description: "every manifest", File: &plan.File{Path: "(applied through the API)", Mode: "-", Content: string(data)}})
-	} else {
-		step.Notes = append(step.Notes, strings.Split(strings.TrimRight(set.Summary(), "\n"), "\n")...)
-		step.Notes = append(step.Notes, "(--show-manifests prints them in full)")
-	}
-	report, err := manifests.Analyze(c, set, manifests.Options{})
-	if err != nil {
-		return plan.Node{}, fmt.Errorf("capacity analysis: %w", err)
-	}
-	capacity := plan.Step{Name: "capacity", Summary: "placement of the rendered requests and single-node failures"}
-	capacity.Notes = strings.Split(strings.TrimRight(report.String(), "\n"), "\n")
-	return plan.Node{Node: "cluster", Role: "applied once", Steps: []plan.Step{step, capacity}}, nil
 }
 
 func preflightStep() plan.Step {

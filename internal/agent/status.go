@@ -5,37 +5,26 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/internal/kube"
-	"github.com/nodeagent/nodeagent/internal/quorum"
 )
 
-// StatusReport is one screen of `nodeagent status`. Each part is gathered
-// on its own: a part that cannot be read says why, the rest still shows.
+// StatusReport is one screen of `nodeagent status`, but for a server's etcd
+// view, which the command adds (internal/platform). Each part is gathered on
+// its own: a part that cannot be read says why, the rest still shows.
 type StatusReport struct {
 	Node       string            `json:"node"`
 	Role       string            `json:"role"`
 	K3sVersion string            `json:"k3sVersion"`
 	K3sUnit    string            `json:"k3sUnit"`
 	Joined     bool              `json:"joined"`
-	Etcd       *EtcdStatus       `json:"etcd,omitempty"`
 	Labels     map[string]string `json:"ownedLabels,omitempty"`
 	Disks      []disk.Status     `json:"disks,omitempty"`
 	Firewall   FirewallStatus    `json:"firewall"`
 	LastErrors []string          `json:"lastErrors,omitempty"`
 	Problems   []string          `json:"problems,omitempty"`
-}
-
-// EtcdStatus is the quorum view of a server.
-type EtcdStatus struct {
-	Quorum  bool            `json:"quorum"`
-	Summary string          `json:"summary"`
-	Leader  string          `json:"leader"`
-	Members []quorum.Member `json:"members"`
 }
 
 // FirewallStatus says whether UFW is in the state the cluster file wants.
@@ -63,9 +52,6 @@ func (a *Agent) Status(ctx context.Context) StatusReport {
 			r.K3sUnit = u.String()
 		}
 	}
-	if a.quorum != nil {
-		r.Etcd = a.etcdStatus(ctx, problem)
-	}
 	if ds, err := a.disks.NodeStatus(ctx, a.Node); err != nil {
 		problem("disks", err)
 	} else {
@@ -74,17 +60,6 @@ func (a *Agent) Status(ctx context.Context) StatusReport {
 	r.Firewall = a.firewallStatus(ctx, problem)
 	r.Labels = a.ownedLabels(ctx, problem)
 	return r
-}
-
-func (a *Agent) etcdStatus(ctx context.Context, problem func(string, error)) *EtcdStatus {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := a.quorum.Observe(ctx)
-	if err != nil {
-		problem("etcd", err)
-		return nil
-	}
-	return &EtcdStatus{Quorum: s.Quorum(), Summary: s.Summary(), Leader: s.LeaderName(), Members: s.Members}
 }
 
 func (a *Agent) firewallStatus(ctx context.Context, problem func(string, error)) FirewallStatus {
@@ -115,7 +90,7 @@ func (a *Agent) ownedLabels(ctx context.Context, problem func(string, error)) ma
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	node, err := client.CoreV1().Nodes().Get(ctx, a.Node.Name, metav1.GetOptions{})
+	node, err := kube.GetNode(ctx, client, a.Node.Name)
 	if err != nil {
 		problem("labels", err)
 		return nil

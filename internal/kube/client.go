@@ -1,12 +1,19 @@
 // Package kube talks to the cluster through the node's kubeconfig: it keeps
 // the labels and annotations nodeagent owns on the Node in line with the
 // hardware and the cluster file, and never touches keys a person set.
+//
+// It works on the Node's metadata only, through client-go's metadata client,
+// so the daemon that links it stays free of client-go's typed clientset and
+// its scheme of every API group (see cmd/nodeagentd).
 package kube
 
 import (
+	"context"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -22,6 +29,8 @@ const (
 	localBurst = 100
 )
 
+var nodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+
 // RestConfig loads a kubeconfig file (pass a host.Root-resolved path) and
 // raises the client rate limits for a local apiserver.
 func RestConfig(kubeconfigPath string) (*rest.Config, error) {
@@ -34,15 +43,26 @@ func RestConfig(kubeconfigPath string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewClientset returns a clientset for the kubeconfig at kubeconfigPath.
-func NewClientset(kubeconfigPath string) (kubernetes.Interface, error) {
+// NewMetadataClient returns a metadata client for the kubeconfig at
+// kubeconfigPath.
+func NewMetadataClient(kubeconfigPath string) (metadata.Interface, error) {
 	cfg, err := RestConfig(kubeconfigPath)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	c, err := metadata.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("creating kubernetes client for %s: %w", kubeconfigPath, err)
+		return nil, fmt.Errorf("creating metadata client for %s: %w", kubeconfigPath, err)
 	}
-	return cs, nil
+	return c, nil
+}
+
+// GetNode reads the metadata of the Node called name; a missing Node is an
+// apierrors NotFound.
+func GetNode(ctx context.Context, client metadata.Interface, name string) (*metav1.PartialObjectMetadata, error) {
+	n, err := client.Resource(nodes).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading node %s: %w", name, err)
+	}
+	return n, nil
 }

@@ -6,10 +6,9 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -17,9 +16,10 @@ import (
 const FieldManager = "nodeagent"
 
 // LabelReconciler keeps the labels and annotations nodeagent owns on one
-// Node as desired.
+// Node as desired. It reads and patches only the Node's metadata: labels and
+// annotations are all it owns.
 type LabelReconciler struct {
-	client kubernetes.Interface
+	client metadata.Interface
 	log    *zap.Logger
 	// beforeWrite, when set, runs between reading the Node and patching it;
 	// tests use it to provoke a write conflict.
@@ -27,7 +27,7 @@ type LabelReconciler struct {
 }
 
 // NewLabelReconciler returns a reconciler writing through client.
-func NewLabelReconciler(client kubernetes.Interface, log *zap.Logger) *LabelReconciler {
+func NewLabelReconciler(client metadata.Interface, log *zap.Logger) *LabelReconciler {
 	return &LabelReconciler{client: client, log: log.With(zap.String("component", "kube"))}
 }
 
@@ -42,9 +42,9 @@ type Report struct {
 // Plan reads the Node and returns what Reconcile would change, writing
 // nothing (`nodeagent plan`).
 func (r *LabelReconciler) Plan(ctx context.Context, nodeName string, want Desired) (Diff, error) {
-	node, err := r.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	node, err := GetNode(ctx, r.client, nodeName)
 	if err != nil {
-		return Diff{}, fmt.Errorf("reading node %s: %w", nodeName, err)
+		return Diff{}, err
 	}
 	return ComputeDiff(node.Labels, node.Annotations, want)
 }
@@ -57,9 +57,9 @@ func (r *LabelReconciler) Plan(ctx context.Context, nodeName string, want Desire
 func (r *LabelReconciler) Reconcile(ctx context.Context, nodeName string, want Desired) (Report, error) {
 	var rep Report
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		node, err := r.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		node, err := GetNode(ctx, r.client, nodeName)
 		if err != nil {
-			return fmt.Errorf("reading node %s: %w", nodeName, err)
+			return err
 		}
 		d, err := ComputeDiff(node.Labels, node.Annotations, want)
 		if err != nil {
@@ -95,7 +95,7 @@ func (r *LabelReconciler) Reconcile(ctx context.Context, nodeName string, want D
 
 // patch writes d as a JSON merge patch; resourceVersion in the patch makes
 // the apiserver reject it with 409 if the Node changed since it was read.
-func (r *LabelReconciler) patch(ctx context.Context, node *corev1.Node, d Diff) error {
+func (r *LabelReconciler) patch(ctx context.Context, node *metav1.PartialObjectMetadata, d Diff) error {
 	meta := map[string]any{"resourceVersion": node.ResourceVersion}
 	if len(d.Labels) > 0 {
 		meta["labels"] = d.Labels
@@ -107,7 +107,7 @@ func (r *LabelReconciler) patch(ctx context.Context, node *corev1.Node, d Diff) 
 	if err != nil {
 		return fmt.Errorf("encoding label patch of node %s: %w", node.Name, err)
 	}
-	_, err = r.client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, data, metav1.PatchOptions{FieldManager: FieldManager})
+	_, err = r.client.Resource(nodes).Patch(ctx, node.Name, types.MergePatchType, data, metav1.PatchOptions{FieldManager: FieldManager})
 	if err != nil {
 		return fmt.Errorf("patching labels of node %s: %w", node.Name, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -63,7 +64,7 @@ func TestReconcileOwnsOnlyItsLabels(t *testing.T) {
 	client := srv.Client()
 	ctx := testContext(t)
 	name := createNode(t, client, map[string]string{"kubernetes.io/arch": "arm64"})
-	r := kube.NewLabelReconciler(client, zaptest.NewLogger(t))
+	r := kube.NewLabelReconciler(srv.Metadata(), zaptest.NewLogger(t))
 	want := kube.Desired{
 		Labels:      map[string]string{"zigbee": "true", "storage": "true"},
 		Annotations: map[string]string{"nodeagent.dev/zigbee-device": "/dev/serial/by-id/usb-x"},
@@ -101,7 +102,7 @@ func TestReconcileLeavesConflictingHandLabel(t *testing.T) {
 	srv := server.Get(t)
 	client := srv.Client()
 	name := createNode(t, client, map[string]string{"zigbee": "false"})
-	r := kube.NewLabelReconciler(client, zaptest.NewLogger(t))
+	r := kube.NewLabelReconciler(srv.Metadata(), zaptest.NewLogger(t))
 
 	rep, err := r.Reconcile(testContext(t), name, kube.Desired{Labels: map[string]string{"zigbee": "true"}})
 	if err != nil {
@@ -127,7 +128,7 @@ func TestReconcileRetriesOnConflict(t *testing.T) {
 	srv := server.Get(t)
 	client := srv.Client()
 	name := createNode(t, client, nil)
-	r := kube.NewLabelReconciler(client, zaptest.NewLogger(t))
+	r := kube.NewLabelReconciler(srv.Metadata(), zaptest.NewLogger(t))
 	writes := 0
 	// A person labels the node between nodeagent's read and its write: the
 	// stale patch must be refused (409) and redone from a fresh read.
@@ -149,7 +150,7 @@ func TestReconcileRetriesOnConflict(t *testing.T) {
 	}
 }
 
-func TestNewClientsetFromKubeconfig(t *testing.T) {
+func TestNewMetadataClientFromKubeconfig(t *testing.T) {
 	srv := server.Get(t)
 	cfg, err := kube.RestConfig(srv.KubeconfigPath())
 	if err != nil {
@@ -158,15 +159,22 @@ func TestNewClientsetFromKubeconfig(t *testing.T) {
 	if cfg.QPS < 50 || cfg.Burst < 100 {
 		t.Errorf("QPS/Burst = %v/%d, want raised for a local apiserver", cfg.QPS, cfg.Burst)
 	}
-	cs, err := kube.NewClientset(srv.KubeconfigPath())
+	mc, err := kube.NewMetadataClient(srv.KubeconfigPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := createNode(t, srv.Client(), nil)
-	if _, err := cs.CoreV1().Nodes().Get(testContext(t), name, metav1.GetOptions{}); err != nil {
-		t.Errorf("reading a node through the kubeconfig client: %v", err)
+	name := createNode(t, srv.Client(), map[string]string{"site": "home"})
+	node, err := kube.GetNode(testContext(t), mc, name)
+	if err != nil {
+		t.Fatalf("reading a node through the kubeconfig client: %v", err)
 	}
-	if _, err := kube.NewClientset(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+	if node.Labels["site"] != "home" {
+		t.Errorf("node labels = %v, want site=home", node.Labels)
+	}
+	if _, err := kube.GetNode(testContext(t), mc, name+"-missing"); !apierrors.IsNotFound(err) {
+		t.Errorf("reading a missing node: err = %v, want NotFound", err)
+	}
+	if _, err := kube.NewMetadataClient(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("a missing kubeconfig was accepted")
 	}
 }

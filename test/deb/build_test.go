@@ -43,16 +43,17 @@ func requireHost(t *testing.T) {
 	t.Skip(msg)
 }
 
-// buildDeb builds nodeagent with the release flags of the Makefile and
-// version, then packages it with packaging/build-deb.sh into dir.
+// buildDeb builds nodeagent and nodeagentd with the release flags of the
+// Makefile and version, then packages them with packaging/build-deb.sh into
+// dir.
 func buildDeb(ctx context.Context, dir, version string) (string, error) {
 	abs, err := filepath.Abs(repoRoot)
 	if err != nil {
 		return "", fmt.Errorf("locating the repository: %w", err)
 	}
-	bin := filepath.Join(dir, "nodeagent-"+version)
+	bin := filepath.Join(dir, "bin-"+version)
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath",
-		"-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/nodeagent")
+		"-ldflags", "-s -w -X main.version="+version, "-o", bin+"/", "./cmd/nodeagent", "./cmd/nodeagentd")
 	build.Dir = abs
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if _, err := run(build); err != nil {

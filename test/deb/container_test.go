@@ -3,9 +3,7 @@ package deb
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,53 +108,4 @@ func listDiff(before, after map[string]string) (added, removed, changed []string
 	sort.Strings(removed)
 	sort.Strings(changed)
 	return added, removed, changed
-}
-
-// procSample is one reading of a process from the container's /proc.
-type procSample struct {
-	rssKiB  int
-	anonKiB int // RssAnon: heap and stacks; the rest is mapped files (the binary)
-	threads int
-	cpu     int // utime+stime in clock ticks
-	fds     int
-}
-
-// sampleProc reads /proc/<pid> of the container (pid in its namespace)
-// from the host, without running anything in the container that would
-// disturb the measurement.
-func (n node) sampleProc(pid string) (procSample, error) {
-	var s procSample
-	status, err := os.ReadFile(n.Path("/proc/" + pid + "/status"))
-	if err != nil {
-		return s, fmt.Errorf("reading status of pid %s: %w", pid, err)
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 2 && f[0] == "VmRSS:" {
-			s.rssKiB, _ = strconv.Atoi(f[1])
-		} else if len(f) >= 2 && f[0] == "RssAnon:" {
-			s.anonKiB, _ = strconv.Atoi(f[1])
-		} else if len(f) >= 2 && f[0] == "Threads:" {
-			s.threads, _ = strconv.Atoi(f[1])
-		}
-	}
-	stat, err := os.ReadFile(n.Path("/proc/" + pid + "/stat"))
-	if err != nil {
-		return s, fmt.Errorf("reading stat of pid %s: %w", pid, err)
-	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: utime and stime are fields 14 and 15 of proc(5).
-	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(rest) < 13 {
-		return s, fmt.Errorf("parsing stat of pid %s: %q", pid, stat)
-	}
-	ut, _ := strconv.Atoi(rest[11])
-	st, _ := strconv.Atoi(rest[12])
-	s.cpu = ut + st
-	fds, err := os.ReadDir(n.Path("/proc/" + pid + "/fd"))
-	if err != nil {
-		return s, fmt.Errorf("listing fds of pid %s: %w", pid, err)
-	}
-	s.fds = len(fds)
-	return s, nil
 }

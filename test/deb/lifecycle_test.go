@@ -139,8 +139,9 @@ func testUpgrade(t *testing.T, n node, st *pkgState) {
 		return m["ActiveState"] == "active" && m["MainPID"] != before["MainPID"] && m["MainPID"] != "0"
 	}, "ActiveState", "MainPID")
 	// A daemon still running the replaced file shows "(deleted)" here.
-	if exe := n.sh(ctx, "readlink /proc/"+after["MainPID"]+"/exe"); exe != "/usr/bin/nodeagent\n" {
-		t.Errorf("the restarted daemon runs %q, want /usr/bin/nodeagent", exe)
+	// `nodeagent run` has handed over to nodeagentd in the same process.
+	if exe := n.sh(ctx, "readlink /proc/"+after["MainPID"]+"/exe"); exe != "/usr/lib/nodeagent/nodeagentd\n" {
+		t.Errorf("the restarted daemon runs %q, want /usr/lib/nodeagent/nodeagentd", exe)
 	}
 }
 

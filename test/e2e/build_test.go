@@ -27,7 +27,7 @@ type artifacts struct {
 	Deb string // nodeagent_<version>_amd64.deb
 }
 
-// buildArtifacts builds nodeagent for amd64 and packs it with
+// buildArtifacts builds nodeagent and nodeagentd for amd64 and packs them with
 // packaging/build-deb.sh, exactly as `make deb` does, into a temp dir.
 func buildArtifacts(t *testing.T) artifacts {
 	t.Helper()
@@ -36,8 +36,8 @@ func buildArtifacts(t *testing.T) artifacts {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var a artifacts
-	bin := filepath.Join(dir, "nodeagent")
-	goBuild(ctx, t, root, bin, "./cmd/nodeagent")
+	bin := filepath.Join(dir, "bin")
+	goBuild(ctx, t, root, bin+"/", "./cmd/nodeagent", "./cmd/nodeagentd")
 	out, err := exec.CommandContext(ctx, filepath.Join(root, "packaging", "build-deb.sh"),
 		"0.0.0+e2e", "amd64", bin, dir).Output()
 	if err != nil {
@@ -47,13 +47,13 @@ func buildArtifacts(t *testing.T) artifacts {
 	return a
 }
 
-func goBuild(ctx context.Context, t *testing.T, dir, out, pkg string) {
+func goBuild(ctx context.Context, t *testing.T, dir, out string, pkgs ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=e2e", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-trimpath", "-ldflags", "-s -w -X main.version=e2e", "-o", out}, pkgs...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+		t.Fatalf("building %s: %v\n%s", strings.Join(pkgs, " "), err, b)
 	}
 }
 

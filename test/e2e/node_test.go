@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/platform"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -55,8 +56,14 @@ func (n *node) writeFile(t testing.TB, path string, data []byte, mode os.FileMod
 
 // status runs `nodeagent status -o json` inside the node: the same report
 // an operator reads, gathered by the agent's own code.
-func (n *node) status() (agent.StatusReport, error) {
-	var r agent.StatusReport
+// statusJSON is what `nodeagent status -o json` prints on a server.
+type statusJSON struct {
+	agent.StatusReport
+	Etcd *platform.EtcdStatus `json:"etcd,omitempty"`
+}
+
+func (n *node) status() (statusJSON, error) {
+	var r statusJSON
 	out, err := n.exec("nodeagent", "status", "-o", "json")
 	if err != nil {
 		return r, err
@@ -80,17 +87,6 @@ func (n *node) monotonicProp(unit, prop string) time.Duration {
 		return 0
 	}
 	return time.Duration(us) * time.Microsecond
-}
-
-// rssKiB is the resident memory of the unit's main process.
-func (n *node) rssKiB(unit string) int {
-	pid := n.unitProp(unit, "MainPID")
-	out, err := n.exec("ps", "-o", "rss=", "-p", pid)
-	if err != nil {
-		return 0
-	}
-	kib, _ := strconv.Atoi(strings.TrimSpace(out))
-	return kib
 }
 
 // saveJournal writes the node's whole journal of this boot to dir.

@@ -39,7 +39,8 @@ func (s *summary) log(t *testing.T) {
 // deliberate 2380 block, the SIGKILL of pi5's agent and the agents' retry
 // backoff, so the clean figure is pi4-1's: start to manifests applied, and
 // the agent's own share of it (minus the stand-in's start-up, systemd's
-// ExecMainStart → ActiveEnter of k3s.service). Per-node agent RSS at the end.
+// ExecMainStart → ActiveEnter of k3s.service). The idle step measures the
+// agents' memory and CPU.
 func (sc *scenario) bench(t *testing.T) {
 	pi41 := sc.h.nodes["pi4-1"]
 	entries, err := pi41.agentJournal()
@@ -52,10 +53,9 @@ func (sc *scenario) bench(t *testing.T) {
 	}
 	firstNode := applied.Time.Sub(sc.started)
 	k3sUp := k3sStartup(pi41)
-	var k3sParts, rss []string
+	var k3sParts []string
 	for _, n := range sc.h.each() {
 		k3sParts = append(k3sParts, fmt.Sprintf("%s %s", n.name, k3sStartup(n).Round(time.Millisecond)))
-		rss = append(rss, fmt.Sprintf("%s %.1f MiB", n.name, float64(n.rssKiB("nodeagent.service"))/1024))
 	}
 	figures := [][2]string{
 		{"start → pi4-1 serving + manifests applied", firstNode.Round(time.Millisecond).String()},
@@ -63,7 +63,6 @@ func (sc *scenario) bench(t *testing.T) {
 		{"start → 3 joined (incl. block, kill, backoff)", sc.converged.Sub(sc.started).Round(time.Millisecond).String()},
 		{"block removed → 3 joined", sc.converged.Sub(sc.unblocked).Round(time.Millisecond).String()},
 		{"k3s stand-in start-ups", strings.Join(k3sParts, ", ")},
-		{"agent RSS at end", strings.Join(rss, ", ")},
 	}
 	for _, f := range figures {
 		sc.sum.add("bench: "+f[0], "figure", f[1])

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nodeagent/nodeagent/internal/agent"
 )
 
 // Bounds of the scenario on a 2-core CI machine.
@@ -126,7 +124,7 @@ func (sc *scenario) allJoined() error {
 }
 
 // healthyCluster checks that etcd has quorum and `voters` healthy voters.
-func healthyCluster(st agent.StatusReport, voters int) error {
+func healthyCluster(st statusJSON, voters int) error {
 	if st.Etcd == nil {
 		return fmt.Errorf("etcd not readable: %v", st.Problems)
 	}

@@ -42,7 +42,7 @@ func TestBenchPlugToLabel(t *testing.T) {
 
 	name, nw := createNode(t, client)
 	root := usbtest.Tree(t)
-	startAgent(t, client, root, name, nil, debounce)
+	startAgent(t, srv.Metadata(), root, name, nil, debounce)
 	dongle := usbtest.SonoffZBDongleP()
 	var plugged []time.Duration
 	for range plugs {

@@ -15,7 +15,7 @@ func TestPlugLabelsNodeUnplugRemoves(t *testing.T) {
 	client := srv.Client()
 	name, nw := createNode(t, client)
 	root := usbtest.Tree(t)
-	startAgent(t, client, root, name, map[string]string{"site": "home"}, 100*time.Millisecond)
+	startAgent(t, srv.Metadata(), root, name, map[string]string{"site": "home"}, 100*time.Millisecond)
 	nw.waitFor(t, 10*time.Second, "static label", hasLabel("site", "home"))
 	handLabel(t, client, name, "room", "attic")
 
@@ -48,7 +48,7 @@ func TestFlapsWriteAtMostTwice(t *testing.T) {
 	client := srv.Client()
 	name, nw := createNode(t, client)
 	root := usbtest.Tree(t)
-	a := startAgent(t, client, root, name, nil, debounce)
+	a := startAgent(t, srv.Metadata(), root, name, nil, debounce)
 	waitCond(t, 10*time.Second, "initial reconcile", func() bool { return a.reconciles.Load() >= 1 })
 	if n := nw.writes.Load(); n != 0 {
 		t.Fatalf("%d writes before any device: an empty desired set must write nothing", n)

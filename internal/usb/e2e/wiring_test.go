@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
@@ -33,7 +34,7 @@ type agent struct {
 	errs       chan error
 }
 
-func startAgent(t testing.TB, client kubernetes.Interface, root host.Root, node string, static map[string]string, debounce time.Duration) *agent {
+func startAgent(t testing.TB, client metadata.Interface, root host.Root, node string, static map[string]string, debounce time.Duration) *agent {
 	t.Helper()
 	f, err := config.Default()
 	if err != nil {

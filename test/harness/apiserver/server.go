@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -163,6 +164,10 @@ func (s *Server) KubeconfigPath() string { return s.kubeconfig }
 
 // Client is an admin clientset for the server.
 func (s *Server) Client() kubernetes.Interface { return s.client }
+
+// Metadata is an admin metadata client for the server, the kind nodeagent's
+// label reconciler writes through.
+func (s *Server) Metadata() metadata.Interface { return metadata.NewForConfigOrDie(s.RestConfig()) }
 
 // ReadyIn is how long the apiserver took from exec to a 200 on /readyz.
 func (s *Server) ReadyIn() time.Duration { return s.readyIn }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/identity"
+	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/systemd"
+)
+
+// defaultCLI is where the package installs the full nodeagent binary, which
+// runs the platform phases.
+const defaultCLI = "/usr/bin/nodeagent"
+
+func newRunCommand(g *cli.Globals) *cobra.Command {
+	var cliPath string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "The daemon: join if needed, then keep the node in step on events",
+		Long:  "The resident daemon behind `nodeagent run`, which hands over to it: see `nodeagent run --help`.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			n := systemd.NewNotifier(g.Log)
+			a, closeAll, err := newAgentWhenConfigured(ctx, g, n, childPlatform(g, cliPath))
+			if err != nil || a == nil {
+				return err
+			}
+			defer closeAll()
+			wd, err := systemd.WatchdogInterval()
+			if err != nil {
+				g.Log.Warn("reading the watchdog interval", zap.Error(err))
+			}
+			path, err := g.ConfigFilePath()
+			if err != nil {
+				return err
+			}
+			go logRuntimeStats(ctx, g.Log)
+			return a.Run(ctx, n, agent.RunOptions{ConfigPath: path, Watchdog: wd})
+		},
+	}
+	cmd.Flags().StringVar(&cliPath, "cli", defaultCLI, "the full nodeagent binary, which runs the quorum and manifests phases")
+	_ = cmd.Flags().MarkHidden("cli")
+	return cmd
+}
+
+// childPlatform runs the platform phases as children of the daemon, with
+// this daemon's view of the cluster file and node.
+func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
+	return func(_ *config.File, n config.Node) agent.Platform {
+		args, err := g.ChildArgs(n)
+		if err != nil {
+			// The cluster file was readable a moment ago; the child will say
+			// what is wrong with it now.
+			g.Log.Warn("resolving the cluster file for the platform phases", zap.Error(err))
+		}
+		return &agent.CommandPlatform{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
+	}
+}
+
+// newAgentWhenConfigured builds the agent, waiting while the cluster file is
+// invalid or does not name this machine: a freshly installed package is
+// running and says what it needs (systemctl status), instead of restarting
+// every few seconds. A nil agent without error means ctx ended.
+func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Notifier, platform cli.PlatformFactory) (*agent.Agent, func(), error) {
+	var watch <-chan fsnotify.Event
+	for {
+		a, closeAll, err := g.NewAgent(ctx, agent.SystemdReporter{N: n}, k3s.Options{}, platform)
+		if err == nil || !isConfigProblem(err) {
+			return a, closeAll, err
+		}
+		g.Log.Error("waiting for a usable cluster file", zap.Error(err))
+		_ = n.Ready()
+		_ = n.Status("waiting for a usable cluster file: " + err.Error())
+		if watch == nil {
+			watch = watchConfigDir(ctx, g)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil
+		case <-watch:
+		case <-time.After(time.Minute): // the directory may not exist yet
+		}
+		_ = n.Watchdog()
+	}
+}
+
+// logRuntimeStats logs the daemon's goroutines and memory on SIGUSR1
+// (systemctl kill -s USR1 --kill-whom=main nodeagent): how to tell a leak
+// from a busy moment on a Pi without a debugger.
+func logRuntimeStats(ctx context.Context, log *zap.Logger) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			log.Info("runtime stats",
+				zap.Int("goroutines", runtime.NumGoroutine()),
+				zap.Uint64("heapInuseBytes", m.HeapInuse),
+				zap.Uint64("heapReleasedBytes", m.HeapReleased),
+				zap.Uint64("stackInuseBytes", m.StackInuse),
+				zap.Uint32("gcCycles", m.NumGC))
+		}
+	}
+}
+
+func isConfigProblem(err error) bool {
+	var cfgErr *config.Errors
+	return errors.As(err, &cfgErr) || errors.Is(err, identity.ErrNotANode)
+}
+
+// watchConfigDir reports changes in the cluster file's directory (editors
+// replace files by rename); nil when it cannot be watched.
+func watchConfigDir(ctx context.Context, g *cli.Globals) <-chan fsnotify.Event {
+	path, _ := g.ConfigFilePath()
+	if path == "" {
+		path = g.HostRoot().Path(config.DefaultPath)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil
+	}
+	if err := w.Add(filepath.Dir(path)); err != nil {
+		w.Close()
+		return nil
+	}
+	go func() {
+		<-ctx.Done()
+		w.Close()
+	}()
+	return w.Events
+}

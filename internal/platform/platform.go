@@ -1,0 +1,167 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodeagent/nodeagent/internal/apply"
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/manifests"
+	"github.com/nodeagent/nodeagent/internal/quorum"
+)
+
+// leaseWait bounds how long a server waits for the apply lease: the holder
+// applies and releases within seconds when all is well, and whoever comes
+// after it finds everything unchanged.
+const leaseWait = 2 * time.Minute
+
+// Config is what the platform phases of one server work with.
+type Config struct {
+	Log     *zap.Logger
+	Cluster *config.Cluster
+	Node    config.Node
+	Root    host.Root
+	Clock   host.Clock
+	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
+	EtcdEndpoint, EtcdTLSDir string
+}
+
+// Platform runs the quorum gate and the manifests of one server. It keeps
+// the etcd connection and the apply engine (whose discovery cache makes a
+// no-op re-apply cheap) between calls; Close releases them.
+type Platform struct {
+	cfg    Config
+	log    *zap.Logger
+	quorum *quorum.Observer
+	engine *apply.Engine
+	client kubernetes.Interface
+	// applying is the context of the ApplyManifests call in progress: the
+	// engine, built once, asks the gate under it between steps.
+	applying context.Context
+}
+
+// New prepares the platform phases; it connects to nothing until used.
+func New(cfg Config) *Platform {
+	tlsDir := cfg.EtcdTLSDir
+	if tlsDir == "" {
+		tlsDir = quorum.DefaultTLSDir
+	}
+	log := cfg.Log.With(zap.String("node", cfg.Node.Name))
+	return &Platform{
+		cfg:    cfg,
+		log:    log,
+		quorum: quorum.NewObserver(quorum.Config{Endpoint: cfg.EtcdEndpoint, TLSDir: cfg.Root.Path(tlsDir)}, log),
+	}
+}
+
+// Close releases the etcd connection.
+func (p *Platform) Close() error { return p.quorum.Close() }
+
+// gate opens once etcd has quorum among the servers the cluster file names.
+func (p *Platform) gate() *quorum.Gate {
+	return quorum.NewGate(p.quorum, quorum.GateConfig{
+		Clock:            p.cfg.Clock,
+		MinHealthyVoters: len(p.cfg.Cluster.Servers())/2 + 1,
+	}, p.log)
+}
+
+// WaitQuorum holds the manifests back until etcd has quorum, telling status
+// what it waits for.
+func (p *Platform) WaitQuorum(ctx context.Context, status func(string)) error {
+	deadline := p.cfg.Clock.Now().Add(p.cfg.Cluster.Apply.QuorumTimeout.Duration)
+	return p.gate().Wait(ctx, deadline, func(s quorum.Status) {
+		status("waiting for quorum: " + s.Summary())
+	})
+}
+
+// ApplyManifests renders the cluster's manifests and the overlay and applies
+// them, once, as the holder of the apply lease, stopping at a step boundary
+// if quorum is lost. Objects whose kinds a chart has not installed yet stay
+// pending; the daemon's next pass applies them.
+func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) error {
+	set, err := manifests.Render(p.cfg.Cluster)
+	if err != nil {
+		return fmt.Errorf("rendering manifests: %w", err)
+	}
+	overlay, err := apply.LoadOverlay(p.cfg.Root, p.cfg.Cluster.Apply.OverlayDir)
+	if err != nil {
+		return err
+	}
+	objs := apply.Merge(set.Objects(), overlay)
+	p.applying = ctx
+	engine, client, err := p.clients()
+	if err != nil {
+		return err
+	}
+	leader := apply.NewLeader(client, p.cfg.Node.Name, apply.LeaderConfig{}, p.log)
+	status("waiting for the apply lease")
+	err = leader.TryRun(ctx, leaseWait, func(ctx context.Context) error {
+		status(fmt.Sprintf("applying %d objects", len(objs)))
+		report, err := engine.Apply(ctx, objs)
+		if err != nil {
+			return err
+		}
+		p.log.Info("manifests applied", zap.String("summary", report.Summary()), zap.Bool("stopped", report.Stopped))
+		if report.Stopped {
+			return fmt.Errorf("apply stopped: %w", quorum.ErrNoQuorum)
+		}
+		return report.Err()
+	})
+	if apply.IsHeld(err) {
+		p.log.Info("another server holds the apply lease: it applies", zap.Error(err))
+		return nil
+	}
+	return err
+}
+
+// clients builds the apply engine and the clientset for the lease once, from
+// the kubeconfig k3s writes.
+func (p *Platform) clients() (*apply.Engine, kubernetes.Interface, error) {
+	if p.engine != nil {
+		return p.engine, p.client, nil
+	}
+	cfg, err := kube.RestConfig(p.cfg.Root.Path(kube.K3sKubeconfig))
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating kubernetes client: %w", err)
+	}
+	gate := p.gate()
+	e, err := apply.New(cfg, apply.Options{
+		ForceConflicts: p.cfg.Cluster.Apply.ForceConflicts,
+		Held:           func() bool { return gate.Held(p.applying) },
+		Clock:          p.cfg.Clock,
+	}, p.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.engine, p.client = e, client
+	return e, client, nil
+}
+
+// EtcdStatus is the quorum view of a server (`nodeagent status`).
+type EtcdStatus struct {
+	Quorum  bool            `json:"quorum"`
+	Summary string          `json:"summary"`
+	Leader  string          `json:"leader"`
+	Members []quorum.Member `json:"members"`
+}
+
+// Etcd reads the members' health, with a short timeout.
+func (p *Platform) Etcd(ctx context.Context) (*EtcdStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := p.quorum.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &EtcdStatus{Quorum: s.Quorum(), Summary: s.Summary(), Leader: s.LeaderName(), Members: s.Members}, nil
+}

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nodeagent/nodeagent/test/harness/procstat"
+)
+
+// goroutines asks the daemon for its runtime stats (SIGUSR1) and reads the
+// goroutine count from the journal entry it logs.
+func (n *node) goroutines(pid string) (int, error) {
+	since := time.Now().Add(-time.Second)
+	if _, err := n.exec("kill", "-USR1", pid); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, err := n.agentJournal()
+		if err != nil {
+			return 0, err
+		}
+		if found := all(entries, since, "runtime stats"); len(found) > 0 {
+			return strconv.Atoi(found[len(found)-1].Fields["GOROUTINES"])
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("no runtime stats in the journal 30s after SIGUSR1")
+		}
+		time.Sleep(pollEvery) // polling the journal, with the deadline above
+	}
+}
+
+// idleWatch is what one node's daemon did over the window.
+type idleWatch struct {
+	procstat.Watch
+	goroutines [2]int
+}
+
+// idle: the joined daemons, left alone, stay within the memory and
+// CPU targets and do not grow. 30 s in CI; NODEAGENT_IDLE_WINDOW=10m gives
+// the figure, which covers one resync (a server then runs its quorum
+// and manifests phases as children, counted in the daemon's CPU).
+func (sc *scenario) idle(t *testing.T) {
+	window, err := procstat.Window(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The nodes restarted by the recovery step finish their pass first.
+	for _, n := range sc.h.each() {
+		poll(t, n.name+" in step", 3*time.Minute, pollEvery, func() error {
+			if st := n.unitProp("nodeagent.service", "StatusText"); st != "in step" {
+				return fmt.Errorf("status %q", st)
+			}
+			return nil
+		})
+	}
+	watches := map[string]*idleWatch{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range sc.h.each() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := watchIdle(n, window)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("%s: %v", n.name, err)
+				return
+			}
+			watches[n.name] = w
+		}()
+	}
+	wg.Wait()
+	var parts []string
+	for _, n := range sc.h.each() {
+		w := watches[n.name]
+		if w == nil {
+			continue
+		}
+		t.Logf("%s idle %s: %s, goroutines %d→%d", n.name, w.Elapsed.Round(time.Second), w.Watch, w.goroutines[0], w.goroutines[1])
+		parts = append(parts, fmt.Sprintf("%s %.1f MiB peak, %.3f%% CPU", n.name, float64(w.Peak.RSSKiB)/1024, w.CPUPerc()))
+		for _, p := range w.Problems() {
+			t.Errorf("%s: idle daemon: %s", n.name, p)
+		}
+		if w.goroutines[1] > w.goroutines[0] {
+			t.Errorf("%s: goroutines grew while idle: %d → %d", n.name, w.goroutines[0], w.goroutines[1])
+		}
+	}
+	sc.sum.add("idle "+window.String(), "ok", strings.Join(parts, "; "))
+}
+
+// watchIdle watches n's daemon for window, asking for its goroutines at
+// both ends.
+func watchIdle(n *node, window time.Duration) (*idleWatch, error) {
+	pid := n.unitProp("nodeagent.service", "MainPID")
+	if pid == "" || pid == "0" {
+		return nil, fmt.Errorf("nodeagent.service has no main process")
+	}
+	w := &idleWatch{}
+	var err error
+	if w.goroutines[0], err = n.goroutines(pid); err != nil {
+		return nil, err
+	}
+	if w.Watch, err = procstat.WatchFor(n.c.Path("/proc/"+pid), window); err != nil {
+		return nil, err
+	}
+	if w.goroutines[1], err = n.goroutines(pid); err != nil {
+		return nil, err
+	}
+	if now := n.unitProp("nodeagent.service", "MainPID"); now != pid {
+		return nil, fmt.Errorf("the daemon restarted while idle: pid %s → %s", pid, now)
+	}
+	return w, nil
+}
