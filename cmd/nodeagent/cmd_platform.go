@@ -72,6 +72,29 @@ loses quorum. The daemon runs it on every resync of a server.`,
 	return cmd
 }
 
+// newRestartTurnCommand is the daemon's plumbing for a rolling k3s restart;
+// the turn is a Lease, so it outlives the child that claimed it.
+func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
+	var report string
+	cmd := &cobra.Command{
+		Use:       "restart-turn claim|release",
+		Short:     "Claim or release this server's turn to restart k3s (kube-system/" + platform.RestartLeaseName + ")",
+		Hidden:    true,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"claim", "release"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPlatform(cmd, g, report, func(ctx context.Context, p *platform.Platform, status func(string)) error {
+				if args[0] == "claim" {
+					return p.ClaimRestart(ctx, status)
+				}
+				return p.ReleaseRestart(ctx, status)
+			})
+		},
+	}
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
 func addReportFlag(cmd *cobra.Command, report *string) {
 	cmd.Flags().StringVar(report, "report", "terminal", "progress format: terminal, or "+agent.ReportLines+" for the daemon")
 	_ = cmd.Flags().MarkHidden("report")

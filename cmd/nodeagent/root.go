@@ -33,6 +33,7 @@ cluster's manifests once etcd has quorum.`,
 		newDoctorCommand(g),
 		newQuorumCommand(g),
 		newApplyCommand(g),
+		newRestartTurnCommand(g),
 	)
 	return root
 }

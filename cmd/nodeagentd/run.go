@@ -64,9 +64,8 @@ func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
 	return func(_ *config.File, n config.Node) agent.Platform {
 		args, err := g.ChildArgs(n)
 		if err != nil {
-			// The cluster file was readable a moment ago; the child will say
-			// what is wrong with it now.
-			g.Log.Warn("resolving the cluster file for the platform phases", zap.Error(err))
+			// It was readable a moment ago; the child will say what is wrong.
+			g.Log.Warn("finding the cluster file for the platform phases", zap.Error(err))
 		}
 		return &agent.CommandPlatform{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
 	}

@@ -81,6 +81,7 @@ func (a *Agent) wire() {
 	a.firewall = firewall.New(d.Root, d.Runner, a.log)
 	inst := k3s.NewInstaller(d.Root, a.log, d.Clock, d.Download)
 	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services)
+	a.k3s.RollingRestart = a.rollingRestart
 	if a.platform != nil {
 		_ = a.platform.Close()
 		a.platform = nil

@@ -140,12 +140,31 @@ func (a *Agent) joinK3s(ctx context.Context) error {
 // k3sHasData reports whether k3s has started here before (server etcd data
 // or an agent's node password).
 func (a *Agent) k3sHasData() bool {
-	for _, p := range []string{"/var/lib/rancher/k3s/server/db/etcd", "/etc/rancher/node/password"} {
+	for _, p := range []string{k3s.EtcdDataDir, "/etc/rancher/node/password"} {
 		if _, err := os.Stat(a.Root.Path(p)); err == nil {
 			return true
 		}
 	}
 	return false
+}
+
+// rollingRestart restarts k3s on this etcd member in its turn: once the
+// other servers are healthy and none of them is restarting, so a change of
+// the cluster file that reaches every server at once costs no quorum.
+func (a *Agent) rollingRestart(ctx context.Context, restart func(context.Context) error) error {
+	if a.platform == nil {
+		return errNoPlatform
+	}
+	if err := a.platform.ClaimRestart(ctx, a.Reporter.Status); err != nil {
+		return err
+	}
+	a.Reporter.Status("restarting k3s in this server's turn")
+	if err := restart(ctx); err != nil {
+		// The turn lapses with its Lease; meanwhile the others see this
+		// member unhealthy and wait anyway.
+		return err
+	}
+	return a.platform.ReleaseRestart(ctx, a.Reporter.Status)
 }
 
 // waitQuorum holds the manifests back until etcd has quorum.

@@ -13,24 +13,33 @@ import (
 	"time"
 )
 
-// Platform is a server's last two phases: the quorum gate and the manifests.
-// They need client-go's typed clientset and the etcd v3 client, which the
-// resident daemon does not link: `nodeagent join` runs them in process
-// (internal/platform), the daemon in a child process (CommandPlatform).
+// Platform is what a server does through etcd and the typed Kubernetes
+// API: its last two phases, the quorum gate and the manifests, and its turn
+// in a rolling k3s restart. They need client-go's typed clientset and the
+// etcd v3 client, which the resident daemon does not link: `nodeagent join`
+// runs them in process (internal/platform), the daemon in a child process
+// (CommandPlatform). status is told what each waits for.
 type Platform interface {
-	// WaitQuorum returns once etcd has quorum, telling status what it waits for.
+	// WaitQuorum returns once etcd has quorum.
 	WaitQuorum(ctx context.Context, status func(string)) error
 	// ApplyManifests applies the cluster's manifests as the apply lease holder.
 	ApplyManifests(ctx context.Context, status func(string)) error
+	// ClaimRestart returns once this server may restart k3s: the other etcd
+	// voters healthy and no other server restarting (it holds the turn).
+	ClaimRestart(ctx context.Context, status func(string)) error
+	// ReleaseRestart waits until this etcd member is healthy again and
+	// passes the turn on.
+	ReleaseRestart(ctx context.Context, status func(string)) error
 	Close() error
 }
 
 var errNoPlatform = errors.New("this build runs no quorum or manifests phase (no platform wired)")
 
-// CommandPlatform runs the platform phases as `nodeagent quorum --wait` and
-// `nodeagent apply` children of the daemon. Each call costs one process
-// start, on a join or a resync, never on a hotplug; in exchange the daemon's
-// idle footprint holds none of what those phases link.
+// CommandPlatform runs the platform's work as `nodeagent quorum --wait`,
+// `nodeagent apply` and `nodeagent restart-turn` children of the daemon.
+// Each call costs one process start, on a join, a resync or a k3s restart,
+// never on a hotplug; in exchange the daemon's idle footprint holds none of
+// what they link.
 type CommandPlatform struct {
 	// CLI is the full nodeagent binary.
 	CLI string
@@ -49,6 +58,16 @@ func (p *CommandPlatform) WaitQuorum(ctx context.Context, status func(string)) e
 // ApplyManifests runs `nodeagent apply`.
 func (p *CommandPlatform) ApplyManifests(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "apply")
+}
+
+// ClaimRestart runs `nodeagent restart-turn claim`.
+func (p *CommandPlatform) ClaimRestart(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restart-turn", "claim")
+}
+
+// ReleaseRestart runs `nodeagent restart-turn release`.
+func (p *CommandPlatform) ReleaseRestart(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restart-turn", "release")
 }
 
 // Close has nothing to release: each child exits when its phase is done.

@@ -65,11 +65,17 @@ func TestCommandPlatformRelaysStatusAndPassesArgs(t *testing.T) {
 	if !strings.Contains(env, "MARKER=child") {
 		t.Errorf("the child did not get the given environment:\n%s", env)
 	}
-	if err := p.WaitQuorum(context.Background(), func(string) {}); err != nil {
-		t.Fatal(err)
-	}
-	if rec, _ := os.ReadFile(record); !strings.HasPrefix(string(rec), "quorum --wait --node pi4-1") {
-		t.Errorf("WaitQuorum ran %q", strings.SplitN(string(rec), "\n", 2)[0])
+	for want, call := range map[string]func(context.Context, func(string)) error{
+		"quorum --wait --node pi4-1":        p.WaitQuorum,
+		"restart-turn claim --node pi4-1":   p.ClaimRestart,
+		"restart-turn release --node pi4-1": p.ReleaseRestart,
+	} {
+		if err := call(context.Background(), func(string) {}); err != nil {
+			t.Fatal(err)
+		}
+		if rec, _ := os.ReadFile(record); !strings.HasPrefix(string(rec), want) {
+			t.Errorf("ran %q, want %q", strings.SplitN(string(rec), "\n", 2)[0], want)
+		}
 	}
 }
 

@@ -98,17 +98,15 @@ func (g *Globals) ThisNode(f *config.File) (config.Node, error) {
 }
 
 // ChildArgs are the flags that make a nodeagent child process see the
-// cluster file, node, root and log level this one sees.
+// cluster file, node, root and log level this one sees. On an error finding
+// the cluster file they lack --config, and the child looks for it itself.
 func (g *Globals) ChildArgs(n config.Node) ([]string, error) {
-	path, err := g.ConfigFilePath()
-	if err != nil {
-		return nil, err
-	}
 	args := []string{"--node", n.Name, "--root", g.RootDir, "--log-level", g.LogLevel}
+	path, err := g.ConfigFilePath()
 	if path != "" {
 		args = append(args, "--config", path)
 	}
-	return args, nil
+	return args, err
 }
 
 // PlatformFactory builds a server's quorum and manifests phases.

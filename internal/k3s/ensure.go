@@ -2,7 +2,10 @@ package k3s
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,7 +25,19 @@ type Manager struct {
 	// ActiveTimeout bounds the wait for the unit to become active; a first
 	// server start pulls images and initialises etcd, which takes minutes on a Pi.
 	ActiveTimeout time.Duration
+	// RollingRestart, when set, restarts an etcd member of a multi-server
+	// cluster: it runs restart once that keeps quorum, one server at a time.
+	// Unset, k3s restarts at once.
+	RollingRestart func(ctx context.Context, restart func(context.Context) error) error
 }
+
+// RestartPendingPath marks a restart that a change made necessary but that
+// has not happened yet (the rolling restart is waiting, or nodeagent was
+// killed): the next Ensure restarts even though the files are in place.
+const RestartPendingPath = "/var/lib/nodeagent/k3s-restart-pending"
+
+// EtcdDataDir exists once a server has been an etcd member.
+const EtcdDataDir = "/var/lib/rancher/k3s/server/db/etcd"
 
 // NewManager returns a Manager for node n of cluster c.
 func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Node, inst *Installer, svc ServiceManager) *Manager {
@@ -85,18 +100,54 @@ func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
 }
 
 func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureResult) error {
-	if res.Changed() {
-		m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
-			zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged))
+	pending := m.restartPending()
+	if !res.Changed() && !pending {
+		m.log.Debug("k3s already up to date", zap.String("unit", unit))
+		if err := m.services.Start(ctx, unit); err != nil {
+			return fmt.Errorf("starting %s: %w", unit, err)
+		}
+		return nil
+	}
+	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
+		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
+		zap.Bool("pending", pending))
+	restart := func(ctx context.Context) error {
 		if err := m.services.Restart(ctx, unit); err != nil {
 			return fmt.Errorf("restarting %s: %w", unit, err)
 		}
-		res.Restarted = true
-		return nil
+		return m.services.WaitActive(ctx, unit, m.ActiveTimeout)
 	}
-	m.log.Debug("k3s already up to date", zap.String("unit", unit))
-	if err := m.services.Start(ctx, unit); err != nil {
-		return fmt.Errorf("starting %s: %w", unit, err)
+	if !m.rolls() {
+		if err := restart(ctx); err != nil {
+			return err
+		}
+	} else {
+		if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), nil, 0o600); err != nil {
+			return fmt.Errorf("recording the pending k3s restart: %w", err)
+		}
+		if err := m.RollingRestart(ctx, restart); err != nil {
+			return fmt.Errorf("rolling restart of %s: %w", unit, err)
+		}
+	}
+	res.Restarted = true
+	if err := os.Remove(m.root.Path(RestartPendingPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clearing the pending k3s restart: %w", err)
 	}
 	return nil
+}
+
+// rolls reports whether a restart here must wait its turn: this server is
+// an etcd member of a cluster with other servers. A first start is no
+// restart, and agents hold no etcd.
+func (m *Manager) rolls() bool {
+	if m.RollingRestart == nil || m.node.Role != config.RoleServer || len(m.cluster.Servers()) < 2 {
+		return false
+	}
+	_, err := os.Stat(m.root.Path(EtcdDataDir))
+	return err == nil
+}
+
+func (m *Manager) restartPending() bool {
+	_, err := os.Stat(m.root.Path(RestartPendingPath))
+	return err == nil
 }

@@ -32,6 +32,9 @@ func Plan(c *config.Cluster, n config.Node) (plan.Step, error) {
 				Commands: []string{"systemctl enable " + unit, "systemctl restart " + unit}},
 		},
 	}
+	if n.Role == config.RoleServer && len(c.Servers()) > 1 {
+		step.Notes = append(step.Notes, "once this server is an etcd member, a restart waits its turn: the other voters healthy, no other server restarting (Lease kube-system/nodeagent-k3s-restart)")
+	}
 	if rel.Local {
 		step.Notes = append(step.Notes, fmt.Sprintf("air-gap images: %s is installed to %s when present", rel.ImagesLoc, ImagesDir))
 	}

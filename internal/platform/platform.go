@@ -63,12 +63,13 @@ func New(cfg Config) *Platform {
 // Close releases the etcd connection.
 func (p *Platform) Close() error { return p.quorum.Close() }
 
+// minHealthyVoters is a majority of the servers the cluster file names: a
+// lone first server (1/1) is no quorum for the cluster's manifests.
+func (p *Platform) minHealthyVoters() int { return len(p.cfg.Cluster.Servers())/2 + 1 }
+
 // gate opens once etcd has quorum among the servers the cluster file names.
 func (p *Platform) gate() *quorum.Gate {
-	return quorum.NewGate(p.quorum, quorum.GateConfig{
-		Clock:            p.cfg.Clock,
-		MinHealthyVoters: len(p.cfg.Cluster.Servers())/2 + 1,
-	}, p.log)
+	return quorum.NewGate(p.quorum, quorum.GateConfig{Clock: p.cfg.Clock, MinHealthyVoters: p.minHealthyVoters()}, p.log)
 }
 
 // WaitQuorum holds the manifests back until etcd has quorum, telling status
@@ -95,7 +96,11 @@ func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) erro
 	}
 	objs := apply.Merge(set.Objects(), overlay)
 	p.applying = ctx
-	engine, client, err := p.clients()
+	engine, err := p.applyEngine()
+	if err != nil {
+		return err
+	}
+	client, err := p.clientset()
 	if err != nil {
 		return err
 	}
@@ -120,19 +125,29 @@ func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) erro
 	return err
 }
 
-// clients builds the apply engine and the clientset for the lease once, from
-// the kubeconfig k3s writes.
-func (p *Platform) clients() (*apply.Engine, kubernetes.Interface, error) {
-	if p.engine != nil {
-		return p.engine, p.client, nil
+// clientset connects, once, with the kubeconfig k3s writes.
+func (p *Platform) clientset() (kubernetes.Interface, error) {
+	if p.client != nil {
+		return p.client, nil
 	}
 	cfg, err := kube.RestConfig(p.cfg.Root.Path(kube.K3sKubeconfig))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	if p.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("creating kubernetes client: %w", err)
+	}
+	return p.client, nil
+}
+
+// applyEngine builds the apply engine once; it asks the gate between steps.
+func (p *Platform) applyEngine() (*apply.Engine, error) {
+	if p.engine != nil {
+		return p.engine, nil
+	}
+	cfg, err := kube.RestConfig(p.cfg.Root.Path(kube.K3sKubeconfig))
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating kubernetes client: %w", err)
+		return nil, err
 	}
 	gate := p.gate()
 	e, err := apply.New(cfg, apply.Options{
@@ -141,10 +156,10 @@ func (p *Platform) clients() (*apply.Engine, kubernetes.Interface, error) {
 		Clock:          p.cfg.Clock,
 	}, p.log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	p.engine, p.client = e, client
-	return e, client, nil
+	p.engine = e
+	return e, nil
 }
 
 // EtcdStatus is the quorum view of a server (`nodeagent status`).

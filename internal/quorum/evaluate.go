@@ -123,3 +123,31 @@ func displayName(m Member) string {
 	}
 	return fmt.Sprintf("%x", m.ID)
 }
+
+// StopSafe reports whether the local member (Self) may go down, for a k3s
+// restart, without costing quorum: every other voter healthy, and without
+// this one still minHealthyVoters of them and a majority. nil when safe,
+// else what it waits for.
+func (s Status) StopSafe(minHealthyVoters int) error {
+	if s.ReadErr != nil {
+		return fmt.Errorf("local linearizable read failed: %w", s.ReadErr)
+	}
+	others := 0
+	var bad []string
+	for _, m := range s.Members {
+		switch {
+		case m.ID == s.Self || m.Learner:
+		case !m.Healthy:
+			bad = append(bad, fmt.Sprintf("%s (%s)", displayName(m), m.Reason))
+		default:
+			others++
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("other members unhealthy: %s", strings.Join(bad, ", "))
+	}
+	if need := max(s.Verdict.Needed, minHealthyVoters); others < need {
+		return fmt.Errorf("%d other voter(s) healthy, %d needed while this one is down", others, need)
+	}
+	return nil
+}

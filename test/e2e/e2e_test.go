@@ -39,6 +39,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "two nodes down", sc.twoDown)
 	step(t, sum, "recovery", sc.recover)
 	sc.bench(t)
+	step(t, sum, "rolling restart", sc.rollingRestart)
 	step(t, sum, "idle", sc.idle)
 }
 

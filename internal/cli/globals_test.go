@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+)
+
+// A platform child must read the same cluster file as the daemon: the one
+// under --root when there, else the built-in one (no --config).
+func TestChildArgsNameTheDaemonsClusterFile(t *testing.T) {
+	root := t.TempDir()
+	g := &Globals{RootDir: root, LogLevel: "debug"}
+	n := config.Node{Name: "pi4-1"}
+	args, err := g.ChildArgs(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(args, " "), "--node pi4-1 --root "+root+" --log-level debug"; got != want {
+		t.Errorf("without a cluster file: %q, want %q", got, want)
+	}
+	path := filepath.Join(root, config.DefaultPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("kind: Cluster\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if args, err = g.ChildArgs(n); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(args, " "); !strings.HasSuffix(got, " --config "+path) {
+		t.Errorf("with %s: %q, want --config naming it", path, got)
+	}
+	g.ConfigPath = "relative.yaml"
+	args, _ = g.ChildArgs(n)
+	if last := args[len(args)-1]; !filepath.IsAbs(last) || filepath.Base(last) != "relative.yaml" {
+		t.Errorf("--config relative.yaml reached the child as %q, want an absolute path", last)
+	}
+}

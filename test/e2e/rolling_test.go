@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rollingRestart: a cluster-file change that alters k3s's config reaches
+// all three servers at the same moment; each restarts k3s in its turn, so
+// no two are down together and etcd keeps quorum throughout.
+func (sc *scenario) rollingRestart(t *testing.T) {
+	changed := bytes.Replace(sc.h.cluster, []byte("retention: 5"), []byte("retention: 7"), 1)
+	if bytes.Equal(changed, sc.h.cluster) {
+		t.Fatal("the cluster file has no etcd snapshot retention to change")
+	}
+	src := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(src, changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]time.Duration{}
+	for _, n := range sc.h.each() {
+		before[n.name] = n.monotonicProp("k3s.service", "ExecMainStartTimestampMonotonic")
+	}
+	start := time.Now()
+	sc.h.parallel(t, "writing the changed cluster file", func(n *node) error {
+		return n.c.CopyIn(src, "/etc/nodeagent/cluster.yaml")
+	})
+	sc.h.cluster = changed
+	for _, n := range sc.h.each() {
+		poll(t, n.name+" restarted k3s and in step", 5*time.Minute, pollEvery, func() error {
+			if n.monotonicProp("k3s.service", "ExecMainStartTimestampMonotonic") == before[n.name] {
+				return fmt.Errorf("k3s not restarted yet; agent: %s", n.unitProp("nodeagent.service", "StatusText"))
+			}
+			if st := n.unitProp("nodeagent.service", "StatusText"); st != "in step" {
+				return fmt.Errorf("agent: %s", st)
+			}
+			return nil
+		})
+	}
+	// Each k3s was down from leaving active to entering it again. The
+	// containers share the kernel, so the monotonic timestamps compare.
+	type window struct {
+		node        string
+		down, upped time.Duration
+	}
+	var windows []window
+	for _, n := range sc.h.each() {
+		windows = append(windows, window{n.name,
+			n.monotonicProp("k3s.service", "ActiveExitTimestampMonotonic"),
+			n.monotonicProp("k3s.service", "ActiveEnterTimestampMonotonic")})
+	}
+	sort.Slice(windows, func(i, j int) bool { return windows[i].down < windows[j].down })
+	var order []string
+	for i, w := range windows {
+		order = append(order, fmt.Sprintf("%s down %s", w.node, (w.upped-w.down).Round(time.Millisecond)))
+		if w.upped < w.down {
+			t.Errorf("%s: k3s entered active (%s) before it left it (%s)", w.node, w.upped, w.down)
+		}
+		if i > 0 && w.down < windows[i-1].upped {
+			t.Errorf("k3s on %s went down %s before k3s on %s was back: two servers down at once",
+				w.node, (windows[i-1].upped - w.down).Round(time.Millisecond), windows[i-1].node)
+		}
+	}
+	for _, n := range sc.h.each() {
+		entries, err := n.agentJournal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claimed := len(all(entries, start, "restart lease claimed")); claimed != 1 {
+			t.Errorf("%s claimed its restart turn %d times, want once", n.name, claimed)
+		}
+	}
+	sc.sum.add("rolling restart", "ok", fmt.Sprintf("all in step after %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(order, ", then ")))
+}
