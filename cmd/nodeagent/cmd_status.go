@@ -23,7 +23,8 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 		Short: "One screen: k3s, etcd quorum, labels, disks, firewall, last errors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, closeAll, err := newAgent(cmd.Context(), g, &agent.TerminalReporter{W: io.Discard}, k3s.Options{})
+			// No platform in the agent: only the etcd view below needs one.
+			a, closeAll, err := g.NewAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, k3s.Options{}, nil)
 			if err != nil {
 				return err
 			}

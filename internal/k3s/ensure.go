@@ -63,7 +63,8 @@ func (r EnsureResult) Changed() bool {
 
 // Ensure installs the binary, writes config.yaml and the unit, enables the
 // unit, restarts k3s when any of those changed (else starts it, a no-op when
-// running) and waits until it is active. Waiting for the join predecessor is
+// running; an etcd member restarts in its turn, RollingRestart) and waits
+// until it is active. Waiting for the join predecessor is
 // the caller's step (WaitForPredecessor), before Ensure.
 func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
 	var res EnsureResult
@@ -93,9 +94,6 @@ func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
 	if err := m.startOrRestart(ctx, unit, &res); err != nil {
 		return res, err
 	}
-	if err := m.services.WaitActive(ctx, unit, m.ActiveTimeout); err != nil {
-		return res, fmt.Errorf("waiting for %s: %w", unit, err)
-	}
 	return res, nil
 }
 
@@ -106,7 +104,7 @@ func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureRe
 		if err := m.services.Start(ctx, unit); err != nil {
 			return fmt.Errorf("starting %s: %w", unit, err)
 		}
-		return nil
+		return m.waitActive(ctx, unit)
 	}
 	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
 		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
@@ -115,7 +113,7 @@ func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureRe
 		if err := m.services.Restart(ctx, unit); err != nil {
 			return fmt.Errorf("restarting %s: %w", unit, err)
 		}
-		return m.services.WaitActive(ctx, unit, m.ActiveTimeout)
+		return m.waitActive(ctx, unit)
 	}
 	if !m.rolls() {
 		if err := restart(ctx); err != nil {
@@ -132,6 +130,13 @@ func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureRe
 	res.Restarted = true
 	if err := os.Remove(m.root.Path(RestartPendingPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("clearing the pending k3s restart: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) waitActive(ctx context.Context, unit string) error {
+	if err := m.services.WaitActive(ctx, unit, m.ActiveTimeout); err != nil {
+		return fmt.Errorf("waiting for %s: %w", unit, err)
 	}
 	return nil
 }
