@@ -17,6 +17,13 @@ install -D -m 0644 "$top/systemd/nodeagent.service" "$stage/usr/lib/systemd/syst
 install -d -m 0755 "$stage/etc/nodeagent/manifests.d"
 install -m 0644 "$top/internal/config/default.yaml" "$stage/etc/nodeagent/cluster.yaml"
 install -D -m 0644 "$top/README.md" "$stage/usr/share/doc/nodeagent/README.md"
+# Manual pages from the commands' own help; they do not depend on ARCH, so
+# the generator runs for this machine.
+man="$stage/usr/share/man/man1"
+(cd "$top" && env -u GOOS -u GOARCH CGO_ENABLED=0 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-0}" \
+  go run -trimpath -ldflags "-X main.version=$version" ./cmd/nodeagent gen-man "$man")
+gzip -9n "$man"/*.1
+chmod 0644 "$man"/*.1.gz
 install -D -m 0644 "$here/deb/lintian-overrides" "$stage/usr/share/lintian/overrides/nodeagent"
 install -D -m 0644 "$here/deb/copyright" "$stage/usr/share/doc/nodeagent/copyright"
 printf '%s\n' "nodeagent ($version) unstable; urgency=medium" "" "  * Release $version." "" \

@@ -35,5 +35,6 @@ cluster's manifests once etcd has quorum.`,
 		newApplyCommand(g),
 		newRestartTurnCommand(g),
 	)
+	root.AddCommand(newManCommand(root))
 	return root
 }

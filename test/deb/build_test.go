@@ -77,10 +77,10 @@ func buildDeb(ctx context.Context, dir, version string) (string, error) {
 	return deb, nil
 }
 
-// lintianErrors runs lintian on deb and returns its error (E:) lines and
-// its whole output.
-func lintianErrors(ctx context.Context, deb string) ([]string, string, error) {
-	// lintian exits non-zero when it reports errors; the E: lines, not the
+// lintianProblems runs lintian on deb and returns its error and warning
+// (E:, W:) lines and its whole output.
+func lintianProblems(ctx context.Context, deb string) ([]string, string, error) {
+	// lintian exits non-zero when it reports errors; the tag lines, not the
 	// exit status, are the verdict, and a failure to run at all shows up
 	// as output without any tag line.
 	out, err := run(exec.CommandContext(ctx, "lintian", "--no-tag-display-limit", deb))
@@ -89,7 +89,7 @@ func lintianErrors(ctx context.Context, deb string) ([]string, string, error) {
 	}
 	var errs []string
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "E: ") {
+		if strings.HasPrefix(l, "E: ") || strings.HasPrefix(l, "W: ") {
 			errs = append(errs, l)
 		}
 	}
