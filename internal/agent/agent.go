@@ -1,10 +1,6 @@
 package agent
 
 import (
-	"context"
-	"fmt"
-	"time"
-
 	"go.uber.org/zap"
 	"k8s.io/client-go/metadata"
 
@@ -13,12 +9,8 @@ import (
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
-
-// KubeconfigPath is the admin kubeconfig k3s writes, which nodeagent reads.
-const KubeconfigPath = kube.K3sKubeconfig
 
 // Deps are what an Agent works with; cmd/nodeagent builds the real ones,
 // tests point Root at a container or a temp tree.
@@ -99,32 +91,3 @@ func (a *Agent) Close() {
 }
 
 func (a *Agent) cluster() *config.Cluster { return &a.File.Cluster }
-
-// waitUntil polls check every interval until it returns true, an error, or
-// timeout passes; progress is told about each failed attempt.
-func (a *Agent) waitUntil(ctx context.Context, what string, timeout, interval time.Duration, check func(context.Context) (bool, error)) error {
-	deadline := a.Clock.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := a.Clock.NewTicker(interval)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		ok, err := check(ctx)
-		if ok {
-			return nil
-		}
-		if err != nil {
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C():
-			if lastErr != nil {
-				return fmt.Errorf("%s: not done after %s: %w", what, timeout, lastErr)
-			}
-			return fmt.Errorf("%s: not done after %s", what, timeout)
-		case <-tick.C():
-		}
-	}
-}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/usb"
 )
@@ -27,7 +28,7 @@ func (a *Agent) kubeClient() (metadata.Interface, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	c, err := kube.NewMetadataClient(a.Root.Path(KubeconfigPath))
+	c, err := kube.NewMetadataClient(a.Root.Path(kube.K3sKubeconfig))
 	if err != nil {
 		return nil, err
 	}
@@ -38,9 +39,9 @@ func (a *Agent) kubeClient() (metadata.Interface, error) {
 // waitRegistered waits until k3s has registered this node in the API.
 func (a *Agent) waitRegistered(ctx context.Context) error {
 	a.Reporter.Status("waiting for node " + a.Node.Name + " to be registered")
-	return a.waitUntil(ctx, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
-		if _, err := os.Stat(a.Root.Path(KubeconfigPath)); errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("%s not written yet", KubeconfigPath)
+	return host.PollUntil(ctx, a.Clock, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
+		if _, err := os.Stat(a.Root.Path(kube.K3sKubeconfig)); errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("%s not written yet", kube.K3sKubeconfig)
 		}
 		client, err := a.kubeClient()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/plan"
 	"github.com/nodeagent/nodeagent/internal/usb"
 )
@@ -84,7 +85,7 @@ func firewallPlan(ctx context.Context, c *config.Cluster, n config.Node, opts Pl
 }
 
 func registerStep(n config.Node) plan.Step {
-	return plan.Step{Name: "register", Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + KubeconfigPath + ")"}
+	return plan.Step{Name: "register", Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + kube.K3sKubeconfig + ")"}
 }
 
 // labelsStep shows the labels nodeagent owns on the node and what they

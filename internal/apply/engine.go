@@ -31,11 +31,11 @@ const (
 type Options struct {
 	// ForceConflicts is the cluster file's apply.forceConflicts.
 	ForceConflicts []string
-	// Held reports whether etcd quorum still holds. It is called at every
-	// step boundary (and at most every HeldInterval within a step); when it
-	// returns false the run stops and the rest is reported pending. Nil
-	// means always held.
-	Held         func() bool
+	// Held reports whether etcd quorum still holds, under the context of
+	// the Apply in progress. It is called at every step boundary (and at
+	// most every HeldInterval within a step); when it returns false the run
+	// stops and the rest is reported pending. Nil means always held.
+	Held         func(context.Context) bool
 	HeldInterval time.Duration
 	// CRDTimeout bounds the wait for applied CRDs to be Established.
 	CRDTimeout time.Duration
@@ -129,7 +129,7 @@ func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured) (
 	if err != nil {
 		return nil, err
 	}
-	r := e.newRun(desired)
+	r := e.newRun(ctx, desired)
 	first, rest := splitFirst(desired)
 	r.step(ctx, "namespaces and CRDs", first)
 	r.waitCRDs(ctx, first)

@@ -269,7 +269,7 @@ func TestQuorumLostStopsAtBoundary(t *testing.T) {
 	srv := kube.Get(t)
 	ns := uniqueName(t, srv)
 	calls := 0
-	held := func() bool { calls++; return calls == 1 }
+	held := func(context.Context) bool { calls++; return calls == 1 }
 	e := testEngine(t, srv, "inv-"+ns, Options{Held: held, HeldInterval: time.Hour})
 	set := objects(t, ns, baseSet)
 	r := mustApply(t, e, set)

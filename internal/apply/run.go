@@ -20,14 +20,18 @@ type run struct {
 	deferred []int
 }
 
-func (e *Engine) newRun(desired []*unstructured.Unstructured) *run {
+func (e *Engine) newRun(ctx context.Context, desired []*unstructured.Unstructured) *run {
 	r := &run{e: e, desired: desired, results: make([]Result, len(desired))}
 	for i, u := range desired {
 		r.results[i] = newResult(u)
 		r.results[i].Outcome = Pending
 		r.results[i].Reason = "not reached"
 	}
-	r.guard = newGuard(e.opts.Held, e.opts.HeldInterval, e.opts.Clock)
+	var held func() bool
+	if e.opts.Held != nil {
+		held = func() bool { return e.opts.Held(ctx) }
+	}
+	r.guard = newGuard(held, e.opts.HeldInterval, e.opts.Clock)
 	return r
 }
 

@@ -41,9 +41,6 @@ type Platform struct {
 	quorum *quorum.Observer
 	engine *apply.Engine
 	client kubernetes.Interface
-	// applying is the context of the ApplyManifests call in progress: the
-	// engine, built once, asks the gate under it between steps.
-	applying context.Context
 }
 
 // New prepares the platform phases; it connects to nothing until used.
@@ -95,7 +92,6 @@ func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) erro
 		return err
 	}
 	objs := apply.Merge(set.Objects(), overlay)
-	p.applying = ctx
 	engine, err := p.applyEngine()
 	if err != nil {
 		return err
@@ -149,10 +145,9 @@ func (p *Platform) applyEngine() (*apply.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	gate := p.gate()
 	e, err := apply.New(cfg, apply.Options{
 		ForceConflicts: p.cfg.Cluster.Apply.ForceConflicts,
-		Held:           func() bool { return gate.Held(p.applying) },
+		Held:           p.gate().Held,
 		Clock:          p.cfg.Clock,
 	}, p.log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/quorum"
 )
@@ -177,26 +178,12 @@ func selfHealthy(members []quorum.Member, self uint64) bool {
 
 func ptr[T any](v T) *T { return &v }
 
-// pollUntil runs check every restartPoll until it is done or restartWait
-// passes; every error is worth another look, and the last one is returned.
+// pollUntil polls check every restartPoll for up to restartWait, each
+// attempt bounded so that one hung member cannot eat the whole wait.
 func (p *Platform) pollUntil(ctx context.Context, what string, check func(context.Context) (bool, error)) error {
-	deadline := p.cfg.Clock.NewTimer(restartWait)
-	defer deadline.Stop()
-	tick := p.cfg.Clock.NewTicker(restartPoll)
-	defer tick.Stop()
-	for {
-		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
-		done, err := check(attempt)
-		cancel()
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C():
-			return fmt.Errorf("%s: none after %s: %w", what, restartWait, err)
-		case <-tick.C():
-		}
-	}
+	return host.PollUntil(ctx, p.cfg.Clock, what, restartWait, restartPoll, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return check(ctx)
+	})
 }

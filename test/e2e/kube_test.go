@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/kube"
 )
 
 // restConfig is the node's own kubeconfig (written by k3s), with a dialer
@@ -26,7 +26,7 @@ import (
 // is on the node's 127.0.0.1, which the test process cannot reach
 // otherwise.
 func (n *node) restConfig() (*rest.Config, error) {
-	data, err := os.ReadFile(n.c.Path(agent.KubeconfigPath))
+	data, err := os.ReadFile(n.c.Path(kube.K3sKubeconfig))
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the kubeconfig: %w", n.name, err)
 	}

@@ -1,0 +1,37 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PollUntil runs check every interval until it reports done, ctx ends, or
+// timeout passes. A failed attempt's error is kept: the timeout error names
+// what was waited for and wraps the last one.
+func PollUntil(ctx context.Context, clock Clock, what string, timeout, interval time.Duration, check func(context.Context) (bool, error)) error {
+	deadline := clock.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := clock.NewTicker(interval)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		done, err := check(ctx)
+		if done {
+			return nil
+		}
+		if err != nil {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C():
+			if lastErr != nil {
+				return fmt.Errorf("%s: not done after %s: %w", what, timeout, lastErr)
+			}
+			return fmt.Errorf("%s: not done after %s", what, timeout)
+		case <-tick.C():
+		}
+	}
+}
