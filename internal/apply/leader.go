@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -162,25 +161,6 @@ func (l *Leader) TryRun(ctx context.Context, wait time.Duration, fn func(context
 		timer.Stop() // leading now: the wait bound no longer applies
 		return fn(leadCtx)
 	})
-}
-
-// Holder reads who holds the lease now ("" when nobody does or it expired).
-func (l *Leader) Holder(ctx context.Context) (string, error) {
-	lease, err := l.cs.CoordinationV1().Leases(l.cfg.Namespace).Get(ctx, l.cfg.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading lease %s/%s: %w", l.cfg.Namespace, l.cfg.Name, err)
-	}
-	if lease.Spec.HolderIdentity == nil || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
-		return "", nil
-	}
-	expires := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second)
-	if time.Now().After(expires) {
-		return "", nil
-	}
-	return *lease.Spec.HolderIdentity, nil
 }
 
 // IsHeld reports whether err says another node holds the lease.

@@ -39,16 +39,6 @@ type Report struct {
 	Written bool `json:"written"`
 }
 
-// Plan reads the Node and returns what Reconcile would change, writing
-// nothing (`nodeagent plan`).
-func (r *LabelReconciler) Plan(ctx context.Context, nodeName string, want Desired) (Diff, error) {
-	node, err := GetNode(ctx, r.client, nodeName)
-	if err != nil {
-		return Diff{}, err
-	}
-	return ComputeDiff(node.Labels, node.Annotations, want)
-}
-
 // Reconcile brings the Node's nodeagent-owned labels and annotations to
 // want in a single patch, or writes nothing when they already are. The patch
 // carries the resourceVersion it was computed from, so a concurrent writer

@@ -36,10 +36,6 @@ var namespaces = map[string]string{
 	"restic-backup":           "backup",
 }
 
-// Namespace returns the namespace a workload is rendered into, where its
-// Secrets must be created.
-func Namespace(workload string) string { return namespaces[workload] }
-
 // app is one enabled workload being rendered.
 type app struct {
 	name string

@@ -22,15 +22,6 @@ type profile struct {
 	why      string
 }
 
-// Profiles lists, per workload, how it runs, for the docs and `plan`.
-func Profiles() map[string]string {
-	out := map[string]string{}
-	for name, p := range profiles {
-		out[name] = p.why
-	}
-	return out
-}
-
 var profiles = map[string]profile{
 	"nginx-proxy-manager": {why: "root, writable root: s6-overlay init writes /etc and /run and nginx binds 80/443"},
 	"pihole":              {why: "root, writable root: s6-overlay and FTL start as root and write /etc/pihole, /etc/dnsmasq.d"},
