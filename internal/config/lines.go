@@ -8,11 +8,15 @@ import (
 )
 
 // lineIndex maps a field path ("nodes[1].address") to its line in the file,
-// so validation errors can point at the line to fix.
-type lineIndex map[string]int
+// so validation errors can point at the line to fix, and keeps the text of
+// scalar values to tell apart fields that share a line (a flow mapping).
+type lineIndex struct {
+	lines  map[string]int
+	values map[string]string
+}
 
 func indexLines(root *yaml.Node) lineIndex {
-	idx := lineIndex{}
+	idx := lineIndex{lines: map[string]int{}, values: map[string]string{}}
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		idx.walk("", root.Content[0])
 	}
@@ -20,18 +24,17 @@ func indexLines(root *yaml.Node) lineIndex {
 }
 
 func (idx lineIndex) walk(path string, n *yaml.Node) {
-	if _, ok := idx[path]; !ok {
-		idx[path] = n.Line
+	if _, ok := idx.lines[path]; !ok {
+		idx.lines[path] = n.Line
 	}
 	switch n.Kind {
+	case yaml.ScalarNode:
+		idx.values[path] = n.Value
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
-			child := key.Value
-			if path != "" {
-				child = path + "." + key.Value
-			}
-			idx[child] = key.Line
+			child := childPath(path, key.Value)
+			idx.lines[child] = key.Line
 			idx.walk(child, val)
 		}
 	case yaml.SequenceNode:
@@ -47,7 +50,7 @@ func (idx lineIndex) walk(path string, n *yaml.Node) {
 // (a defaulted field has no line of its own), or 0.
 func (idx lineIndex) line(path string) int {
 	for path != "" {
-		if l, ok := idx[path]; ok {
+		if l, ok := idx.lines[path]; ok {
 			return l
 		}
 		cut := strings.LastIndexAny(path, ".[")
@@ -56,16 +59,61 @@ func (idx lineIndex) line(path string) int {
 		}
 		path = path[:cut]
 	}
-	return idx[""]
+	return idx.lines[""]
 }
 
-// fieldAt returns the deepest field path that starts on line, or "".
-func (idx lineIndex) fieldAt(line int) string {
-	best := ""
-	for path, l := range idx {
-		if l == line && (len(path) > len(best) || (len(path) == len(best) && path < best)) {
-			best = path
+// fieldAt returns the field a decoder message about line is about: among
+// the paths on that line, one whose key is the key the message names, or
+// whose value is the value it quotes (a flow mapping puts several fields on
+// one line: `capacity: {memory: 8Gi, gpu: 1}`), else the deepest, else "".
+func (idx lineIndex) fieldAt(line int, msg string) string {
+	key, value := mentioned(msg)
+	best, bestMatch := "", false
+	for path, l := range idx.lines {
+		if l != line {
+			continue
+		}
+		match := (key != "" && lastKey(path) == key) || (value != "" && idx.valueMatches(path, value))
+		if bestMatch && !match {
+			continue
+		}
+		if match != bestMatch || deeper(path, best) {
+			best, bestMatch = path, match
 		}
 	}
 	return best
+}
+
+func deeper(path, than string) bool {
+	return len(path) > len(than) || (len(path) == len(than) && path < than)
+}
+
+func lastKey(path string) string {
+	return path[strings.LastIndex(path, ".")+1:]
+}
+
+// valueMatches compares with the value as yaml.v3 quotes it: values over
+// ten characters are cut to seven and "...".
+func (idx lineIndex) valueMatches(path, quoted string) bool {
+	v, ok := idx.values[path]
+	if prefix, cut := strings.CutSuffix(quoted, "..."); cut && len(v) > 10 {
+		return ok && strings.HasPrefix(v, prefix)
+	}
+	return ok && v == quoted
+}
+
+// mentioned picks the key or value a yaml.v3 type error names:
+// "field gpu not found in ..." or "cannot unmarshal !!str `four` into ...".
+func mentioned(msg string) (key, value string) {
+	if rest, ok := strings.CutPrefix(msg, "field "); ok {
+		if k, _, ok := strings.Cut(rest, " not found in "); ok {
+			return k, ""
+		}
+	}
+	if _, rest, ok := strings.Cut(msg, "`"); ok {
+		if v, _, ok := strings.Cut(rest, "`"); ok {
+			return "", v
+		}
+	}
+	return "", ""
 }

@@ -54,6 +54,11 @@ func Parse(source string, data []byte) (*File, error) {
 	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && len(root.Content) == 0) {
 		return nil, &Errors{Source: source, List: []FieldError{{Line: 1, Msg: "the file is empty"}}}
 	}
+	if dups := duplicateKeys(&root); len(dups) > 0 {
+		// The decoder drops a mapping with a duplicate key whole; what
+		// validation would say of the rest is noise.
+		return nil, &Errors{Source: source, List: dups}
+	}
 	f := &File{Source: source, lines: indexLines(&root)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -81,7 +86,7 @@ func (f *File) decodeErrors(te *yaml.TypeError) []FieldError {
 	out := make([]FieldError, 0, len(te.Errors))
 	for _, msg := range te.Errors {
 		fe := parseLineMessage(msg)
-		fe.Field = f.lines.fieldAt(fe.Line)
+		fe.Field = f.lines.fieldAt(fe.Line, fe.Msg)
 		out = append(out, fe)
 	}
 	return out

@@ -9,7 +9,8 @@ import (
 )
 
 // Each file in testdata/bad names, in "# want:" comments, the errors it must
-// produce (as printed: file:line: field: message, by prefix).
+// produce (as printed: file:line: field: message, by prefix), and in
+// "# not:" comments errors it must not produce.
 func TestBadFiles(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	if err != nil || len(files) < 12 {
@@ -21,10 +22,13 @@ func TestBadFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants []string
+			var wants, nots []string
 			for _, line := range strings.Split(string(data), "\n") {
 				if w, ok := strings.CutPrefix(line, "# want: "); ok {
 					wants = append(wants, w)
+				}
+				if n, ok := strings.CutPrefix(line, "# not: "); ok {
+					nots = append(nots, n)
 				}
 			}
 			if len(wants) == 0 {
@@ -39,6 +43,11 @@ func TestBadFiles(t *testing.T) {
 			for _, w := range wants {
 				if !hasPrefixLine(got, w) {
 					t.Errorf("missing error %q; got:\n%s", w, errs)
+				}
+			}
+			for _, n := range nots {
+				if hasPrefixLine(got, n) {
+					t.Errorf("unwanted error %q; got:\n%s", n, errs)
 				}
 			}
 		})
