@@ -47,8 +47,13 @@ type Metadata struct {
 // K3s holds the cluster-wide k3s settings. Every value here must be the same
 // on all servers or a join fails, which the single cluster file guarantees.
 type K3s struct {
-	Version       string            `yaml:"version" json:"version"`
-	ReleaseBase   string            `yaml:"releaseBase" json:"releaseBase"`
+	Version string `yaml:"version" json:"version"`
+	// ReleaseBase is where <version>/k3s-<arch> and its sha256sum file are:
+	// an https:// URL, a local directory (absolute path or file://, the
+	// air-gap install), or an http:// URL only with SHA256 pinned for every
+	// node arch (over plain http the checksum file proves nothing).
+	ReleaseBase string `yaml:"releaseBase" json:"releaseBase"`
+	// SHA256 pins the binary's hash per arch; it wins over the checksum file.
 	SHA256        map[string]string `yaml:"sha256" json:"sha256,omitempty"`
 	TokenFile     string            `yaml:"tokenFile" json:"tokenFile"`
 	Disable       []string          `yaml:"disable" json:"disable"`
