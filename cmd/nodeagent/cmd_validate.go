@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nodeagent/nodeagent/internal/capacity"
 	"github.com/nodeagent/nodeagent/internal/cli"
-	"github.com/nodeagent/nodeagent/internal/manifests"
 )
 
 func newValidateCommand(g *cli.Globals) *cobra.Command {
@@ -25,7 +25,7 @@ failure that leaves a workload without room is a warning.`,
 				fmt.Fprintln(stderr, err)
 				return &cli.ExitError{Code: 1}
 			}
-			report, err := manifests.Check(&f.Cluster)
+			report, err := capacity.Check(&f.Cluster)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: rendering manifests: %v\n", f.Source, err)
 				return &cli.ExitError{Code: 1}

@@ -2,8 +2,8 @@ package manifests
 
 import "testing"
 
-// BenchmarkRender and BenchmarkAnalyze report objects and pods per run:
-// both run on every reconcile of the leader, so they must stay cheap on a Pi.
+// BenchmarkRender reports objects per run: it runs on every reconcile of
+// the leader, so it must stay cheap on a Pi.
 func BenchmarkRender(b *testing.B) {
 	c := homelab(b)
 	var n int
@@ -15,21 +15,4 @@ func BenchmarkRender(b *testing.B) {
 		n = len(set)
 	}
 	b.ReportMetric(float64(n), "objects/op")
-}
-
-func BenchmarkAnalyze(b *testing.B) {
-	c := homelab(b)
-	set, err := Render(c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var pods int
-	for b.Loop() {
-		r, err := Analyze(c, set, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		pods = len(r.Placements) + len(r.Transient)
-	}
-	b.ReportMetric(float64(pods), "pods/op")
 }

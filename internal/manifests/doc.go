@@ -1,11 +1,9 @@
 // Package manifests renders the cluster's Kubernetes objects from the cluster
 // file — the platform (MetalLB, cert-manager, sealed-secrets as k3s HelmCharts
-// plus the objects that need their CRDs) and the homelab's workloads — and
-// analyses whether the workloads fit the nodes, also after any single node
-// fails.
+// plus the objects that need their CRDs) and the homelab's workloads.
+// Whether they fit the nodes is the capacity package's question.
 //
-// Everything here is pure: Render and Analyze read a *config.Cluster and
-// return data. Applying the objects is the kube package's job; the order of a
+// Everything here is pure: Render reads a *config.Cluster and returns data. Applying the objects is the kube package's job; the order of a
 // Set (Phase, then kind, namespace and name) is the order to apply them in.
 //
 // Rendering choices that the architecture leaves open:
@@ -39,7 +37,8 @@
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
 //     workloads with one (beszel, immich-postgres) cannot move after a
 //     failure, and home-assistant cannot follow the Zigbee stick to another
-//     node although the zigbee label does. Analyze reports the first.
+//     node although the zigbee label does. The capacity analysis reports the
+//     first.
 //   - Which images run as non-root with a read-only root is in profiles,
 //     from the images' documentation; it is not tested against the images.
 package manifests

@@ -10,8 +10,9 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// localPath is k3s's default StorageClass.
-const localPath = "local-path"
+// LocalPathClass is k3s's default StorageClass (local-path-provisioner):
+// a volume of it binds to the node its pod first ran on.
+const LocalPathClass = "local-path"
 
 // hostPathCapacity is the nominal size of hostPath volumes: the kubelet does
 // not enforce it, it only has to cover the claim.
@@ -101,7 +102,7 @@ func localPathClaim(name, size string) corev1.PersistentVolumeClaim {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: ptr.To(localPath),
+			StorageClassName: ptr.To(LocalPathClass),
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
 		},
 	}

@@ -132,35 +132,6 @@ func TestDisabledPlatformRendersNothing(t *testing.T) {
 	}
 }
 
-func TestPlacementRules(t *testing.T) {
-	hdd := map[string]string{"storage-type": "hdd"}
-	tests := map[string]Pod{
-		"nginx-proxy-manager":     {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true},
-		"pihole":                  {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true},
-		"beszel":                  {Prefer: []string{"pi4-1"}, Pinned: true},
-		"beszel-agent":            {DaemonSet: true},
-		"immich-server":           {Require: hdd},
-		"immich-machine-learning": {Prefer: []string{"pi5"}},
-		"immich-postgres":         {Prefer: []string{"pi5"}, Pinned: true},
-		"immich-redis":            {Prefer: []string{"pi5"}},
-		"home-assistant":          {Require: map[string]string{"zigbee": "true"}, Pinned: true},
-		"filebrowser":             {Require: hdd},
-		"restic-backup":           {Require: hdd, Transient: true},
-		"postgres-backup":         {Require: hdd, Transient: true},
-	}
-	pods, err := Pods(render(t, homelab(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]Pod{}
-	for _, p := range pods {
-		got[p.Workload] = Pod{Require: p.Require, Prefer: p.Prefer, Spread: p.Spread, DaemonSet: p.DaemonSet, Pinned: p.Pinned, Transient: p.Transient}
-	}
-	if diff := cmp.Diff(tests, got); diff != "" {
-		t.Errorf("placement rules read back from the render (-want +got):\n%s", diff)
-	}
-}
-
 func TestEveryObjectIsLabelled(t *testing.T) {
 	for _, o := range render(t, homelab(t)) {
 		l := o.Object.GetLabels()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nodeagent/nodeagent/internal/capacity"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/manifests"
 	"github.com/nodeagent/nodeagent/internal/plan"
@@ -28,11 +29,11 @@ func ClusterPlan(c *config.Cluster, showManifests bool) (plan.Node, error) {
 		step.Notes = append(step.Notes, strings.Split(strings.TrimRight(set.Summary(), "\n"), "\n")...)
 		step.Notes = append(step.Notes, "(--show-manifests prints them in full)")
 	}
-	report, err := manifests.Analyze(c, set, manifests.Options{})
+	report, err := capacity.Analyze(c, set, capacity.Options{})
 	if err != nil {
 		return plan.Node{}, fmt.Errorf("capacity analysis: %w", err)
 	}
-	capacity := plan.Step{Name: "capacity", Summary: "placement of the rendered requests and single-node failures"}
-	capacity.Notes = strings.Split(strings.TrimRight(report.String(), "\n"), "\n")
-	return plan.Node{Node: "cluster", Role: "applied once", Steps: []plan.Step{step, capacity}}, nil
+	fit := plan.Step{Name: "capacity", Summary: "placement of the rendered requests and single-node failures"}
+	fit.Notes = strings.Split(strings.TrimRight(report.String(), "\n"), "\n")
+	return plan.Node{Node: "cluster", Role: "applied once", Steps: []plan.Step{step, fit}}, nil
 }

@@ -1,4 +1,4 @@
-package manifests
+package capacity
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/manifests"
 )
 
 const mi = 1 << 20
@@ -201,7 +202,7 @@ func TestCapacityProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := smallCluster(tc.mem, tc.workloads)
-			set, err := Render(c)
+			set, err := manifests.Render(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +260,7 @@ func TestTaintsKeepPodsAway(t *testing.T) {
 	})
 	c.Nodes[0].Taints = []string{"node-role.kubernetes.io/control-plane=true:NoSchedule"}
 	c.Nodes[1].Taints = []string{"dedicated=gpu:NoSchedule"}
-	set, err := Render(c)
+	set, err := manifests.Render(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestTaintsKeepPodsAway(t *testing.T) {
 func TestQuorumAfterFailure(t *testing.T) {
 	c := smallCluster(map[string]string{"a": "4Gi", "b": "4Gi", "c": "4Gi"}, map[string]config.Workload{})
 	c.Nodes[2].Role = config.RoleAgent
-	r, err := Analyze(c, Set{}, Options{})
+	r, err := Analyze(c, manifests.Set{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

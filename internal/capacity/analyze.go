@@ -1,10 +1,11 @@
-package manifests
+package capacity
 
 import (
 	"fmt"
 	"slices"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/manifests"
 )
 
 // Options tunes the capacity analysis.
@@ -90,7 +91,7 @@ type Report struct {
 
 // Analyze places the pods of the rendered set on the cluster's nodes and
 // then replays the failure of each node.
-func Analyze(c *config.Cluster, set Set, opts Options) (*Report, error) {
+func Analyze(c *config.Cluster, set manifests.Set, opts Options) (*Report, error) {
 	pods, err := Pods(set)
 	if err != nil {
 		return nil, fmt.Errorf("analysing capacity: %w", err)
@@ -124,7 +125,7 @@ func Analyze(c *config.Cluster, set Set, opts Options) (*Report, error) {
 // Check renders the cluster and analyses it with the default options: the
 // capacity part of `nodeagent validate`.
 func Check(c *config.Cluster) (*Report, error) {
-	set, err := Render(c)
+	set, err := manifests.Render(c)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package manifests
+package capacity
 
 import (
 	"strings"
@@ -101,4 +101,14 @@ func tolerates(tol corev1.Toleration, t corev1.Taint) bool {
 		return true
 	}
 	return tol.Value == t.Value
+}
+
+// hasLabels reports whether have includes every label of want.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }

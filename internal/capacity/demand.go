@@ -1,4 +1,4 @@
-package manifests
+package capacity
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/nodeagent/nodeagent/internal/manifests"
 )
 
 // Usage is an amount of memory (bytes) and CPU (millicores).
@@ -58,20 +60,20 @@ func (p Pod) Name() string {
 }
 
 // Pods reads the pods that the rendered workloads request, in render order.
-func Pods(set Set) ([]Pod, error) {
+func Pods(set manifests.Set) ([]Pod, error) {
 	localClaims := map[string]bool{}
-	for _, o := range set.Phase(PhaseWorkloads) {
+	for _, o := range set.Phase(manifests.PhaseWorkloads) {
 		if o.GetKind() == "PersistentVolumeClaim" {
 			sc, _, _ := unstructured.NestedString(o.Object, "spec", "storageClassName")
-			localClaims[o.GetNamespace()+"/"+o.GetName()] = sc == localPath
+			localClaims[o.GetNamespace()+"/"+o.GetName()] = sc == manifests.LocalPathClass
 		}
 	}
 	var out []Pod
-	for _, o := range set.Phase(PhaseWorkloads) {
-		base := Pod{Workload: o.GetLabels()[LabelName]}
+	for _, o := range set.Phase(manifests.PhaseWorkloads) {
+		base := Pod{Workload: o.GetLabels()[manifests.LabelName]}
 		tmpl, replicas, ok, err := podTemplateOf(o, &base)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", Key(o), err)
+			return nil, fmt.Errorf("reading %s: %w", manifests.Key(o), err)
 		}
 		if !ok {
 			continue
@@ -99,7 +101,7 @@ func podTemplateOf(o *unstructured.Unstructured, p *Pod) (corev1.PodTemplateSpec
 		var s appsv1.StatefulSet
 		err := conv.FromUnstructured(o.Object, &s)
 		for _, c := range s.Spec.VolumeClaimTemplates {
-			p.Pinned = p.Pinned || (c.Spec.StorageClassName != nil && *c.Spec.StorageClassName == localPath)
+			p.Pinned = p.Pinned || (c.Spec.StorageClassName != nil && *c.Spec.StorageClassName == manifests.LocalPathClass)
 		}
 		return s.Spec.Template, derefReplicas(s.Spec.Replicas), true, err
 	case "DaemonSet":
@@ -151,7 +153,7 @@ func describePod(p *Pod, spec corev1.PodSpec, ns string, localClaims map[string]
 		sort.SliceStable(prefs, func(i, j int) bool { return prefs[i].Weight > prefs[j].Weight })
 		for _, t := range prefs {
 			for _, e := range t.Preference.MatchExpressions {
-				if e.Key == LabelHostname && e.Operator == corev1.NodeSelectorOpIn {
+				if e.Key == manifests.LabelHostname && e.Operator == corev1.NodeSelectorOpIn {
 					p.Prefer = append(p.Prefer, e.Values...)
 				}
 			}
