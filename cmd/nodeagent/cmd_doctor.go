@@ -11,6 +11,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/preflight"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
@@ -26,7 +27,7 @@ func newDoctorCommand(g *cli.Globals) *cobra.Command {
 				mark := "ok  "
 				if !c.OK {
 					mark = "WARN"
-					if c.Severity == k3s.SeverityError {
+					if c.Severity == preflight.SeverityError {
 						mark, failed = "FAIL", failed+1
 					}
 				}
@@ -43,28 +44,28 @@ func newDoctorCommand(g *cli.Globals) *cobra.Command {
 	}
 }
 
-func doctorChecks(g *cli.Globals, ctx context.Context) []k3s.Check {
+func doctorChecks(g *cli.Globals, ctx context.Context) []preflight.Check {
 	root := g.HostRoot()
-	var out []k3s.Check
+	var out []preflight.Check
 	f, err := g.LoadCluster()
 	if err != nil {
-		return append(out, k3s.Check{Name: "cluster-file", Severity: k3s.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
+		return append(out, preflight.Check{Name: "cluster-file", Severity: preflight.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
 	}
-	out = append(out, k3s.Check{Name: "cluster-file", OK: true, Message: f.Source})
+	out = append(out, preflight.Check{Name: "cluster-file", OK: true, Message: f.Source})
 	n, err := g.ThisNode(f)
 	if err != nil {
-		return append(out, k3s.Check{Name: "identity", Severity: k3s.SeverityError, Message: err.Error()})
+		return append(out, preflight.Check{Name: "identity", Severity: preflight.SeverityError, Message: err.Error()})
 	}
-	out = append(out, k3s.Check{Name: "identity", OK: true, Message: fmt.Sprintf("%s (%s, %s)", n.Name, n.Role, n.Address)})
-	tok := k3s.Check{Name: "token", Severity: k3s.SeverityError, OK: true, Message: f.K3s.TokenFile + " is readable by root only"}
+	out = append(out, preflight.Check{Name: "identity", OK: true, Message: fmt.Sprintf("%s (%s, %s)", n.Name, n.Role, n.Address)})
+	tok := preflight.Check{Name: "token", Severity: preflight.SeverityError, OK: true, Message: f.K3s.TokenFile + " is readable by root only"}
 	if _, err := k3s.ReadToken(root.Path(f.K3s.TokenFile)); err != nil {
 		tok.OK, tok.Message, tok.Fix = false, err.Error(), "nodeagent token generate on one node, then copy the file to every node"
 	}
 	out = append(out, tok)
-	out = append(out, k3s.Preflight(root)...)
+	out = append(out, preflight.HostChecks(root)...)
 	out = append(out, timeCheck(ctx, g))
 	if f.Firewall.IsEnabled() {
-		c := k3s.Check{Name: "ufw", Severity: k3s.SeverityWarning, OK: true, Message: "ufw is installed"}
+		c := preflight.Check{Name: "ufw", Severity: preflight.SeverityWarning, OK: true, Message: "ufw is installed"}
 		if _, err := exec.LookPath("ufw"); err != nil {
 			c.OK, c.Message, c.Fix = false, "ufw is not installed", "apt-get install ufw (or firewall.ifMissing: install)"
 		}
@@ -73,15 +74,15 @@ func doctorChecks(g *cli.Globals, ctx context.Context) []k3s.Check {
 	return out
 }
 
-func timeCheck(ctx context.Context, g *cli.Globals) k3s.Check {
+func timeCheck(ctx context.Context, g *cli.Globals) preflight.Check {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	sd, err := systemd.New(ctx, g.Log, g.HostRoot())
 	if err != nil {
-		return k3s.Check{Name: "time-sync", Severity: k3s.SeverityWarning, Message: "cannot ask timedated: " + err.Error()}
+		return preflight.Check{Name: "time-sync", Severity: preflight.SeverityWarning, Message: "cannot ask timedated: " + err.Error()}
 	}
 	defer sd.Close()
-	return k3s.CheckTimeSync(func() (bool, error) {
+	return preflight.CheckTimeSync(func() (bool, error) {
 		ok, err := sd.TimeSynced(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return false, fmt.Errorf("timedated did not answer")

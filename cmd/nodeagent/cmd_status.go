@@ -12,8 +12,8 @@ import (
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
-	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/platform"
+	"github.com/nodeagent/nodeagent/internal/release"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
 )
 
 func newStatusCommand(g *cli.Globals) *cobra.Command {
@@ -23,15 +23,15 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 		Short: "One screen: k3s, etcd quorum, labels, disks, firewall, last errors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// No platform in the agent: only the etcd view below needs one.
-			a, closeAll, err := g.NewAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, k3s.Options{}, nil)
+			// No server work in the agent: only the etcd view below needs one.
+			a, closeAll, err := g.NewAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, release.Options{}, nil)
 			if err != nil {
 				return err
 			}
 			defer closeAll()
 			r := statusScreen{StatusReport: a.Status(cmd.Context())}
 			if a.Node.Role == config.RoleServer {
-				p := newPlatform(g, a.File, a.Node)
+				p := newServerWork(g, a.File, a.Node)
 				defer p.Close()
 				if r.Etcd, err = p.Etcd(cmd.Context()); err != nil {
 					r.Problems = append(r.Problems, "etcd: "+err.Error())
@@ -53,7 +53,7 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 // statusScreen is the agent's report with a server's etcd view.
 type statusScreen struct {
 	agent.StatusReport
-	Etcd *platform.EtcdStatus `json:"etcd,omitempty"`
+	Etcd *serverwork.EtcdStatus `json:"etcd,omitempty"`
 }
 
 func writeStatus(w io.Writer, r statusScreen) {
@@ -88,7 +88,7 @@ func writeStatus(w io.Writer, r statusScreen) {
 }
 
 // writeEtcd writes the quorum state and one line per member.
-func writeEtcd(b *strings.Builder, e *platform.EtcdStatus) {
+func writeEtcd(b *strings.Builder, e *serverwork.EtcdStatus) {
 	state := "DEGRADED: no quorum"
 	if e.Quorum {
 		state = "quorum"

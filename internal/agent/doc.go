@@ -3,7 +3,7 @@
 // knows about more than one step; data between steps flows through it.
 //
 // A server's last two phases, the quorum gate and the manifests, come
-// through the Platform interface: internal/platform in `nodeagent join`, a
-// `nodeagent` child (CommandPlatform) in the daemon. This package links
+// through the ServerWork interface: internal/serverwork in `nodeagent join`,
+// `nodeagent` children (serverwork/child) in the daemon. This package links
 // neither client-go's typed clientset nor the etcd client (test/deps).
 package agent

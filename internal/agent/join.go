@@ -12,6 +12,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/preflight"
 )
 
 // Join provisions the node: preflight → disk → firewall → k3s (in join
@@ -52,8 +53,8 @@ func (a *Agent) joinPhases() []Phase {
 // preflight makes sure k3s can run: the memory cgroup (a reboot away on a
 // fresh Pi), a synchronised clock before any TLS, the kernel modules.
 func (a *Agent) preflight(ctx context.Context) error {
-	if c := k3s.CheckMemoryCgroup(a.Root); !c.OK {
-		res, err := k3s.EnsureCmdline(a.Root)
+	if c := preflight.CheckMemoryCgroup(a.Root); !c.OK {
+		res, err := preflight.EnsureCmdline(a.Root)
 		if err != nil {
 			return err
 		}
@@ -62,7 +63,7 @@ func (a *Agent) preflight(ctx context.Context) error {
 			return fmt.Errorf("%w: %s now enables the memory cgroup", ErrRebootRequired, res.Path)
 		}
 	}
-	for _, c := range k3s.CheckModules(a.Root, k3s.RequiredModules) {
+	for _, c := range preflight.CheckModules(a.Root, preflight.RequiredModules) {
 		if !c.OK {
 			// k3s's unit loads br_netfilter and overlay itself; say so, go on.
 			a.log.Warn("kernel module check", zap.String("check", c.Name), zap.String("message", c.Message))
@@ -74,13 +75,13 @@ func (a *Agent) preflight(ctx context.Context) error {
 	synced := func() (bool, error) { return a.Systemd.TimeSynced(ctx) }
 	pf := a.cluster().Preflight
 	if pf.TimeSync == config.TimeSyncWarn {
-		if c := k3s.CheckTimeSync(synced); !c.OK {
+		if c := preflight.CheckTimeSync(synced); !c.OK {
 			a.log.Warn("clock not synchronised: going on as preflight.timeSync is warn", zap.String("message", c.Message))
 		}
 		return nil
 	}
 	a.Reporter.Status("waiting for the clock to be synchronised (the Pi has no RTC)")
-	return k3s.WaitTimeSync(ctx, a.Clock, synced, pf.TimeSyncTimeout.Duration, 2*time.Second)
+	return preflight.WaitTimeSync(ctx, a.Clock, synced, pf.TimeSyncTimeout.Duration, 2*time.Second)
 }
 
 // joinDisks waits for each disk up to its deviceTimeout and mounts it. A disk
@@ -148,37 +149,18 @@ func (a *Agent) k3sHasData() bool {
 	return false
 }
 
-// rollingRestart restarts k3s on this etcd member in its turn: once the
-// other servers are healthy and none of them is restarting, so a change of
-// the cluster file that reaches every server at once costs no quorum.
-func (a *Agent) rollingRestart(ctx context.Context, restart func(context.Context) error) error {
-	if a.platform == nil {
-		return errNoPlatform
-	}
-	if err := a.platform.ClaimRestart(ctx, a.Reporter.Status); err != nil {
-		return err
-	}
-	a.Reporter.Status("restarting k3s in this server's turn")
-	if err := restart(ctx); err != nil {
-		// The turn lapses with its Lease; meanwhile the others see this
-		// member unhealthy and wait anyway.
-		return err
-	}
-	return a.platform.ReleaseRestart(ctx, a.Reporter.Status)
-}
-
 // waitQuorum holds the manifests back until etcd has quorum.
 func (a *Agent) waitQuorum(ctx context.Context) error {
-	if a.platform == nil {
-		return errNoPlatform
+	if a.server == nil {
+		return errNoServerWork
 	}
-	return a.platform.WaitQuorum(ctx, a.Reporter.Status)
+	return a.server.WaitQuorum(ctx, a.Reporter.Status)
 }
 
 // applyManifests applies the cluster's manifests as the apply lease holder.
 func (a *Agent) applyManifests(ctx context.Context) error {
-	if a.platform == nil {
-		return errNoPlatform
+	if a.server == nil {
+		return errNoServerWork
 	}
-	return a.platform.ApplyManifests(ctx, a.Reporter.Status)
+	return a.server.ApplyManifests(ctx, a.Reporter.Status)
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // StatusReport is one screen of `nodeagent status`, but for a server's etcd
-// view, which the command adds (internal/platform). Each part is gathered on
+// view, which the command adds (internal/serverwork). Each part is gathered on
 // its own: a part that cannot be read says why, the rest still shows.
 type StatusReport struct {
 	Node       string            `json:"node"`

@@ -1,12 +1,17 @@
 package k3s
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 func newRoot(t *testing.T) host.Root {
@@ -41,4 +46,28 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func testOptions() release.Options {
+	return release.Options{
+		Timeout: 20 * time.Second, AttemptTimeout: 10 * time.Second, HeaderTimeout: 5 * time.Second,
+		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond,
+		Retries: 3, Attempts: 3,
+	}
+}
+
+// payload returns n deterministic pseudo-random bytes tagged by seed.
+func payload(seed byte, n int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -1,4 +1,4 @@
-package k3s
+package release
 
 import (
 	"context"
@@ -56,10 +56,12 @@ func jitterBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.
 			return min(d, maxRetryAfter)
 		}
 	}
-	return expJitter(lo, hi, attempt)
+	return ExpJitter(lo, hi, attempt)
 }
 
-func expJitter(lo, hi time.Duration, attempt int) time.Duration {
+// ExpJitter is the wait before retry attempt (0-based): exponential from lo,
+// capped at hi, with full jitter.
+func ExpJitter(lo, hi time.Duration, attempt int) time.Duration {
 	ceil := lo << min(attempt, 20)
 	if ceil <= 0 || ceil > hi {
 		ceil = hi
@@ -155,8 +157,8 @@ func (i *Installer) readSmall(ctx context.Context, loc string, local bool, limit
 	return data, nil
 }
 
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, clock host.Clock, d time.Duration) error {
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, clock host.Clock, d time.Duration) error {
 	t := clock.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,4 +1,4 @@
-package k3s
+package preflight
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func TestPreflight(t *testing.T) {
 				}
 			}
 			got := map[string]bool{}
-			for _, c := range Preflight(root) {
+			for _, c := range HostChecks(root) {
 				got[c.Name] = c.OK
 				if !c.OK && (c.Fix == "" || c.Message == "") {
 					t.Errorf("failed check %s lacks message or fix: %+v", c.Name, c)

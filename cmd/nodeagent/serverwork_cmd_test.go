@@ -22,7 +22,7 @@ func TestApplyReportsErrorsAsALine(t *testing.T) {
 	}
 }
 
-func TestPlatformCommandsRejectAnUnknownReportFormat(t *testing.T) {
+func TestServerWorkCommandsRejectAnUnknownReportFormat(t *testing.T) {
 	_, _, err := run(t, "quorum", "--report", "xml")
 	if err == nil || !strings.Contains(err.Error(), `--report "xml"`) {
 		t.Errorf("err = %v", err)

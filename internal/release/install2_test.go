@@ -1,4 +1,4 @@
-package k3s
+package release
 
 import (
 	"context"
@@ -142,20 +142,20 @@ func TestInstallAirgappedDirectory(t *testing.T) {
 	}
 }
 
-func TestResolveRelease(t *testing.T) {
+func TestResolve(t *testing.T) {
 	k := config.K3s{Version: testVersion, ReleaseBase: "https://github.com/k3s-io/k3s/releases/download/"}
 	tests := []struct {
 		arch, base string
-		want       Release
+		want       Assets
 		wantErr    bool
 	}{
-		{arch: "arm64", want: Release{Asset: "k3s-arm64",
+		{arch: "arm64", want: Assets{Asset: "k3s-arm64",
 			BinaryLoc:   "https://github.com/k3s-io/k3s/releases/download/v1.33.5%2Bk3s1/k3s-arm64",
 			ChecksumLoc: "https://github.com/k3s-io/k3s/releases/download/v1.33.5%2Bk3s1/sha256sum-arm64.txt"}},
-		{arch: "amd64", want: Release{Asset: "k3s",
+		{arch: "amd64", want: Assets{Asset: "k3s",
 			BinaryLoc:   "https://github.com/k3s-io/k3s/releases/download/v1.33.5%2Bk3s1/k3s",
 			ChecksumLoc: "https://github.com/k3s-io/k3s/releases/download/v1.33.5%2Bk3s1/sha256sum-amd64.txt"}},
-		{arch: "arm", base: "file:///srv/k3s", want: Release{Asset: "k3s-armhf", Local: true,
+		{arch: "arm", base: "file:///srv/k3s", want: Assets{Asset: "k3s-armhf", Local: true,
 			BinaryLoc: "/srv/k3s/v1.33.5+k3s1/k3s-armhf", ChecksumLoc: "/srv/k3s/v1.33.5+k3s1/sha256sum-arm.txt"}},
 		{arch: "riscv64", wantErr: true},
 		{arch: "arm64", base: "ftp://mirror/k3s", wantErr: true},
@@ -166,14 +166,14 @@ func TestResolveRelease(t *testing.T) {
 			if tc.base != "" {
 				kk.ReleaseBase = tc.base
 			}
-			got, err := ResolveRelease(kk, tc.arch)
+			got, err := Resolve(kk, tc.arch)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("error = %v, want error %v", err, tc.wantErr)
 			}
 			if tc.wantErr {
 				return
 			}
-			got = Release{Asset: got.Asset, Local: got.Local, BinaryLoc: got.BinaryLoc, ChecksumLoc: got.ChecksumLoc}
+			got = Assets{Asset: got.Asset, Local: got.Local, BinaryLoc: got.BinaryLoc, ChecksumLoc: got.ChecksumLoc}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

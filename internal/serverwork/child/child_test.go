@@ -1,4 +1,4 @@
-package agent
+package child
 
 import (
 	"bytes"
@@ -44,9 +44,9 @@ func fakeCLI(t *testing.T, body string) (cli, record string) {
 	return cli, record
 }
 
-func TestCommandPlatformRelaysStatusAndPassesArgs(t *testing.T) {
+func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
 	cli, record := fakeCLI(t, `echo "status waiting for quorum: 2/3 voters healthy"; echo "status applying 41 objects"`)
-	p := &CommandPlatform{CLI: cli, Args: []string{"--node", "pi4-1", "--config", "/etc/nodeagent/cluster.yaml"}, Env: []string{"PATH=/usr/bin:/bin", "MARKER=child"}}
+	p := &Command{CLI: cli, Args: []string{"--node", "pi4-1", "--config", "/etc/nodeagent/cluster.yaml"}, Env: []string{"PATH=/usr/bin:/bin", "MARKER=child"}}
 	var got []string
 	if err := p.ApplyManifests(context.Background(), func(s string) { got = append(got, s) }); err != nil {
 		t.Fatal(err)
@@ -79,19 +79,19 @@ func TestCommandPlatformRelaysStatusAndPassesArgs(t *testing.T) {
 	}
 }
 
-func TestCommandPlatformReportsTheChildsError(t *testing.T) {
+func TestCommandReportsTheChildsError(t *testing.T) {
 	cli, _ := fakeCLI(t, `echo "status applying 41 objects"; echo "error apply stopped: no quorum"; exit 1`)
-	p := &CommandPlatform{CLI: cli}
+	p := &Command{CLI: cli}
 	err := p.ApplyManifests(context.Background(), func(string) {})
 	if err == nil || err.Error() != "nodeagent apply: apply stopped: no quorum" {
 		t.Errorf("err = %v, want the child's error line", err)
 	}
 	cli, _ = fakeCLI(t, `exit 3`)
-	p = &CommandPlatform{CLI: cli}
+	p = &Command{CLI: cli}
 	if err := p.WaitQuorum(context.Background(), func(string) {}); err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("a child failing without an error line: err = %v, want its exit status", err)
 	}
-	p = &CommandPlatform{CLI: filepath.Join(t.TempDir(), "missing")}
+	p = &Command{CLI: filepath.Join(t.TempDir(), "missing")}
 	if err := p.WaitQuorum(context.Background(), func(string) {}); err == nil || !strings.Contains(err.Error(), "starting nodeagent quorum --wait") {
 		t.Errorf("a missing CLI: err = %v", err)
 	}
@@ -99,11 +99,11 @@ func TestCommandPlatformReportsTheChildsError(t *testing.T) {
 
 // Stopping the daemon stops a waiting child with SIGTERM, so it can close
 // its connections, rather than killing it.
-func TestCommandPlatformStopsTheChildWithSIGTERM(t *testing.T) {
+func TestCommandStopsTheChildWithSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "terminated")
 	cli, _ := fakeCLI(t, `trap 'echo TERM > `+marker+`; exit 0' TERM; echo "status waiting for quorum: 1/3 voters healthy"; while :; do sleep 0.05; done`)
-	p := &CommandPlatform{CLI: cli}
+	p := &Command{CLI: cli}
 	ctx, cancel := context.WithCancel(context.Background())
 	waiting := make(chan struct{})
 	done := make(chan error, 1)

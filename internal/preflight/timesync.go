@@ -1,4 +1,4 @@
-package k3s
+package preflight
 
 import (
 	"context"
@@ -45,4 +45,16 @@ func CheckTimeSync(synced func() (bool, error)) Check {
 		c.OK, c.Message = true, "clock synchronized"
 	}
 	return c
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, clock host.Clock, d time.Duration) error {
+	t := clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
 }

@@ -1,4 +1,4 @@
-package platform
+package serverwork
 
 import (
 	"context"
@@ -27,9 +27,9 @@ type shiftedClock struct {
 
 func (c shiftedClock) Now() time.Time { return time.Now().Add(c.by) }
 
-// platformFor is node's platform, its kubeconfig the shared apiserver's at
+// workFor is node's platform, its kubeconfig the shared apiserver's at
 // the path k3s writes.
-func platformFor(t *testing.T, kubeconfig, node string, clock host.Clock) *Platform {
+func workFor(t *testing.T, kubeconfig, node string, clock host.Clock) *Work {
 	t.Helper()
 	root := host.NewRoot(t.TempDir())
 	data, err := os.ReadFile(kubeconfig)
@@ -58,9 +58,9 @@ func TestRestartLeaseOneServerAtATime(t *testing.T) {
 	srv := server.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pi41 := platformFor(t, srv.KubeconfigPath(), "pi4-1", host.RealClock{})
-	pi42 := platformFor(t, srv.KubeconfigPath(), "pi4-2", host.RealClock{})
-	claim := func(p *Platform) string {
+	pi41 := workFor(t, srv.KubeconfigPath(), "pi4-1", host.RealClock{})
+	pi42 := workFor(t, srv.KubeconfigPath(), "pi4-2", host.RealClock{})
+	claim := func(p *Work) string {
 		t.Helper()
 		client, err := p.clientset()
 		if err != nil {
@@ -72,7 +72,7 @@ func TestRestartLeaseOneServerAtATime(t *testing.T) {
 		}
 		return holder
 	}
-	release := func(p *Platform) {
+	release := func(p *Work) {
 		t.Helper()
 		if err := p.releaseLease(ctx, p.client); err != nil {
 			t.Fatalf("%s releasing: %v", p.cfg.Node.Name, err)
@@ -95,7 +95,7 @@ func TestRestartLeaseOneServerAtATime(t *testing.T) {
 	if h := claim(pi42); h != "" {
 		t.Errorf("pi4-2 could not claim the released lease: holder %q", h)
 	}
-	later := platformFor(t, srv.KubeconfigPath(), "pi5", shiftedClock{by: restartLeaseDuration + time.Minute})
+	later := workFor(t, srv.KubeconfigPath(), "pi5", shiftedClock{by: restartLeaseDuration + time.Minute})
 	if h := claim(later); h != "" {
 		t.Errorf("pi5 could not take over the expired lease: holder %q", h)
 	}

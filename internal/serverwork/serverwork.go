@@ -1,4 +1,4 @@
-package platform
+package serverwork
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // after it finds everything unchanged.
 const leaseWait = 2 * time.Minute
 
-// Config is what the platform phases of one server work with.
+// Config is what the server work of one server work with.
 type Config struct {
 	Log     *zap.Logger
 	Cluster *config.Cluster
@@ -32,10 +32,10 @@ type Config struct {
 	EtcdEndpoint, EtcdTLSDir string
 }
 
-// Platform runs the quorum gate and the manifests of one server. It keeps
+// Work runs the quorum gate and the manifests of one server. It keeps
 // the etcd connection and the apply engine (whose discovery cache makes a
 // no-op re-apply cheap) between calls; Close releases them.
-type Platform struct {
+type Work struct {
 	cfg    Config
 	log    *zap.Logger
 	quorum *quorum.Observer
@@ -43,14 +43,14 @@ type Platform struct {
 	client kubernetes.Interface
 }
 
-// New prepares the platform phases; it connects to nothing until used.
-func New(cfg Config) *Platform {
+// New prepares the server work; it connects to nothing until used.
+func New(cfg Config) *Work {
 	tlsDir := cfg.EtcdTLSDir
 	if tlsDir == "" {
 		tlsDir = quorum.DefaultTLSDir
 	}
 	log := cfg.Log.With(zap.String("node", cfg.Node.Name))
-	return &Platform{
+	return &Work{
 		cfg:    cfg,
 		log:    log,
 		quorum: quorum.NewObserver(quorum.Config{Endpoint: cfg.EtcdEndpoint, TLSDir: cfg.Root.Path(tlsDir)}, log),
@@ -58,20 +58,20 @@ func New(cfg Config) *Platform {
 }
 
 // Close releases the etcd connection.
-func (p *Platform) Close() error { return p.quorum.Close() }
+func (p *Work) Close() error { return p.quorum.Close() }
 
 // minHealthyVoters is a majority of the servers the cluster file names: a
 // lone first server (1/1) is no quorum for the cluster's manifests.
-func (p *Platform) minHealthyVoters() int { return len(p.cfg.Cluster.Servers())/2 + 1 }
+func (p *Work) minHealthyVoters() int { return len(p.cfg.Cluster.Servers())/2 + 1 }
 
 // gate opens once etcd has quorum among the servers the cluster file names.
-func (p *Platform) gate() *quorum.Gate {
+func (p *Work) gate() *quorum.Gate {
 	return quorum.NewGate(p.quorum, quorum.GateConfig{Clock: p.cfg.Clock, MinHealthyVoters: p.minHealthyVoters()}, p.log)
 }
 
 // WaitQuorum holds the manifests back until etcd has quorum, telling status
 // what it waits for.
-func (p *Platform) WaitQuorum(ctx context.Context, status func(string)) error {
+func (p *Work) WaitQuorum(ctx context.Context, status func(string)) error {
 	deadline := p.cfg.Clock.Now().Add(p.cfg.Cluster.Apply.QuorumTimeout.Duration)
 	return p.gate().Wait(ctx, deadline, func(s quorum.Status) {
 		status("waiting for quorum: " + s.Summary())
@@ -82,7 +82,7 @@ func (p *Platform) WaitQuorum(ctx context.Context, status func(string)) error {
 // them, once, as the holder of the apply lease, stopping at a step boundary
 // if quorum is lost. Objects whose kinds a chart has not installed yet stay
 // pending; the daemon's next pass applies them.
-func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) error {
+func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	set, err := manifests.Render(p.cfg.Cluster)
 	if err != nil {
 		return fmt.Errorf("rendering manifests: %w", err)
@@ -122,7 +122,7 @@ func (p *Platform) ApplyManifests(ctx context.Context, status func(string)) erro
 }
 
 // clientset connects, once, with the kubeconfig k3s writes.
-func (p *Platform) clientset() (kubernetes.Interface, error) {
+func (p *Work) clientset() (kubernetes.Interface, error) {
 	if p.client != nil {
 		return p.client, nil
 	}
@@ -137,7 +137,7 @@ func (p *Platform) clientset() (kubernetes.Interface, error) {
 }
 
 // applyEngine builds the apply engine once; it asks the gate between steps.
-func (p *Platform) applyEngine() (*apply.Engine, error) {
+func (p *Work) applyEngine() (*apply.Engine, error) {
 	if p.engine != nil {
 		return p.engine, nil
 	}
@@ -166,7 +166,7 @@ type EtcdStatus struct {
 }
 
 // Etcd reads the members' health, with a short timeout.
-func (p *Platform) Etcd(ctx context.Context) (*EtcdStatus, error) {
+func (p *Work) Etcd(ctx context.Context) (*EtcdStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	s, err := p.quorum.Observe(ctx)

@@ -1,4 +1,4 @@
-package platform
+package serverwork
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const (
 
 // ClaimRestart waits until this server may restart k3s — every other etcd
 // voter healthy and no other server restarting — and claims the Lease.
-func (p *Platform) ClaimRestart(ctx context.Context, status func(string)) error {
+func (p *Work) ClaimRestart(ctx context.Context, status func(string)) error {
 	client, err := p.clientset()
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (p *Platform) ClaimRestart(ctx context.Context, status func(string)) error 
 
 // ReleaseRestart waits until this server's etcd member is healthy again and
 // quorum holds, then frees the Lease for the next server.
-func (p *Platform) ReleaseRestart(ctx context.Context, status func(string)) error {
+func (p *Work) ReleaseRestart(ctx context.Context, status func(string)) error {
 	client, err := p.clientset()
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func (p *Platform) ReleaseRestart(ctx context.Context, status func(string)) erro
 	})
 }
 
-func (p *Platform) stopSafe(ctx context.Context) error {
+func (p *Work) stopSafe(ctx context.Context) error {
 	st, err := p.quorum.Observe(ctx)
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func (p *Platform) stopSafe(ctx context.Context) error {
 // claimLease takes the Lease if it is free, expired or already this node's,
 // and returns "" then; else the holder. A conflicting write is an error to
 // retry.
-func (p *Platform) claimLease(ctx context.Context, client kubernetes.Interface) (holder string, err error) {
+func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface) (holder string, err error) {
 	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
 	me := p.cfg.Node.Name
 	now := metav1.NewMicroTime(p.cfg.Clock.Now())
@@ -128,7 +128,7 @@ func (p *Platform) claimLease(ctx context.Context, client kubernetes.Interface) 
 }
 
 // releaseLease frees the Lease if this node holds it.
-func (p *Platform) releaseLease(ctx context.Context, client kubernetes.Interface) error {
+func (p *Work) releaseLease(ctx context.Context, client kubernetes.Interface) error {
 	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
 	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -145,7 +145,7 @@ func (p *Platform) releaseLease(ctx context.Context, client kubernetes.Interface
 	return leaseErr("releasing", err)
 }
 
-func (p *Platform) expired(l *coordinationv1.Lease) bool {
+func (p *Work) expired(l *coordinationv1.Lease) bool {
 	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
 		return true
 	}
@@ -180,7 +180,7 @@ func ptr[T any](v T) *T { return &v }
 
 // pollUntil polls check every restartPoll for up to restartWait, each
 // attempt bounded so that one hung member cannot eat the whole wait.
-func (p *Platform) pollUntil(ctx context.Context, what string, check func(context.Context) (bool, error)) error {
+func (p *Work) pollUntil(ctx context.Context, what string, check func(context.Context) (bool, error)) error {
 	return host.PollUntil(ctx, p.cfg.Clock, what, restartWait, restartPoll, func(ctx context.Context) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()

@@ -1,4 +1,4 @@
-package k3s
+package preflight
 
 import (
 	"bufio"
@@ -33,8 +33,8 @@ type Check struct {
 // overlayfs for containers, vxlan for flannel's default backend.
 var RequiredModules = []string{"br_netfilter", "overlay", "vxlan"}
 
-// Preflight runs the host checks that need no network or D-Bus.
-func Preflight(root host.Root) []Check {
+// HostChecks runs the host checks that need no network or D-Bus.
+func HostChecks(root host.Root) []Check {
 	checks := []Check{CheckMemoryCgroup(root)}
 	checks = append(checks, CheckModules(root, RequiredModules)...)
 	return append(checks, CheckSwap(root))

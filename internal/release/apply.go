@@ -1,4 +1,4 @@
-package k3s
+package release
 
 import (
 	"context"
@@ -48,10 +48,10 @@ func (i *Installer) installFile(ctx context.Context, st *installState, f file) (
 		if !isReadError(err) || attempt >= i.opts.Attempts || ctx.Err() != nil {
 			return false, err
 		}
-		wait := expJitter(i.opts.RetryWaitMin, i.opts.RetryWaitMax, attempt-1)
+		wait := ExpJitter(i.opts.RetryWaitMin, i.opts.RetryWaitMax, attempt-1)
 		i.log.Warn("download broke off, retrying", zap.String("source", f.loc), zap.Int("attempt", attempt),
 			zap.Duration("wait", wait), zap.Error(err))
-		if err := sleepCtx(ctx, i.clock, wait); err != nil {
+		if err := Sleep(ctx, i.clock, wait); err != nil {
 			return false, fmt.Errorf("downloading %s: %w", f.loc, err)
 		}
 	}

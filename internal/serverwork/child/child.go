@@ -1,9 +1,14 @@
-package agent
+// Package child is the daemon's side of the server work: it runs
+// `nodeagent quorum --wait`, `nodeagent apply` and `nodeagent restart-turn`
+// as children (Command) and reads the progress they report in a line
+// protocol (ReportLines) that those commands write. It links no client-go
+// clientset and no etcd client, so the resident daemon can use it
+// (test/deps checks).
+package child
 
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,34 +18,12 @@ import (
 	"time"
 )
 
-// Platform is what a server does through etcd and the typed Kubernetes
-// API: its last two phases, the quorum gate and the manifests, and its turn
-// in a rolling k3s restart. They need client-go's typed clientset and the
-// etcd v3 client, which the resident daemon does not link: `nodeagent join`
-// runs them in process (internal/platform), the daemon in a child process
-// (CommandPlatform). status is told what each waits for.
-type Platform interface {
-	// WaitQuorum returns once etcd has quorum.
-	WaitQuorum(ctx context.Context, status func(string)) error
-	// ApplyManifests applies the cluster's manifests as the apply lease holder.
-	ApplyManifests(ctx context.Context, status func(string)) error
-	// ClaimRestart returns once this server may restart k3s: the other etcd
-	// voters healthy and no other server restarting (it holds the turn).
-	ClaimRestart(ctx context.Context, status func(string)) error
-	// ReleaseRestart waits until this etcd member is healthy again and
-	// passes the turn on.
-	ReleaseRestart(ctx context.Context, status func(string)) error
-	Close() error
-}
-
-var errNoPlatform = errors.New("this build runs no quorum or manifests phase (no platform wired)")
-
-// CommandPlatform runs the platform's work as `nodeagent quorum --wait`,
+// Command runs the server work as `nodeagent quorum --wait`,
 // `nodeagent apply` and `nodeagent restart-turn` children of the daemon.
 // Each call costs one process start, on a join, a resync or a k3s restart,
 // never on a hotplug; in exchange the daemon's idle footprint holds none of
 // what they link.
-type CommandPlatform struct {
+type Command struct {
 	// CLI is the full nodeagent binary.
 	CLI string
 	// Args name the cluster file, the node, the root and the log level.
@@ -51,32 +34,32 @@ type CommandPlatform struct {
 }
 
 // WaitQuorum runs `nodeagent quorum --wait`.
-func (p *CommandPlatform) WaitQuorum(ctx context.Context, status func(string)) error {
+func (p *Command) WaitQuorum(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "quorum", "--wait")
 }
 
 // ApplyManifests runs `nodeagent apply`.
-func (p *CommandPlatform) ApplyManifests(ctx context.Context, status func(string)) error {
+func (p *Command) ApplyManifests(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "apply")
 }
 
 // ClaimRestart runs `nodeagent restart-turn claim`.
-func (p *CommandPlatform) ClaimRestart(ctx context.Context, status func(string)) error {
+func (p *Command) ClaimRestart(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "restart-turn", "claim")
 }
 
 // ReleaseRestart runs `nodeagent restart-turn release`.
-func (p *CommandPlatform) ReleaseRestart(ctx context.Context, status func(string)) error {
+func (p *Command) ReleaseRestart(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "restart-turn", "release")
 }
 
 // Close has nothing to release: each child exits when its phase is done.
-func (p *CommandPlatform) Close() error { return nil }
+func (p *Command) Close() error { return nil }
 
 // childStopGrace is how long a child has to end after SIGTERM.
 const childStopGrace = 15 * time.Second
 
-func (p *CommandPlatform) run(ctx context.Context, status func(string), sub ...string) error {
+func (p *Command) run(ctx context.Context, status func(string), sub ...string) error {
 	name := "nodeagent " + strings.Join(sub, " ")
 	args := append(append(append([]string{}, sub...), p.Args...), "--report", ReportLines)
 	cmd := exec.CommandContext(ctx, p.CLI, args...)
@@ -106,7 +89,7 @@ func (p *CommandPlatform) run(ctx context.Context, status func(string), sub ...s
 	return nil
 }
 
-// ReportLines is the --report format of the platform commands when the
+// ReportLines is the --report format of the server-work commands when the
 // daemon runs them: one "status <text>" line per progress report, and an
 // "error <text>" line before a failing exit.
 const ReportLines = "lines"
@@ -114,7 +97,7 @@ const ReportLines = "lines"
 // WriteStatusLine writes one progress report in the ReportLines format.
 func WriteStatusLine(w io.Writer, text string) { writeReportLine(w, "status", text) }
 
-// WriteErrorLine writes the error a platform command fails with.
+// WriteErrorLine writes the error a server-work command fails with.
 func WriteErrorLine(w io.Writer, err error) { writeReportLine(w, "error", err.Error()) }
 
 func writeReportLine(w io.Writer, kind, text string) {

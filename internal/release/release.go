@@ -1,4 +1,4 @@
-package k3s
+package release
 
 import (
 	"bufio"
@@ -17,9 +17,9 @@ const BinaryPath = "/usr/local/bin/k3s"
 // ImagesDir is where k3s imports air-gap image tarballs from on start.
 const ImagesDir = "/var/lib/rancher/k3s/agent/images"
 
-// Release says where the assets of one k3s version for one arch are and how
+// Assets says where the assets of one k3s version for one arch are and how
 // to verify them. It is computed from the cluster file alone.
-type Release struct {
+type Assets struct {
 	Version string
 	Arch    string
 	// Asset is the release file name of the binary: k3s-arm64, k3s, k3s-armhf.
@@ -39,15 +39,15 @@ type Release struct {
 // assetNames maps a cluster-file arch to the k3s release binary name.
 var assetNames = map[string]string{"arm64": "k3s-arm64", "amd64": "k3s", "arm": "k3s-armhf"}
 
-// ResolveRelease computes the asset locations for arch under
+// Resolve computes the asset locations for arch under
 // <releaseBase>/<version>/. A releaseBase starting with "/" or "file://" is a
 // local directory (air-gapped); anything else must be an http(s) URL.
-func ResolveRelease(k config.K3s, arch string) (Release, error) {
+func Resolve(k config.K3s, arch string) (Assets, error) {
 	asset, ok := assetNames[arch]
 	if !ok {
-		return Release{}, fmt.Errorf("resolving k3s asset: unknown arch %q", arch)
+		return Assets{}, fmt.Errorf("resolving k3s asset: unknown arch %q", arch)
 	}
-	r := Release{
+	r := Assets{
 		Version: k.Version, Arch: arch, Asset: asset,
 		ImagesAsset: "k3s-airgap-images-" + arch + ".tar.zst",
 		Pinned:      k.SHA256[arch],
@@ -61,12 +61,12 @@ func ResolveRelease(k config.K3s, arch string) (Release, error) {
 		r.BinaryLoc, r.ChecksumLoc, r.ImagesLoc = dir+"/"+asset, dir+"/"+checksum, dir+"/"+r.ImagesAsset
 	case strings.HasPrefix(base, "https://") || strings.HasPrefix(base, "http://"):
 		if _, err := url.Parse(base); err != nil {
-			return Release{}, fmt.Errorf("resolving k3s release base %q: %w", k.ReleaseBase, err)
+			return Assets{}, fmt.Errorf("resolving k3s release base %q: %w", k.ReleaseBase, err)
 		}
 		dir := base + "/" + escapeVersion(k.Version)
 		r.BinaryLoc, r.ChecksumLoc, r.ImagesLoc = dir+"/"+asset, dir+"/"+checksum, dir+"/"+r.ImagesAsset
 	default:
-		return Release{}, fmt.Errorf("resolving k3s release base %q: want an http(s) URL or an absolute directory", k.ReleaseBase)
+		return Assets{}, fmt.Errorf("resolving k3s release base %q: want an http(s) URL or an absolute directory", k.ReleaseBase)
 	}
 	return r, nil
 }

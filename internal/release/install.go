@@ -1,4 +1,4 @@
-package k3s
+package release
 
 import (
 	"context"
@@ -99,7 +99,7 @@ type InstallResult struct {
 // the pinned hash or the release checksum file. An up-to-date binary is left
 // alone and nothing is downloaded.
 func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (res InstallResult, err error) {
-	rel, err := ResolveRelease(k, arch)
+	rel, err := Resolve(k, arch)
 	if err != nil {
 		return res, err
 	}
@@ -135,7 +135,7 @@ func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (res
 // binaryHash returns the wanted hash of the binary, the pinned one winning
 // over the checksum file, and the parsed checksum file when it was needed (for
 // the air-gap images). A pinned hash without images needs no checksum file.
-func (i *Installer) binaryHash(ctx context.Context, rel Release, st *installState) (string, map[string]string, error) {
+func (i *Installer) binaryHash(ctx context.Context, rel Assets, st *installState) (string, map[string]string, error) {
 	needSums := rel.Local || i.opts.AirgapImages
 	if rel.Pinned != "" && !needSums {
 		return rel.Pinned, nil, nil
@@ -163,7 +163,7 @@ func (i *Installer) binaryHash(ctx context.Context, rel Release, st *installStat
 	return want, sums, nil
 }
 
-func (i *Installer) checksums(ctx context.Context, rel Release) (map[string]string, error) {
+func (i *Installer) checksums(ctx context.Context, rel Assets) (map[string]string, error) {
 	data, err := i.readSmall(ctx, rel.ChecksumLoc, rel.Local, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("fetching k3s checksums: %w", err)
@@ -178,7 +178,7 @@ func (i *Installer) checksums(ctx context.Context, rel Release) (map[string]stri
 // imagesFile decides whether the air-gap tarball is installed: from a local
 // release when it sits beside the binary, over HTTP only on request; either
 // way it must be listed in the checksum file.
-func (i *Installer) imagesFile(rel Release, sums map[string]string) (file, bool, error) {
+func (i *Installer) imagesFile(rel Assets, sums map[string]string) (file, bool, error) {
 	if !rel.Local && !i.opts.AirgapImages {
 		return file{}, false, nil
 	}

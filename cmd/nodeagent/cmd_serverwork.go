@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
-	"github.com/nodeagent/nodeagent/internal/platform"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
 
-// The platform phases as commands of their own: what a homelab owner runs to
+// The server work as commands of their own: what a homelab owner runs to
 // check quorum or re-apply the manifests now, and what the daemon runs as a
 // child for its quorum and manifests phases (--report lines).
 
@@ -29,7 +29,7 @@ the quorum gate does, and exits 1 when the servers the cluster file names have
 no healthy majority. With --wait it waits for one, up to apply.quorumTimeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlatform(cmd, g, report, func(ctx context.Context, p *platform.Platform, status func(string)) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
 				if wait {
 					return p.WaitQuorum(ctx, status)
 				}
@@ -63,7 +63,7 @@ server holding it means that one applies. It stops between steps if etcd
 loses quorum. The daemon runs it on every resync of a server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlatform(cmd, g, report, func(ctx context.Context, p *platform.Platform, status func(string)) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
 				return p.ApplyManifests(ctx, status)
 			})
 		},
@@ -78,12 +78,12 @@ func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
 	var report string
 	cmd := &cobra.Command{
 		Use:       "restart-turn claim|release",
-		Short:     "Claim or release this server's turn to restart k3s (kube-system/" + platform.RestartLeaseName + ")",
+		Short:     "Claim or release this server's turn to restart k3s (kube-system/" + serverwork.RestartLeaseName + ")",
 		Hidden:    true,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"claim", "release"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPlatform(cmd, g, report, func(ctx context.Context, p *platform.Platform, status func(string)) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
 				if args[0] == "claim" {
 					return p.ClaimRestart(ctx, status)
 				}
@@ -96,26 +96,26 @@ func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
 }
 
 func addReportFlag(cmd *cobra.Command, report *string) {
-	cmd.Flags().StringVar(report, "report", "terminal", "progress format: terminal, or "+agent.ReportLines+" for the daemon")
+	cmd.Flags().StringVar(report, "report", "terminal", "progress format: terminal, or "+child.ReportLines+" for the daemon")
 	_ = cmd.Flags().MarkHidden("report")
 }
 
-// runPlatform builds this server's platform and runs fn with progress in the
+// runServerWork builds this server's work and runs fn with progress in the
 // --report format.
-func runPlatform(cmd *cobra.Command, g *cli.Globals, report string, fn func(context.Context, *platform.Platform, func(string)) error) error {
+func runServerWork(cmd *cobra.Command, g *cli.Globals, report string, fn func(context.Context, *serverwork.Work, func(string)) error) error {
 	out := cmd.OutOrStdout()
 	status := func(text string) { fmt.Fprintf(out, "  … %s\n", text) }
 	fail := func(err error) error { return err }
 	switch report {
 	case "terminal":
-	case agent.ReportLines:
-		status = func(text string) { agent.WriteStatusLine(out, text) }
+	case child.ReportLines:
+		status = func(text string) { child.WriteStatusLine(out, text) }
 		fail = func(err error) error {
-			agent.WriteErrorLine(out, err)
+			child.WriteErrorLine(out, err)
 			return err
 		}
 	default:
-		return fmt.Errorf("--report %q: want terminal or %s", report, agent.ReportLines)
+		return fmt.Errorf("--report %q: want terminal or %s", report, child.ReportLines)
 	}
 	f, err := g.LoadCluster()
 	if err != nil {
@@ -128,7 +128,7 @@ func runPlatform(cmd *cobra.Command, g *cli.Globals, report string, fn func(cont
 	if n.Role != config.RoleServer {
 		return fail(fmt.Errorf("node %s is a k3s agent: quorum and manifests are the servers' work", n.Name))
 	}
-	p := newPlatform(g, f, n)
+	p := newServerWork(g, f, n)
 	defer p.Close()
 	if err := fn(cmd.Context(), p, status); err != nil {
 		return fail(err)
