@@ -44,6 +44,7 @@ type Agent struct {
 	firewall *firewall.Firewall
 	k3s      *k3s.Manager
 	server   ServerWork // servers only
+	table    []Step
 	client   metadata.Interface
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
@@ -81,6 +82,7 @@ func (a *Agent) wire() {
 	}
 	inst := release.NewInstaller(d.Root, a.log, d.Clock, d.Download)
 	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services, restartTurn{a})
+	a.table = a.newTable()
 }
 
 // Close releases connections.

@@ -35,21 +35,11 @@ type CmdlineResult struct {
 // and reports whether a reboot is needed for them to take effect.
 func EnsureCmdline(root host.Root) (CmdlineResult, error) {
 	var res CmdlineResult
-	var data []byte
-	for _, p := range cmdlinePaths {
-		b, err := os.ReadFile(root.Path(p))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return res, fmt.Errorf("reading %s: %w", p, err)
-		}
-		res.Path, data = p, b
-		break
+	path, data, err := readCmdline(root)
+	if err != nil {
+		return res, err
 	}
-	if res.Path == "" {
-		return res, fmt.Errorf("finding the kernel command line: none of %s exists", strings.Join(cmdlinePaths, ", "))
-	}
+	res.Path = path
 	line, changed := AddCmdlineArgs(string(data), cgroupArgs)
 	if changed {
 		if err := backupOnce(root.Path(res.Path), data); err != nil {
@@ -71,6 +61,32 @@ func EnsureCmdline(root host.Root) (CmdlineResult, error) {
 	_, missing := AddCmdlineArgs(string(running), cgroupArgs)
 	res.RebootRequired = changed || missing
 	return res, nil
+}
+
+// CmdlineEdit is what EnsureCmdline would write, for `nodeagent plan`:
+// the file, its new first line, and whether it changes at all.
+func CmdlineEdit(root host.Root) (path, line string, changed bool, err error) {
+	path, data, err := readCmdline(root)
+	if err != nil {
+		return "", "", false, err
+	}
+	line, changed = AddCmdlineArgs(string(data), cgroupArgs)
+	return path, line, changed, nil
+}
+
+// readCmdline finds the Pi's cmdline.txt and reads it.
+func readCmdline(root host.Root) (string, []byte, error) {
+	for _, p := range cmdlinePaths {
+		b, err := os.ReadFile(root.Path(p))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		return p, b, nil
+	}
+	return "", nil, fmt.Errorf("finding the kernel command line: none of %s exists", strings.Join(cmdlinePaths, ", "))
 }
 
 // AddCmdlineArgs returns the one-line kernel command line with each arg

@@ -1,6 +1,8 @@
 // Package crash checks that `nodeagent join` converges when it dies at any
-// phase boundary: one server in a booted container, k3s being the test
-// stand-in installed from a local release directory.
+// step boundary: one server in a booted container, k3s being the test
+// stand-in installed from a local release directory. The test kills join
+// itself (SIGKILL, as a power cut would) once it reports a step done; the
+// shipped binary has no switch for it.
 package crash
 
 import (
@@ -23,8 +25,36 @@ const (
 	k3sVersion = "v1.33.5+k3s1"
 )
 
-// phases are join's phase boundaries on a server without disks.
-var phases = []string{"preflight", "firewall", "k3s", "register", "labels", "quorum", "manifests"}
+// phases are join's step boundaries on a server without disks.
+var phases = []string{"preflight", "firewall", "k3s", "register", "usb", "labels", "quorum", "manifests"}
+
+// killAfter runs `nodeagent join` in the container and SIGKILLs it as soon
+// as its output reports step done ("✓ <step> (…)"), polling with a
+// deadline. Exit 0: killed there, or it ended by itself after that line
+// (the last step); 10: it ended before reaching the step; 11: deadline.
+const killAfter = `step=$1
+out=/run/join-$step.out
+nodeagent join >"$out" 2>&1 &
+pid=$!
+for i in $(seq 1 9000); do
+	if grep -q "^✓ $step (" "$out"; then
+		kill -KILL $pid 2>/dev/null && echo "killed after $step"
+		wait $pid
+		cat "$out"
+		exit 0
+	fi
+	if ! kill -0 $pid 2>/dev/null; then
+		wait $pid
+		echo "join ended (exit $?) before $step was done"
+		cat "$out"
+		exit 10
+	fi
+	sleep 0.1
+done
+kill -KILL $pid
+cat "$out"
+exit 11
+`
 
 func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	requireHost(t)
@@ -55,17 +85,22 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
 	writeIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
 
-	// Die right after each phase, as if killed there: os.Exit skips every
-	// deferred write, like SIGKILL would.
+	// Die right after each step, killed with SIGKILL: nothing deferred
+	// runs, no state is saved.
+	killed := 0
 	for _, p := range phases {
-		out, err := c.Exec(ctx, "env", "NODEAGENT_TEST_STOP_AFTER="+p, "nodeagent", "join")
+		out, err := c.Exec(ctx, "sh", "-c", killAfter, "kill-after", p)
 		if err != nil {
-			t.Fatalf("join stopping after %s: %v\n%s", p, err, out)
+			t.Fatalf("join killed after %s: %v\n%s", p, err, out)
 		}
-		if strings.Contains(out, "joined in") {
-			t.Fatalf("join did not stop after %s:\n%s", p, out)
+		if strings.HasPrefix(out, "killed after ") {
+			killed++
 		}
-		t.Logf("stopped after %s", p)
+		t.Logf("join up to %s:\n%s", p, out)
+	}
+	// Only the last step may race the kill and finish the join by itself.
+	if killed < len(phases)-1 {
+		t.Errorf("join was killed after %d of %d steps, want at least %d", killed, len(phases), len(phases)-1)
 	}
 	out, err := c.Exec(ctx, "nodeagent", "join")
 	if err != nil || !strings.Contains(out, "joined in") {

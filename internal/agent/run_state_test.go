@@ -1,15 +1,11 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 )
@@ -35,29 +31,6 @@ func (r *recordingReporter) PhaseDone(name string, _ time.Duration, err error) {
 	r.add("done " + name)
 }
 func (r *recordingReporter) Status(text string) { r.add("status " + text) }
-
-func TestRunPhasesOrderSkipAndStop(t *testing.T) {
-	rep := &recordingReporter{}
-	var ran []string
-	phase := func(name string, err error) Phase {
-		return Phase{Name: name, Run: func(context.Context) error { ran = append(ran, name); return err }}
-	}
-	skipped := phase("disk", nil)
-	skipped.Skip = func() bool { return true }
-	boom := errors.New("boom")
-	err := runPhases(context.Background(), zaptest.NewLogger(t), host.RealClock{}, rep,
-		[]Phase{phase("preflight", nil), skipped, phase("k3s", boom), phase("labels", nil)})
-	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "k3s: ") {
-		t.Fatalf("err = %v, want k3s: boom", err)
-	}
-	if diff := cmp.Diff([]string{"preflight", "k3s"}, ran); diff != "" {
-		t.Errorf("phases run (-want +got):\n%s", diff)
-	}
-	want := []string{"start preflight", "done preflight", "start k3s", "fail k3s"}
-	if diff := cmp.Diff(want, rep.events); diff != "" {
-		t.Errorf("reports (-want +got):\n%s", diff)
-	}
-}
 
 func TestQueueCoalesces(t *testing.T) {
 	q := newQueue()
