@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,13 +17,14 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/serverwork"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
 
 func newStatusCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "One screen: k3s, etcd quorum, labels, disks, firewall, last errors",
+		Short: "One screen: k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// No server work in the agent: only the etcd view below needs one.
@@ -76,6 +80,7 @@ func writeStatus(w io.Writer, r statusScreen) {
 		}
 		fmt.Fprintf(&b, "disk      %s %s\n", d.MountPoint, state)
 	}
+	writeManifests(&b, r.Manifests)
 	f := r.Firewall
 	fmt.Fprintf(&b, "firewall  managed: %v, active: %v, owned rules: %d, drift: %d\n", f.Managed, f.Active, f.OwnedRules, f.Drift)
 	for _, e := range r.LastErrors {
@@ -85,6 +90,35 @@ func writeStatus(w io.Writer, r statusScreen) {
 		fmt.Fprintf(&b, "unknown   %s\n", p)
 	}
 	io.WriteString(w, b.String())
+}
+
+// writeManifests writes this server's last manifests apply, or that
+// another server held the apply lease then.
+func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
+	if m == nil {
+		return
+	}
+	at := m.At.Local().Format(time.DateTime)
+	switch {
+	case m.HeldBy != "":
+		fmt.Fprintf(b, "manifests %s: %s held the apply lease and applied\n", at, m.HeldBy)
+		return
+	case m.Error != "" && m.Counts == nil:
+		fmt.Fprintf(b, "manifests %s by %s: FAILED: %s\n", at, m.By, m.Error)
+		return
+	}
+	var counts []string
+	for _, k := range slices.Sorted(maps.Keys(m.Counts)) {
+		counts = append(counts, fmt.Sprintf("%d %s", m.Counts[k], k))
+	}
+	fmt.Fprintf(b, "manifests %s by %s: %d objects (%s)", at, m.By, m.Objects, strings.Join(counts, ", "))
+	if m.Stopped {
+		b.WriteString(", stopped: quorum lost")
+	}
+	b.WriteString("\n")
+	for _, f := range m.Failures {
+		fmt.Fprintf(b, "          - %s\n", f)
+	}
 }
 
 // writeEtcd writes the quorum state and one line per member.

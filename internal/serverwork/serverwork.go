@@ -2,6 +2,7 @@ package serverwork
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/manifests"
 	"github.com/nodeagent/nodeagent/internal/quorum"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
 
 // leaseWait bounds how long a server waits for the apply lease: the holder
@@ -101,6 +103,7 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		return err
 	}
 	leader := apply.NewLeader(client, p.cfg.Node.Name, apply.LeaderConfig{}, p.log)
+	rec := child.ApplyRecord{By: p.cfg.Node.Name, Objects: len(objs)}
 	status("waiting for the apply lease")
 	err = leader.TryRun(ctx, leaseWait, func(ctx context.Context) error {
 		status(fmt.Sprintf("applying %d objects", len(objs)))
@@ -109,16 +112,45 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 			return err
 		}
 		p.log.Info("manifests applied", zap.String("summary", report.Summary()), zap.Bool("stopped", report.Stopped))
+		recordReport(&rec, report)
 		if report.Stopped {
 			return fmt.Errorf("apply stopped: %w", quorum.ErrNoQuorum)
 		}
 		return report.Err()
 	})
-	if apply.IsHeld(err) {
+	var held *apply.HeldError
+	if errors.As(err, &held) {
 		p.log.Info("another server holds the apply lease: it applies", zap.Error(err))
-		return nil
+		rec.By, rec.HeldBy, err = held.Holder, held.Holder, nil
 	}
+	p.record(rec, err)
 	return err
+}
+
+// recordReport tallies an apply report into the record status shows.
+func recordReport(rec *child.ApplyRecord, report *apply.Report) {
+	rec.Counts = map[string]int{}
+	for o, n := range report.Counts() {
+		rec.Counts[string(o)] = n
+	}
+	rec.Stopped = report.Stopped
+	for _, r := range append(append([]apply.Result{}, report.Results...), report.Pruned...) {
+		if r.Outcome == apply.Failed || r.Outcome == apply.Conflict {
+			rec.Failures = append(rec.Failures, r.Key+": "+string(r.Outcome)+": "+r.Reason)
+		}
+	}
+}
+
+// record keeps the outcome for `nodeagent status`; failing to write it
+// costs the status line, not the apply.
+func (p *Work) record(rec child.ApplyRecord, err error) {
+	rec.At = p.cfg.Clock.Now().UTC()
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	if serr := child.SaveApplyRecord(p.cfg.Root, rec); serr != nil {
+		p.log.Warn("cannot record the manifests apply", zap.Error(serr))
+	}
 }
 
 // clientset connects, once, with the kubeconfig k3s writes.
