@@ -109,3 +109,13 @@ func (a *Agent) runSteps(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StepNames lists the table's steps in order (docs/architecture.md is
+// checked against it).
+func StepNames() []string {
+	var names []string
+	for _, s := range (&Agent{}).newTable() {
+		names = append(names, s.Name())
+	}
+	return names
+}
