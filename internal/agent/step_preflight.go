@@ -76,7 +76,13 @@ func (s preflightStep) Plan(ctx context.Context, live bool) (plan.Step, error) {
 			st.Actions = append(st.Actions, plan.Action{Description: path + " enables the memory cgroup already: stop for a reboot"})
 		}
 	}
-	for _, c := range s.Checks(ctx) {
+	checks := preflight.HostChecks(s.a.Root)
+	if s.a.Systemd != nil {
+		checks = s.Checks(ctx) // with the clock
+	} else {
+		st.Notes = append(st.Notes, "wait for the clock to be synchronised before any TLS (not read: plan does not ask timedated)")
+	}
+	for _, c := range checks {
 		st.Notes = append(st.Notes, checkLine(c))
 	}
 	return st, nil

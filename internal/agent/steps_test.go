@@ -147,3 +147,30 @@ func TestAppliesFollowsTheNode(t *testing.T) {
 		}
 	}
 }
+
+// On a fresh host the live plan is every step's full work, computed by
+// observing: nothing installed, nothing registered.
+func TestLivePlanOfAFreshHost(t *testing.T) {
+	a := testAgent(t, "pi4-1", &recordingReporter{})
+	p, err := a.Plan(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := plan.WriteText(&b, []plan.Node{p}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{
+		"memory cgroup off and finding the kernel command line",
+		"install /usr/local/bin/k3s",
+		"token: <redacted>",
+		"install unit k3s.service",
+		"systemctl restart k3s.service",
+		"not registered now",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("live plan of a fresh host lacks %q:\n%s", want, got)
+		}
+	}
+}
