@@ -32,19 +32,16 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 	add := func(a plan.Action) { step.Actions = append(step.Actions, a); changed = true }
 	note := func(s string) { step.Notes = append(step.Notes, s) }
 
-	inst, err := m.installer.Check(m.cluster.K3s, m.node.Arch)
+	bin, upToDate, err := m.binaryChange(fresh[0])
 	switch {
 	case err != nil:
 		return step, err
-	case !inst.Present:
-		add(fresh[0])
-	case inst.UpToDate():
-		note("k3s binary up to date (sha256 " + inst.SHA256 + ")")
-	case inst.Want == "":
-		step.Actions = append(step.Actions, plan.Action{Description: fmt.Sprintf(
-			"verify %s (sha256 %s) against %s; replace it if it differs", release.BinaryPath, inst.SHA256, m.releaseChecksum())})
+	case bin == nil:
+		note(upToDate)
+	case strings.HasPrefix(bin.Description, "verify "):
+		step.Actions = append(step.Actions, *bin) // may turn out a no-op
 	default:
-		add(plan.Action{Description: fmt.Sprintf("replace %s: installed sha256 %s, release %s", release.BinaryPath, inst.SHA256, inst.Want)})
+		add(*bin)
 	}
 
 	cfg, err := m.configChange(fresh[1])
@@ -57,27 +54,59 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 		note(ConfigPath + " up to date")
 	}
 
-	unit := UnitName(m.node.Role)
-	have, err := os.ReadFile(m.root.Path("/etc/systemd/system/" + unit))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return step, fmt.Errorf("reading %s: %w", unit, err)
+	unitSame, err := m.unitUpToDate()
+	if err != nil {
+		return step, err
 	}
-	if bytes.Equal(have, UnitFile(m.node.Role)) {
-		note("unit " + unit + " up to date")
+	if unitSame {
+		note("unit " + UnitName(m.node.Role) + " up to date")
 	} else {
 		add(fresh[2])
 	}
 
+	m.planRestart(&step, changed, fresh[3])
+	return step, ctx.Err()
+}
+
+// planRestart adds the restart a change needs, or one still pending.
+func (m *Manager) planRestart(step *plan.Step, changed bool, freshRestart plan.Action) {
+	unit := UnitName(m.node.Role)
 	switch {
 	case changed:
-		step.Actions = append(step.Actions, fresh[3])
+		step.Actions = append(step.Actions, freshRestart)
 	case m.restartPending():
 		step.Actions = append(step.Actions, plan.Action{Description: "restart " + unit + ": a restart an earlier change needed is still pending",
 			Commands: []string{"systemctl restart " + unit}})
 	default:
-		note("nothing to restart: " + unit + " is only started if it is not running")
+		step.Notes = append(step.Notes, "nothing to restart: "+unit+" is only started if it is not running")
 	}
-	return step, ctx.Err()
+}
+
+// binaryChange is the install of the binary, or nil and why it is up to date.
+func (m *Manager) binaryChange(freshInstall plan.Action) (*plan.Action, string, error) {
+	inst, err := m.installer.Check(m.cluster.K3s, m.node.Arch)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case !inst.Present:
+		return &freshInstall, "", nil
+	case inst.UpToDate():
+		return nil, "k3s binary up to date (sha256 " + inst.SHA256 + ")", nil
+	case inst.Want == "":
+		return &plan.Action{Description: fmt.Sprintf("verify %s (sha256 %s) against %s; replace it if it differs",
+			release.BinaryPath, inst.SHA256, m.releaseChecksum())}, "", nil
+	}
+	return &plan.Action{Description: fmt.Sprintf("replace %s: installed sha256 %s, release %s", release.BinaryPath, inst.SHA256, inst.Want)}, "", nil
+}
+
+// unitUpToDate compares the unit file systemd loads with UnitFile.
+func (m *Manager) unitUpToDate() (bool, error) {
+	unit := UnitName(m.node.Role)
+	have, err := os.ReadFile(m.root.Path("/etc/systemd/system/" + unit))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("reading %s: %w", unit, err)
+	}
+	return bytes.Equal(have, UnitFile(m.node.Role)), nil
 }
 
 func (m *Manager) releaseChecksum() string {
