@@ -28,32 +28,30 @@ const (
 // phases are join's step boundaries on a server without disks.
 var phases = []string{"preflight", "firewall", "k3s", "register", "usb", "labels", "quorum", "manifests"}
 
-// killAfter runs `nodeagent join` in the container and SIGKILLs it as soon
-// as its output reports step done ("✓ <step> (…)"), polling with a
-// deadline. Exit 0: killed there, or it ended by itself after that line
-// (the last step); 10: it ended before reaching the step; 11: deadline.
+// killAfter runs `nodeagent join` in the container and SIGKILLs it the
+// moment its output reports the step done ("✓ <step> (…)"): the shell reads
+// join's output line by line through a FIFO, so join gets microseconds
+// past the boundary. Exit 0: killed there, or it ended by itself right
+// after that line (the last step); 10: it ended before reaching the step.
 const killAfter = `step=$1
-out=/run/join-$step.out
-nodeagent join >"$out" 2>&1 &
+fifo=/run/join-$step.fifo
+rm -f "$fifo" && mkfifo "$fifo"
+nodeagent join >"$fifo" 2>&1 &
 pid=$!
-for i in $(seq 1 9000); do
-	if grep -q "^✓ $step (" "$out"; then
+seen=no
+while IFS= read -r line; do
+	printf '%s\n' "$line"
+	case "$line" in "✓ $step ("*)
+		seen=yes
 		kill -KILL $pid 2>/dev/null && echo "killed after $step"
-		wait $pid
-		cat "$out"
-		exit 0
-	fi
-	if ! kill -0 $pid 2>/dev/null; then
-		wait $pid
-		echo "join ended (exit $?) before $step was done"
-		cat "$out"
-		exit 10
-	fi
-	sleep 0.1
-done
-kill -KILL $pid
-cat "$out"
-exit 11
+		break;;
+	esac
+done <"$fifo"
+wait $pid
+rc=$?
+[ $seen = yes ] && exit 0
+echo "join ended (exit $rc) before $step was done"
+exit 10
 `
 
 func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
@@ -93,7 +91,7 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("join killed after %s: %v\n%s", p, err, out)
 		}
-		if strings.HasPrefix(out, "killed after ") {
+		if strings.Contains(out, "\nkilled after "+p+"\n") {
 			killed++
 		}
 		t.Logf("join up to %s:\n%s", p, out)
