@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -17,20 +16,6 @@ import (
 func newRoot(t *testing.T) host.Root {
 	t.Helper()
 	return host.NewRoot(t.TempDir())
-}
-
-// writeTree writes files (host path -> content) under root.
-func writeTree(t *testing.T, root host.Root, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		full := root.Path(p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // listDir returns the sorted names in dir (empty when missing).
