@@ -114,10 +114,34 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	if before != after {
 		t.Errorf("a join on a joined node changed the node:\nbefore: %s\nafter:  %s", before, after)
 	}
+	// On the joined node, plan reads the host and finds nothing to change.
+	pl, err := c.Exec(ctx, "nodeagent", "plan")
+	if err != nil {
+		t.Fatalf("plan on the joined node: %v\n%s", err, pl)
+	}
+	for _, want := range []string{"k3s binary up to date", "/etc/rancher/k3s/config.yaml up to date", "unit k3s.service up to date",
+		"nothing to restart", "is registered already", "labels in step"} {
+		if !strings.Contains(pl, want) {
+			t.Errorf("plan on the joined node lacks %q:\n%s", want, pl)
+		}
+	}
+	t.Logf("plan on the joined node:\n%s", pl)
+	if strings.Contains(pl, "crash-test-token") {
+		t.Error("plan on the joined node shows the token")
+	}
 	status, err := c.Exec(ctx, "nodeagent", "status", "-o", "json")
 	if err != nil || !strings.Contains(status, `"joined": true`) || !strings.Contains(status, `"quorum": true`) {
 		t.Errorf("status after join: %v\n%s", err, status)
 	}
+	// The last apply, recorded by the manifests step: by this node, all in step.
+	if !strings.Contains(status, `"by": "`+node+`"`) || !strings.Contains(status, `"unchanged": 13`) {
+		t.Errorf("status after join lacks the last manifests apply:\n%s", status)
+	}
+	text, err := c.Exec(ctx, "nodeagent", "status")
+	if err != nil || !strings.Contains(text, "manifests ") {
+		t.Errorf("status text after join: %v\n%s", err, text)
+	}
+	t.Logf("status on the joined node:\n%s", text)
 }
 
 // snapshot is what a no-op join must leave alone: the k3s process, its
