@@ -2,31 +2,43 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
-	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/preflight"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
-func newDoctorCommand(g *cli.Globals) *cobra.Command {
+// connectSystemd reaches systemd and timedated over D-Bus; tests give doctor
+// one that fails, so the clock check does not depend on the test machine.
+type connectSystemd func(ctx context.Context, g *cli.Globals) (*systemd.Manager, error)
+
+func dialSystemd(ctx context.Context, g *cli.Globals) (*systemd.Manager, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return systemd.New(ctx, g.Log, g.HostRoot())
+}
+
+func newDoctorCommand(g *cli.Globals, connect connectSystemd) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "Check that this machine can join: cluster file, identity, token, kernel, clock, ufw",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := doctorChecks(g, cmd.Context())
+			checks := doctorChecks(cmd.Context(), g, connect)
 			failed := 0
 			for _, c := range checks {
 				mark := "ok  "
 				if !c.OK {
 					mark = "WARN"
-					if c.Severity == k3s.SeverityError {
+					if c.Severity == preflight.SeverityError {
 						mark, failed = "FAIL", failed+1
 					}
 				}
@@ -43,49 +55,29 @@ func newDoctorCommand(g *cli.Globals) *cobra.Command {
 	}
 }
 
-func doctorChecks(g *cli.Globals, ctx context.Context) []k3s.Check {
-	root := g.HostRoot()
-	var out []k3s.Check
+// doctorChecks finds the cluster file and this node, then asks every step
+// of the agent's table for its checks. It needs no root and changes nothing.
+func doctorChecks(ctx context.Context, g *cli.Globals, connect connectSystemd) []preflight.Check {
+	var out []preflight.Check
 	f, err := g.LoadCluster()
 	if err != nil {
-		return append(out, k3s.Check{Name: "cluster-file", Severity: k3s.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
+		return append(out, preflight.Check{Name: "cluster-file", Severity: preflight.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
 	}
-	out = append(out, k3s.Check{Name: "cluster-file", OK: true, Message: f.Source})
+	out = append(out, preflight.Check{Name: "cluster-file", OK: true, Message: f.Source})
 	n, err := g.ThisNode(f)
 	if err != nil {
-		return append(out, k3s.Check{Name: "identity", Severity: k3s.SeverityError, Message: err.Error()})
+		return append(out, preflight.Check{Name: "identity", Severity: preflight.SeverityError, Message: err.Error()})
 	}
-	out = append(out, k3s.Check{Name: "identity", OK: true, Message: fmt.Sprintf("%s (%s, %s)", n.Name, n.Role, n.Address)})
-	tok := k3s.Check{Name: "token", Severity: k3s.SeverityError, OK: true, Message: f.K3s.TokenFile + " is readable by root only"}
-	if _, err := k3s.ReadToken(root.Path(f.K3s.TokenFile)); err != nil {
-		tok.OK, tok.Message, tok.Fix = false, err.Error(), "nodeagent token generate on one node, then copy the file to every node"
-	}
-	out = append(out, tok)
-	out = append(out, k3s.Preflight(root)...)
-	out = append(out, timeCheck(ctx, g))
-	if f.Firewall.IsEnabled() {
-		c := k3s.Check{Name: "ufw", Severity: k3s.SeverityWarning, OK: true, Message: "ufw is installed"}
-		if _, err := exec.LookPath("ufw"); err != nil {
-			c.OK, c.Message, c.Fix = false, "ufw is not installed", "apt-get install ufw (or firewall.ifMissing: install)"
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func timeCheck(ctx context.Context, g *cli.Globals) k3s.Check {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	sd, err := systemd.New(ctx, g.Log, g.HostRoot())
+	out = append(out, preflight.Check{Name: "identity", OK: true, Message: fmt.Sprintf("%s (%s, %s)", n.Name, n.Role, n.Address)})
+	sd, err := connect(ctx, g)
 	if err != nil {
-		return k3s.Check{Name: "time-sync", Severity: k3s.SeverityWarning, Message: "cannot ask timedated: " + err.Error()}
+		g.Log.Debug("cannot reach systemd: the clock check says so", zap.Error(err))
+		sd = nil
+	} else {
+		defer sd.Close()
 	}
-	defer sd.Close()
-	return k3s.CheckTimeSync(func() (bool, error) {
-		ok, err := sd.TimeSynced(ctx)
-		if errors.Is(err, context.DeadlineExceeded) {
-			return false, fmt.Errorf("timedated did not answer")
-		}
-		return ok, err
-	})
+	a := agent.New(agent.Deps{Log: g.Log, File: f, Node: n, Root: g.HostRoot(), Runner: host.NewExecRunner(g.Log),
+		Clock: host.RealClock{}, Reporter: &agent.TerminalReporter{W: io.Discard}, Systemd: sd})
+	defer a.Close()
+	return append(out, a.Doctor(ctx)...)
 }

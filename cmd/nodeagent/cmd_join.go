@@ -11,7 +11,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
-	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 func newJoinCommand(g *cli.Globals) *cobra.Command {
@@ -27,7 +27,7 @@ join again" (the memory cgroup was just enabled on the kernel command line).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			rep := &agent.TerminalReporter{W: out}
-			a, closeAll, err := newAgent(cmd.Context(), g, rep, k3s.Options{Progress: newProgressBar(out)})
+			a, closeAll, err := newAgent(cmd.Context(), g, rep, release.Options{Progress: newProgressBar(out)})
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/identity"
 	"github.com/nodeagent/nodeagent/internal/plan"
-	"github.com/nodeagent/nodeagent/internal/platform"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
 )
 
 func newPlanCommand(g *cli.Globals) *cobra.Command {
@@ -52,7 +52,7 @@ the cluster and without --node, it plans every node.`,
 				}
 				plans = append(plans, p)
 			}
-			cp, err := platform.ClusterPlan(&f.Cluster, showManifests)
+			cp, err := serverwork.ClusterPlan(&f.Cluster, showManifests)
 			if err != nil {
 				return err
 			}

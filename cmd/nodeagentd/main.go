@@ -5,7 +5,7 @@
 // It links what the daemon needs every day (the step packages, the event
 // sources, client-go's metadata client for node labels) and nothing of what
 // only a join or a resync needs: the quorum and manifests phases run in a
-// short-lived `nodeagent` child (agent.CommandPlatform). That keeps the
+// short-lived `nodeagent` child (serverwork/child). That keeps the
 // idle daemon small on a Pi: test/deps checks what it links, test/deb
 // measures its resident memory.
 package main

@@ -18,12 +18,13 @@ import (
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/identity"
-	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/release"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
 // defaultCLI is where the package installs the full nodeagent binary, which
-// runs the platform phases.
+// runs the server work (quorum, manifests, restart turn).
 const defaultCLI = "/usr/bin/nodeagent"
 
 func newRunCommand(g *cli.Globals) *cobra.Command {
@@ -36,7 +37,7 @@ func newRunCommand(g *cli.Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			n := systemd.NewNotifier(g.Log)
-			a, closeAll, err := newAgentWhenConfigured(ctx, g, n, childPlatform(g, cliPath))
+			a, closeAll, err := newAgentWhenConfigured(ctx, g, n, childServerWork(g, cliPath))
 			if err != nil || a == nil {
 				return err
 			}
@@ -58,16 +59,16 @@ func newRunCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-// childPlatform runs the platform phases as children of the daemon, with
+// childServerWork runs the server work as children of the daemon, with
 // this daemon's view of the cluster file and node.
-func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
-	return func(_ *config.File, n config.Node) agent.Platform {
+func childServerWork(g *cli.Globals, cliPath string) cli.ServerWorkFactory {
+	return func(_ *config.File, n config.Node) agent.ServerWork {
 		args, err := g.ChildArgs(n)
 		if err != nil {
 			// It was readable a moment ago; the child will say what is wrong.
-			g.Log.Warn("finding the cluster file for the platform phases", zap.Error(err))
+			g.Log.Warn("finding the cluster file for the server work", zap.Error(err))
 		}
-		return &agent.CommandPlatform{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
+		return &child.Command{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
 	}
 }
 
@@ -75,10 +76,10 @@ func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
 // invalid or does not name this machine: a freshly installed package is
 // running and says what it needs (systemctl status), instead of restarting
 // every few seconds. A nil agent without error means ctx ended.
-func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Notifier, platform cli.PlatformFactory) (*agent.Agent, func(), error) {
+func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Notifier, serverWork cli.ServerWorkFactory) (*agent.Agent, func(), error) {
 	var watch <-chan fsnotify.Event
 	for {
-		a, closeAll, err := g.NewAgent(ctx, agent.SystemdReporter{N: n}, k3s.Options{}, platform)
+		a, closeAll, err := g.NewAgent(ctx, agent.SystemdReporter{N: n}, release.Options{}, serverWork)
 		if err == nil || !isConfigProblem(err) {
 			return a, closeAll, err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
@@ -25,14 +26,14 @@ type Deps struct {
 	// Systemd manages units and tells whether the clock is synchronised.
 	Systemd *systemd.Manager
 	// Download tunes the k3s download (progress bar, timeouts).
-	Download k3s.Options
+	Download release.Options
 	// USBRoot is where sysfs and /dev are read for USB devices; Root when
 	// unset. The end-to-end test points it at a fixture tree, the one piece
 	// of simulated hardware.
 	USBRoot host.Root
-	// NewPlatform builds a server's quorum and manifests phases for the
-	// cluster file in use; nil on a machine that only runs agents.
-	NewPlatform func(*config.File, config.Node) Platform
+	// NewServerWork builds a server's quorum, manifests and restart-turn
+	// work for the cluster file in use; nil where none runs.
+	NewServerWork func(*config.File, config.Node) ServerWork
 }
 
 // Agent provisions one node and keeps it in step.
@@ -42,7 +43,8 @@ type Agent struct {
 	disks    *disk.Manager
 	firewall *firewall.Firewall
 	k3s      *k3s.Manager
-	platform Platform // servers only
+	server   ServerWork // servers only
+	table    []Step
 	client   metadata.Interface
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
@@ -71,22 +73,22 @@ func (a *Agent) wire() {
 	}
 	a.disks = disk.NewManager(d.Root, d.Runner, units, d.Clock, a.log)
 	a.firewall = firewall.New(d.Root, d.Runner, a.log)
-	inst := k3s.NewInstaller(d.Root, a.log, d.Clock, d.Download)
-	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services)
-	a.k3s.RollingRestart = a.rollingRestart
-	if a.platform != nil {
-		_ = a.platform.Close()
-		a.platform = nil
+	if a.server != nil {
+		_ = a.server.Close()
+		a.server = nil
 	}
-	if d.Node.Role == config.RoleServer && d.NewPlatform != nil {
-		a.platform = d.NewPlatform(d.File, d.Node)
+	if d.Node.Role == config.RoleServer && d.NewServerWork != nil {
+		a.server = d.NewServerWork(d.File, d.Node)
 	}
+	inst := release.NewInstaller(d.Root, a.log, d.Clock, d.Download)
+	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services, restartTurn{a})
+	a.table = a.newTable()
 }
 
 // Close releases connections.
 func (a *Agent) Close() {
-	if a.platform != nil {
-		_ = a.platform.Close()
+	if a.server != nil {
+		_ = a.server.Close()
 	}
 }
 

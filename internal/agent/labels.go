@@ -2,25 +2,16 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"time"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
 
 	"github.com/nodeagent/nodeagent/internal/disk"
-	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/usb"
 )
-
-// registerTimeout bounds the wait for k3s to register the node after its
-// unit became active (kubelet start, image pulls on a slow SD card).
-const registerTimeout = 10 * time.Minute
 
 // kubeClient connects with the kubeconfig k3s writes, once it exists. The
 // agent reads and writes the Node's metadata only.
@@ -34,25 +25,6 @@ func (a *Agent) kubeClient() (metadata.Interface, error) {
 	}
 	a.client = c
 	return c, nil
-}
-
-// waitRegistered waits until k3s has registered this node in the API.
-func (a *Agent) waitRegistered(ctx context.Context) error {
-	a.Reporter.Status("waiting for node " + a.Node.Name + " to be registered")
-	return host.PollUntil(ctx, a.Clock, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
-		if _, err := os.Stat(a.Root.Path(kube.K3sKubeconfig)); errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("%s not written yet", kube.K3sKubeconfig)
-		}
-		client, err := a.kubeClient()
-		if err != nil {
-			return false, err
-		}
-		_, err = kube.GetNode(ctx, client, a.Node.Name)
-		if apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("node %s not registered yet", a.Node.Name)
-		}
-		return err == nil, err
-	})
 }
 
 // desiredLabels merges what the node should carry now: static labels, the
@@ -115,4 +87,16 @@ func (a *Agent) reconcileLabels(ctx context.Context, usbResult usb.Result) error
 		a.log.Warn("label set by hand differs: left alone", zap.Any("conflict", c))
 	}
 	return nil
+}
+
+// liveNode reads this node's metadata from the API, with a short timeout
+// (plan and status must not hang on an API that is down).
+func (a *Agent) liveNode(ctx context.Context) (*metav1.PartialObjectMetadata, error) {
+	client, err := a.kubeClient()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return kube.GetNode(ctx, client, a.Node.Name)
 }

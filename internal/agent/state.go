@@ -18,7 +18,6 @@ const StateDir = "/var/lib/nodeagent"
 type State struct {
 	Joined     bool      `json:"joined"`
 	JoinedAt   time.Time `json:"joinedAt,omitempty"`
-	LastError  string    `json:"lastError,omitempty"`
 	LastErrors []string  `json:"lastErrors,omitempty"`
 }
 
@@ -53,7 +52,6 @@ func SaveState(root host.Root, s State) error {
 // recordError keeps the last few errors for `nodeagent status`.
 func (s *State) recordError(err error, at time.Time) {
 	msg := at.UTC().Format(time.RFC3339) + " " + err.Error()
-	s.LastError = msg
 	s.LastErrors = append(s.LastErrors, msg)
 	if n := len(s.LastErrors); n > 5 {
 		s.LastErrors = s.LastErrors[n-5:]

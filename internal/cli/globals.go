@@ -1,8 +1,8 @@
 // Package cli holds what both of nodeagent's programs share: the global
 // flags, how they find the cluster file and this node, and how they build the
 // agent. cmd/nodeagent is the full command line; cmd/nodeagentd is the
-// resident daemon, kept free of the dependencies only the platform phases
-// need.
+// resident daemon, kept free of the dependencies only the server work
+// needs.
 package cli
 
 import (
@@ -21,8 +21,8 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/identity"
-	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/internal/logging"
+	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
 
@@ -109,12 +109,12 @@ func (g *Globals) ChildArgs(n config.Node) ([]string, error) {
 	return args, err
 }
 
-// PlatformFactory builds a server's quorum and manifests phases.
-type PlatformFactory func(*config.File, config.Node) agent.Platform
+// ServerWorkFactory builds a server's quorum, manifests and restart-turn work.
+type ServerWorkFactory func(*config.File, config.Node) agent.ServerWork
 
 // NewAgent builds the agent for this machine with the real host: commands
 // without systemd's notify variables, systemd over D-Bus.
-func (g *Globals) NewAgent(ctx context.Context, rep agent.Reporter, download k3s.Options, newPlatform PlatformFactory) (*agent.Agent, func(), error) {
+func (g *Globals) NewAgent(ctx context.Context, rep agent.Reporter, download release.Options, newServerWork ServerWorkFactory) (*agent.Agent, func(), error) {
 	if os.Geteuid() != 0 {
 		return nil, nil, fmt.Errorf("nodeagent changes the host (k3s, mounts, UFW): run it as root")
 	}
@@ -141,7 +141,7 @@ func (g *Globals) NewAgent(ctx context.Context, rep agent.Reporter, download k3s
 	a := agent.New(agent.Deps{
 		USBRoot: usbRoot,
 		Log:     g.Log, File: f, Node: n, Root: g.HostRoot(), Runner: runner, Clock: host.RealClock{},
-		Reporter: rep, Systemd: sd, Download: download, NewPlatform: newPlatform,
+		Reporter: rep, Systemd: sd, Download: download, NewServerWork: newServerWork,
 	})
 	return a, func() { a.Close(); sd.Close() }, nil
 }

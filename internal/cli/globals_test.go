@@ -9,7 +9,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 )
 
-// A platform child must read the same cluster file as the daemon: the one
+// A server-work child must read the same cluster file as the daemon: the one
 // under --root when there, else the built-in one (no --config).
 func TestChildArgsNameTheDaemonsClusterFile(t *testing.T) {
 	root := t.TempDir()

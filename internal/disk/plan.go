@@ -22,8 +22,8 @@ const StepName = "disk"
 // found; see PlanWith).
 func Plan(n config.Node) plan.Step { return PlanWith(n, nil) }
 
-// PlanNode is PlanWith on the devices found now; it only reads (sysfs and
-// `blkid -p`).
+// PlanNode is what Ensure would do now, decided by Decide on the devices
+// and mounts found; it only reads (sysfs, `blkid -p`, mountinfo).
 func (m *Manager) PlanNode(ctx context.Context, n config.Node) (plan.Step, error) {
 	if len(n.Disks) == 0 {
 		return Plan(n), nil
@@ -32,7 +32,41 @@ func (m *Manager) PlanNode(ctx context.Context, n config.Node) (plan.Step, error
 	if err != nil {
 		return plan.Step{}, fmt.Errorf("planning disks: %w", err)
 	}
-	return PlanWith(n, devs), nil
+	mounts, err := ReadMounts(m.root)
+	if err != nil {
+		return plan.Step{}, fmt.Errorf("planning disks: %w", err)
+	}
+	return PlanObserved(n, devs, mounts), nil
+}
+
+// PlanObserved narrows each disk's plan to Decide's decision: nothing but
+// the unit and directories when the device is mounted already, no mkfs
+// unless it would format, and the refusal Ensure would meet.
+func PlanObserved(n config.Node, devs []Device, mounts []Mount) plan.Step {
+	st := PlanWith(n, devs)
+	st.Actions = nil
+	for _, d := range n.Disks {
+		dec, err := Decide(d, devs, mounts)
+		acts := diskActions(d, devs)
+		switch {
+		case IsNotFound(err):
+			st.Notes = append(st.Notes, fmt.Sprintf("%s: no device with %s yet: waits for it, and mounts it once it appears",
+				d.MountPoint, describeSelector(d.Selector)))
+			continue
+		case err != nil:
+			st.Notes = append(st.Notes, fmt.Sprintf("%s: would refuse: %v", d.MountPoint, err))
+			continue
+		}
+		if dec.Action != ActFormatMount && d.Format == config.FormatIfBlank {
+			acts = acts[1:] // no mkfs
+		}
+		if dec.Action == ActNone {
+			st.Notes = append(st.Notes, fmt.Sprintf("%s: %s already mounted there", d.MountPoint, dec.Device.Path))
+			acts = append(acts[:1], acts[2:]...) // keep the unit, drop the mount
+		}
+		st.Actions = append(st.Actions, acts...)
+	}
+	return st
 }
 
 // PlanWith is Plan with the devices observed on the host, so the unit shows

@@ -49,3 +49,47 @@ func TestPlanNoDisks(t *testing.T) {
 		t.Errorf("Plan without disks = %+v", st)
 	}
 }
+
+// The live plan follows Decide: no mkfs unless it would format, no mount
+// when mounted, and the refusal Ensure would meet.
+func TestPlanObservedFollowsDecide(t *testing.T) {
+	blank := Device{Name: "sdb", Path: "/dev/sdb", MajMin: "8:16", Serial: "WX2"}
+	hd := blank
+	hd.Type, hd.UUID = "ext4", "u-1"
+	xfs := blank
+	xfs.Type = "xfs"
+	disk := config.Disk{MountPoint: "/mnt/hd1", Selector: config.DiskSelector{Serial: "WX2"}, FSType: "ext4", Format: config.FormatIfBlank}
+	mounted := []Mount{{MajMin: "8:16", Source: "/dev/sdb", MountPoint: "/mnt/hd1", FSType: "ext4"}}
+	tests := []struct {
+		name   string
+		devs   []Device
+		mounts []Mount
+		want   []string // action descriptions, by prefix
+		note   string
+	}{
+		{"blank: format and mount", []Device{blank}, nil, []string{"format ", "install and enable", "mount now"}, ""},
+		{"ext4: mount only", []Device{hd}, nil, []string{"install and enable", "mount now"}, ""},
+		{"mounted: unit only", []Device{hd}, mounted, []string{"install and enable"}, "/dev/sdb already mounted there"},
+		{"xfs: refused", []Device{xfs}, nil, nil, "would refuse: device is not blank"},
+		{"absent: waits", nil, nil, nil, "no device with"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := PlanObserved(config.Node{Name: "pi5", Disks: []config.Disk{disk}}, tt.devs, tt.mounts)
+			var got []string
+			for i, a := range st.Actions {
+				if i < len(tt.want) && strings.HasPrefix(a.Description, tt.want[i]) {
+					got = append(got, tt.want[i])
+				} else {
+					got = append(got, a.Description)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("actions (-want +got):\n%s", diff)
+			}
+			if tt.note != "" && !strings.Contains(strings.Join(st.Notes, "\n"), tt.note) {
+				t.Errorf("notes lack %q: %v", tt.note, st.Notes)
+			}
+		})
+	}
+}

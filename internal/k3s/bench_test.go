@@ -2,87 +2,58 @@ package k3s
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 const benchSize = 70 << 20 // about the size of a k3s-arm64 binary
 
-// BenchmarkDownloadVsCurl downloads and verifies a 70 MB file over loopback
-// and compares the throughput with `curl -o` of the same file in the same
-// run (curl neither hashes nor fsyncs, so it is the upper bound).
-func BenchmarkDownloadVsCurl(b *testing.B) {
-	const curl = "/usr/bin/curl"
-	if _, err := os.Stat(curl); err != nil {
-		b.Skipf("%s not installed: %v", curl, err)
-	}
-	bin := payload(9, benchSize)
-	srv := newRelServer(b, bin)
-	runner := host.NewExecRunner(zap.NewNop())
-	url := srv.URL + "/" + escapeVersion(testVersion) + "/k3s-arm64"
-	var ours, theirs time.Duration
-	var ratios []float64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// Alternate the order and pair the runs: on a shared 2-core machine
-		// the load moves faster than a whole benchmark, so the median of
-		// per-pair ratios is the stable figure.
-		var o, c time.Duration
-		if i%2 == 0 {
-			o, c = timeOurs(b, srv.URL), timeCurl(b, runner, curl, url)
-		} else {
-			c, o = timeCurl(b, runner, curl, url), timeOurs(b, srv.URL)
+// countingRelease serves one release over loopback (binary and checksum
+// file) and counts the requests for each.
+type countingRelease struct {
+	*httptest.Server
+	bins, sums atomic.Int64
+}
+
+func newCountingRelease(b *testing.B, bin []byte) *countingRelease {
+	r := &countingRelease{}
+	sum := sha(bin) + "  k3s-arm64\n"
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/k3s-arm64"):
+			r.bins.Add(1)
+			w.Write(bin)
+		case strings.HasSuffix(req.URL.Path, "/sha256sum-arm64.txt"):
+			r.sums.Add(1)
+			w.Write([]byte(sum))
+		default:
+			http.NotFound(w, req)
 		}
-		ours, theirs = ours+o, theirs+c
-		ratios = append(ratios, c.Seconds()/o.Seconds())
-	}
-	b.StopTimer()
-	mb := float64(benchSize) / (1 << 20) * float64(b.N)
-	b.ReportMetric(mb/ours.Seconds(), "nodeagent_MB/s")
-	b.ReportMetric(mb/theirs.Seconds(), "curl_MB/s")
-	b.ReportMetric(median(ratios), "median_ratio")
+	}))
+	b.Cleanup(r.Close)
+	return r
 }
 
-func timeOurs(b *testing.B, base string) time.Duration {
-	root := host.NewRoot(b.TempDir())
-	inst := NewInstaller(root, zap.NewNop(), host.RealClock{}, testOptions())
-	start := time.Now()
-	if _, err := inst.Install(context.Background(), testK3s(base), "arm64"); err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start)
-}
-
-func timeCurl(b *testing.B, runner host.Runner, curl, url string) time.Duration {
-	out := filepath.Join(b.TempDir(), "k3s")
-	start := time.Now()
-	if _, err := runner.Run(context.Background(), curl, "-sS", "-f", "-o", out, url); err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start)
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
+func (r *countingRelease) counts() (bins, sums int64) { return r.bins.Load(), r.sums.Load() }
 
 // BenchmarkEnsureNoop is Ensure on an installed node with a 70 MB binary:
 // the hash cache makes it read no binary and touch no network; the cold
 // metric is the same run after the state file is lost (one full hash).
 func BenchmarkEnsureNoop(b *testing.B) {
 	fx := newEnsureFixture(b, 16)
-	srv := newRelServer(b, payload(9, benchSize))
+	srv := newCountingRelease(b, payload(9, benchSize))
 	fx.cluster.K3s.ReleaseBase = srv.URL
-	fx.mgr.installer = NewInstaller(fx.root, zap.NewNop(), host.RealClock{}, testOptions())
+	fx.mgr.installer = release.NewInstaller(fx.root, zap.NewNop(), host.RealClock{}, testOptions())
 	ctx := context.Background()
 	if _, err := fx.mgr.Ensure(ctx); err != nil {
 		b.Fatal(err)
@@ -100,7 +71,7 @@ func BenchmarkEnsureNoop(b *testing.B) {
 		b.Fatalf("no-op Ensure made requests: binary %d->%d, checksums %d->%d", bins, b2, sums, s2)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/noop")
-	if err := os.Remove(fx.root.Path(DefaultStatePath)); err != nil {
+	if err := os.Remove(fx.root.Path(release.DefaultStatePath)); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()

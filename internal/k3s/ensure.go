@@ -12,6 +12,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 // Manager brings k3s on one node to the state of the cluster file.
@@ -20,15 +21,22 @@ type Manager struct {
 	log       *zap.Logger
 	cluster   *config.Cluster
 	node      config.Node
-	installer *Installer
+	installer *release.Installer
 	services  ServiceManager
+	turn      RestartTurn
 	// ActiveTimeout bounds the wait for the unit to become active; a first
 	// server start pulls images and initialises etcd, which takes minutes on a Pi.
 	ActiveTimeout time.Duration
-	// RollingRestart, when set, restarts an etcd member of a multi-server
-	// cluster: it runs restart once that keeps quorum, one server at a time.
-	// Unset, k3s restarts at once.
-	RollingRestart func(ctx context.Context, restart func(context.Context) error) error
+}
+
+// RestartTurn is a server's turn in a rolling k3s restart: Claim returns
+// once this etcd member may restart without costing quorum (the other
+// voters healthy, no other server restarting), Release once it is healthy
+// again and the next server may go. internal/serverwork implements it with
+// a Lease; nil means k3s restarts at once.
+type RestartTurn interface {
+	Claim(ctx context.Context) error
+	Release(ctx context.Context) error
 }
 
 // RestartPendingPath marks a restart that a change made necessary but that
@@ -39,11 +47,12 @@ const RestartPendingPath = "/var/lib/nodeagent/k3s-restart-pending"
 // EtcdDataDir exists once a server has been an etcd member.
 const EtcdDataDir = "/var/lib/rancher/k3s/server/db/etcd"
 
-// NewManager returns a Manager for node n of cluster c.
-func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Node, inst *Installer, svc ServiceManager) *Manager {
+// NewManager returns a Manager for node n of cluster c. turn, when not nil,
+// orders the restarts of an etcd member of a multi-server cluster.
+func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Node, inst *release.Installer, svc ServiceManager, turn RestartTurn) *Manager {
 	return &Manager{
 		root: root, log: log.With(zap.String("component", "k3s"), zap.String("node", n.Name)),
-		cluster: c, node: n, installer: inst, services: svc, ActiveTimeout: 10 * time.Minute,
+		cluster: c, node: n, installer: inst, services: svc, turn: turn, ActiveTimeout: 10 * time.Minute,
 	}
 }
 
@@ -63,7 +72,7 @@ func (r EnsureResult) Changed() bool {
 
 // Ensure installs the binary, writes config.yaml and the unit, enables the
 // unit, restarts k3s when any of those changed (else starts it, a no-op when
-// running; an etcd member restarts in its turn, RollingRestart) and waits
+// running; an etcd member restarts in its turn, RestartTurn) and waits
 // until it is active. Waiting for the join predecessor is
 // the caller's step (WaitForPredecessor), before Ensure.
 func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
@@ -123,7 +132,7 @@ func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureRe
 		if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), nil, 0o600); err != nil {
 			return fmt.Errorf("recording the pending k3s restart: %w", err)
 		}
-		if err := m.RollingRestart(ctx, restart); err != nil {
+		if err := m.restartInTurn(ctx, restart); err != nil {
 			return fmt.Errorf("rolling restart of %s: %w", unit, err)
 		}
 	}
@@ -132,6 +141,19 @@ func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureRe
 		return fmt.Errorf("clearing the pending k3s restart: %w", err)
 	}
 	return nil
+}
+
+// restartInTurn restarts k3s between claiming and releasing the turn. A
+// failed restart keeps the turn: it lapses with its Lease, and meanwhile
+// the others see this member unhealthy and wait anyway.
+func (m *Manager) restartInTurn(ctx context.Context, restart func(context.Context) error) error {
+	if err := m.turn.Claim(ctx); err != nil {
+		return err
+	}
+	if err := restart(ctx); err != nil {
+		return err
+	}
+	return m.turn.Release(ctx)
 }
 
 func (m *Manager) waitActive(ctx context.Context, unit string) error {
@@ -145,7 +167,7 @@ func (m *Manager) waitActive(ctx context.Context, unit string) error {
 // an etcd member of a cluster with other servers. A first start is no
 // restart, and agents hold no etcd.
 func (m *Manager) rolls() bool {
-	if m.RollingRestart == nil || m.node.Role != config.RoleServer || len(m.cluster.Servers()) < 2 {
+	if m.turn == nil || m.node.Role != config.RoleServer || len(m.cluster.Servers()) < 2 {
 		return false
 	}
 	_, err := os.Stat(m.root.Path(EtcdDataDir))

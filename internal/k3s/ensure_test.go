@@ -15,6 +15,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 // ensureFixture is a node with a local release, a token and a fake systemd.
@@ -44,8 +45,8 @@ func newEnsureFixture(t testing.TB, binSize int) *ensureFixture {
 	n, _ := c.Node("pi4-2")
 	svc := NewFakeServiceManager()
 	log := zaptest.NewLogger(t)
-	inst := NewInstaller(root, log, host.RealClock{}, testOptions())
-	return &ensureFixture{root: root, cluster: c, svc: svc, mgr: NewManager(root, log, c, n, inst, svc)}
+	inst := release.NewInstaller(root, log, host.RealClock{}, testOptions())
+	return &ensureFixture{root: root, cluster: c, svc: svc, mgr: NewManager(root, log, c, n, inst, svc, nil)}
 }
 
 func mustWrite(t testing.TB, path string, data []byte, mode os.FileMode) {

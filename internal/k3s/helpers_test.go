@@ -1,31 +1,21 @@
 package k3s
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 func newRoot(t *testing.T) host.Root {
 	t.Helper()
 	return host.NewRoot(t.TempDir())
-}
-
-// writeTree writes files (host path -> content) under root.
-func writeTree(t *testing.T, root host.Root, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		full := root.Path(p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // listDir returns the sorted names in dir (empty when missing).
@@ -41,4 +31,28 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func testOptions() release.Options {
+	return release.Options{
+		Timeout: 20 * time.Second, AttemptTimeout: 10 * time.Second, HeaderTimeout: 5 * time.Second,
+		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond,
+		Retries: 3, Attempts: 3,
+	}
+}
+
+// payload returns n deterministic pseudo-random bytes tagged by seed.
+func payload(seed byte, n int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

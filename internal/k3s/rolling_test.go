@@ -20,18 +20,17 @@ func TestRestartOfAnEtcdMemberWaitsItsTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := fx.svc.Restarts["k3s.service"]
-	var turns int
 	var pendingDuringTurn bool
 	refuse := errors.New("pi5 unhealthy")
-	fx.mgr.RollingRestart = func(ctx context.Context, restart func(context.Context) error) error {
-		turns++
+	turn := &fakeTurn{claim: func(n int) error {
 		_, err := os.Stat(fx.root.Path(RestartPendingPath))
 		pendingDuringTurn = err == nil
-		if turns == 1 {
+		if n == 1 {
 			return refuse
 		}
-		return restart(ctx)
-	}
+		return nil
+	}}
+	fx.mgr.turn = turn
 	fx.cluster.K3s.Disable = append(fx.cluster.K3s.Disable, "metrics-server")
 	if _, err := fx.mgr.Ensure(ctx); !errors.Is(err, refuse) {
 		t.Fatalf("Ensure with the turn refused: err = %v, want it passed on", err)
@@ -43,24 +42,25 @@ func TestRestartOfAnEtcdMemberWaitsItsTurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Changed() || !res.Restarted || fx.svc.Restarts["k3s.service"] != started+1 || turns != 2 {
-		t.Errorf("second Ensure: %+v, restarts %d, turns %d; want an unchanged tree restarted once in its turn", res, fx.svc.Restarts["k3s.service"]-started, turns)
+	if res.Changed() || !res.Restarted || fx.svc.Restarts["k3s.service"] != started+1 || turn.claims != 2 || turn.releases != 1 {
+		t.Errorf("second Ensure: %+v, restarts %d, claims %d, releases %d; want an unchanged tree restarted once in its turn, the turn released",
+			res, fx.svc.Restarts["k3s.service"]-started, turn.claims, turn.releases)
 	}
 	if _, err := os.Stat(fx.root.Path(RestartPendingPath)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the pending marker stayed after the restart: %v", err)
 	}
-	if res, err := fx.mgr.Ensure(ctx); err != nil || res.Restarted || turns != 2 {
-		t.Errorf("third Ensure: %+v, %v, turns %d; want nothing to do", res, err, turns)
+	if res, err := fx.mgr.Ensure(ctx); err != nil || res.Restarted || turn.claims != 2 {
+		t.Errorf("third Ensure: %+v, %v, claims %d; want nothing to do", res, err, turn.claims)
 	}
 }
 
 // A first start, an agent and a single server restart at once.
 func TestRestartWithoutATurn(t *testing.T) {
 	fx := newEnsureFixture(t, 1024)
-	fx.mgr.RollingRestart = func(context.Context, func(context.Context) error) error {
+	fx.mgr.turn = &fakeTurn{claim: func(int) error {
 		t.Error("the rolling restart ran for a server that is no etcd member yet")
 		return nil
-	}
+	}}
 	if _, err := fx.mgr.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -73,4 +73,20 @@ func TestRestartWithoutATurn(t *testing.T) {
 	if err != nil || !res.Restarted {
 		t.Errorf("single server: %+v, %v; want restarted at once", res, err)
 	}
+}
+
+// fakeTurn counts claims and releases; claim decides the nth claim.
+type fakeTurn struct {
+	claims, releases int
+	claim            func(n int) error
+}
+
+func (f *fakeTurn) Claim(context.Context) error {
+	f.claims++
+	return f.claim(f.claims)
+}
+
+func (f *fakeTurn) Release(context.Context) error {
+	f.releases++
+	return nil
 }

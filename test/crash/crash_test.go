@@ -1,6 +1,8 @@
 // Package crash checks that `nodeagent join` converges when it dies at any
-// phase boundary: one server in a booted container, k3s being the test
-// stand-in installed from a local release directory.
+// step boundary: one server in a booted container, k3s being the test
+// stand-in installed from a local release directory. The test kills join
+// itself (SIGKILL, as a power cut would) once it reports a step done; the
+// shipped binary has no switch for it.
 package crash
 
 import (
@@ -23,8 +25,34 @@ const (
 	k3sVersion = "v1.33.5+k3s1"
 )
 
-// phases are join's phase boundaries on a server without disks.
-var phases = []string{"preflight", "firewall", "k3s", "register", "labels", "quorum", "manifests"}
+// phases are join's step boundaries on a server without disks.
+var phases = []string{"preflight", "firewall", "k3s", "register", "usb", "labels", "quorum", "manifests"}
+
+// killAfter runs `nodeagent join` in the container and SIGKILLs it the
+// moment its output reports the step done ("✓ <step> (…)"): the shell reads
+// join's output line by line through a FIFO, so join gets microseconds
+// past the boundary. Exit 0: killed there, or it ended by itself right
+// after that line (the last step); 10: it ended before reaching the step.
+const killAfter = `step=$1
+fifo=/run/join-$step.fifo
+rm -f "$fifo" && mkfifo "$fifo"
+nodeagent join >"$fifo" 2>&1 &
+pid=$!
+seen=no
+while IFS= read -r line; do
+	printf '%s\n' "$line"
+	case "$line" in "✓ $step ("*)
+		seen=yes
+		kill -KILL $pid 2>/dev/null && echo "killed after $step"
+		break;;
+	esac
+done <"$fifo"
+wait $pid
+rc=$?
+[ $seen = yes ] && exit 0
+echo "join ended (exit $rc) before $step was done"
+exit 10
+`
 
 func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	requireHost(t)
@@ -55,17 +83,22 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
 	writeIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
 
-	// Die right after each phase, as if killed there: os.Exit skips every
-	// deferred write, like SIGKILL would.
+	// Die right after each step, killed with SIGKILL: nothing deferred
+	// runs, no state is saved.
+	killed := 0
 	for _, p := range phases {
-		out, err := c.Exec(ctx, "env", "NODEAGENT_TEST_STOP_AFTER="+p, "nodeagent", "join")
+		out, err := c.Exec(ctx, "sh", "-c", killAfter, "kill-after", p)
 		if err != nil {
-			t.Fatalf("join stopping after %s: %v\n%s", p, err, out)
+			t.Fatalf("join killed after %s: %v\n%s", p, err, out)
 		}
-		if strings.Contains(out, "joined in") {
-			t.Fatalf("join did not stop after %s:\n%s", p, out)
+		if strings.Contains(out, "\nkilled after "+p+"\n") {
+			killed++
 		}
-		t.Logf("stopped after %s", p)
+		t.Logf("join up to %s:\n%s", p, out)
+	}
+	// Only the last step may race the kill and finish the join by itself.
+	if killed < len(phases)-1 {
+		t.Errorf("join was killed after %d of %d steps, want at least %d", killed, len(phases), len(phases)-1)
 	}
 	out, err := c.Exec(ctx, "nodeagent", "join")
 	if err != nil || !strings.Contains(out, "joined in") {
@@ -81,10 +114,34 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	if before != after {
 		t.Errorf("a join on a joined node changed the node:\nbefore: %s\nafter:  %s", before, after)
 	}
+	// On the joined node, plan reads the host and finds nothing to change.
+	pl, err := c.Exec(ctx, "nodeagent", "plan")
+	if err != nil {
+		t.Fatalf("plan on the joined node: %v\n%s", err, pl)
+	}
+	for _, want := range []string{"k3s binary up to date", "/etc/rancher/k3s/config.yaml up to date", "unit k3s.service up to date",
+		"nothing to restart", "is registered already", "labels in step"} {
+		if !strings.Contains(pl, want) {
+			t.Errorf("plan on the joined node lacks %q:\n%s", want, pl)
+		}
+	}
+	t.Logf("plan on the joined node:\n%s", pl)
+	if strings.Contains(pl, "crash-test-token") {
+		t.Error("plan on the joined node shows the token")
+	}
 	status, err := c.Exec(ctx, "nodeagent", "status", "-o", "json")
 	if err != nil || !strings.Contains(status, `"joined": true`) || !strings.Contains(status, `"quorum": true`) {
 		t.Errorf("status after join: %v\n%s", err, status)
 	}
+	// The last apply, recorded by the manifests step: by this node, all in step.
+	if !strings.Contains(status, `"by": "`+node+`"`) || !strings.Contains(status, `"unchanged": 13`) {
+		t.Errorf("status after join lacks the last manifests apply:\n%s", status)
+	}
+	text, err := c.Exec(ctx, "nodeagent", "status")
+	if err != nil || !strings.Contains(text, "manifests ") {
+		t.Errorf("status text after join: %v\n%s", err, text)
+	}
+	t.Logf("status on the joined node:\n%s", text)
 }
 
 // snapshot is what a no-op join must leave alone: the k3s process, its

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
-	"github.com/nodeagent/nodeagent/internal/platform"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -59,7 +59,7 @@ func (n *node) writeFile(t testing.TB, path string, data []byte, mode os.FileMod
 // statusJSON is what `nodeagent status -o json` prints on a server.
 type statusJSON struct {
 	agent.StatusReport
-	Etcd *platform.EtcdStatus `json:"etcd,omitempty"`
+	Etcd *serverwork.EtcdStatus `json:"etcd,omitempty"`
 }
 
 func (n *node) status() (statusJSON, error) {

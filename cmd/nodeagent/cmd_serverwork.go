@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
+)
+
+// The server work as commands of their own: what a homelab owner runs to
+// check quorum or re-apply the manifests now, and what the daemon runs as a
+// child for its quorum and manifests phases (--report lines).
+
+func newQuorumCommand(g *cli.Globals) *cobra.Command {
+	var wait bool
+	var report string
+	cmd := &cobra.Command{
+		Use:   "quorum",
+		Short: "Show etcd's members and quorum from this server; --wait until there is quorum",
+		Long: `quorum reads etcd's members and their health through the etcd v3 client, as
+the quorum gate does, and exits 1 when the servers the cluster file names have
+no healthy majority. With --wait it waits for one, up to apply.quorumTimeout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				if wait {
+					return p.WaitQuorum(ctx, status)
+				}
+				e, err := p.Etcd(ctx)
+				if err != nil {
+					return err
+				}
+				var b strings.Builder
+				writeEtcd(&b, e)
+				io.WriteString(cmd.OutOrStdout(), b.String())
+				if !e.Quorum {
+					return fmt.Errorf("no quorum: %s", e.Summary)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until etcd has quorum (up to apply.quorumTimeout)")
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
+func newApplyCommand(g *cli.Globals) *cobra.Command {
+	var report string
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Apply the platform and workload manifests now, as holder of the apply lease",
+		Long: `apply renders the cluster's manifests and the overlay directory and applies
+them server-side, in phases, once this server holds the apply lease; another
+server holding it means that one applies. It stops between steps if etcd
+loses quorum. The daemon runs it on every resync of a server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				return p.ApplyManifests(ctx, status)
+			})
+		},
+	}
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
+// newRestartTurnCommand is the daemon's plumbing for a rolling k3s restart;
+// the turn is a Lease, so it outlives the child that claimed it.
+func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
+	var report string
+	cmd := &cobra.Command{
+		Use:       "restart-turn claim|release",
+		Short:     "Claim or release this server's turn to restart k3s (kube-system/" + serverwork.RestartLeaseName + ")",
+		Hidden:    true,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"claim", "release"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				if args[0] == "claim" {
+					return p.ClaimRestart(ctx, status)
+				}
+				return p.ReleaseRestart(ctx, status)
+			})
+		},
+	}
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
+func addReportFlag(cmd *cobra.Command, report *string) {
+	cmd.Flags().StringVar(report, "report", "terminal", "progress format: terminal, or "+child.ReportLines+" for the daemon")
+	_ = cmd.Flags().MarkHidden("report")
+}
+
+// runServerWork builds this server's work and runs fn with progress in the
+// --report format.
+func runServerWork(cmd *cobra.Command, g *cli.Globals, report string, fn func(context.Context, *serverwork.Work, func(string)) error) error {
+	out := cmd.OutOrStdout()
+	status := func(text string) { fmt.Fprintf(out, "  … %s\n", text) }
+	fail := func(err error) error { return err }
+	switch report {
+	case "terminal":
+	case child.ReportLines:
+		status = func(text string) { child.WriteStatusLine(out, text) }
+		fail = func(err error) error {
+			child.WriteErrorLine(out, err)
+			return err
+		}
+	default:
+		return fmt.Errorf("--report %q: want terminal or %s", report, child.ReportLines)
+	}
+	f, err := g.LoadCluster()
+	if err != nil {
+		return fail(err)
+	}
+	n, err := g.ThisNode(f)
+	if err != nil {
+		return fail(err)
+	}
+	if n.Role != config.RoleServer {
+		return fail(fmt.Errorf("node %s is a k3s agent: quorum and manifests are the servers' work", n.Name))
+	}
+	p := newServerWork(g, f, n)
+	defer p.Close()
+	if err := fn(cmd.Context(), p, status); err != nil {
+		return fail(err)
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package agent
+
+import (
+	"context"
+	"errors"
+)
+
+// ServerWork is what a server does through etcd and the typed Kubernetes
+// API: the quorum gate, the manifests, and its turn in a rolling k3s
+// restart. They need client-go's typed clientset and the etcd v3 client,
+// which the resident daemon does not link: `nodeagent join` runs them in
+// process (internal/serverwork), the daemon in child processes
+// (serverwork/child.Command). status is told what each waits for.
+type ServerWork interface {
+	// WaitQuorum returns once etcd has quorum.
+	WaitQuorum(ctx context.Context, status func(string)) error
+	// ApplyManifests applies the cluster's manifests as the apply lease holder.
+	ApplyManifests(ctx context.Context, status func(string)) error
+	// ClaimRestart returns once this server may restart k3s: the other etcd
+	// voters healthy and no other server restarting (it holds the turn).
+	ClaimRestart(ctx context.Context, status func(string)) error
+	// ReleaseRestart waits until this etcd member is healthy again and
+	// passes the turn on.
+	ReleaseRestart(ctx context.Context, status func(string)) error
+	Close() error
+}
+
+var errNoServerWork = errors.New("this build runs no quorum or manifests step (no server work wired)")
+
+// restartTurn is k3s's RestartTurn through the server work, telling the
+// reporter what it waits for.
+type restartTurn struct{ a *Agent }
+
+func (t restartTurn) Claim(ctx context.Context) error {
+	if t.a.server == nil {
+		return errNoServerWork
+	}
+	if err := t.a.server.ClaimRestart(ctx, t.a.Reporter.Status); err != nil {
+		return err
+	}
+	t.a.Reporter.Status("restarting k3s in this server's turn")
+	return nil
+}
+
+func (t restartTurn) Release(ctx context.Context) error {
+	return t.a.server.ReleaseRestart(ctx, t.a.Reporter.Status)
+}

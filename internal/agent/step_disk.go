@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/plan"
+)
+
+// diskStep finds, mounts and lays out the node's data disks.
+type diskStep struct{ a *Agent }
+
+func (diskStep) Name() string    { return StepDisk }
+func (s diskStep) Applies() bool { return len(s.a.Node.Disks) > 0 }
+
+// Apply waits for each disk up to its deviceTimeout and mounts it. A disk
+// that has not appeared is not an error: the daemon mounts it when it does,
+// and until then its labels stay off so no pod writes to the SD card.
+func (s diskStep) Apply(ctx context.Context) error {
+	a := s.a
+	for _, d := range a.Node.Disks {
+		a.Reporter.Status(fmt.Sprintf("waiting up to %s for the disk of %s", d.DeviceTimeout.Duration, d.MountPoint))
+		if _, err := a.disks.WaitFor(ctx, d, disk.WatchConfig{}); err != nil {
+			if disk.IsNotFound(err) || errors.Is(err, context.DeadlineExceeded) {
+				a.log.Warn("disk not present: continuing without it", zap.String("mountPoint", d.MountPoint), zap.Error(err))
+				continue
+			}
+			return err
+		}
+		res, err := a.disks.Ensure(ctx, d)
+		if err != nil {
+			return fmt.Errorf("preparing %s: %w", d.MountPoint, err)
+		}
+		a.log.Info("disk ready", zap.String("mountPoint", d.MountPoint), zap.Any("result", res))
+	}
+	return nil
+}
+
+func (s diskStep) Plan(ctx context.Context, live bool) (plan.Step, error) {
+	if !live {
+		return disk.Plan(s.a.Node), nil
+	}
+	return s.a.disks.PlanNode(ctx, s.a.Node)
+}
+
+func (s diskStep) Status(ctx context.Context, r *StatusReport) error {
+	ds, err := s.a.disks.NodeStatus(ctx, s.a.Node)
+	r.Disks = ds
+	return err
+}

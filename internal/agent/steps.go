@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/plan"
+	"github.com/nodeagent/nodeagent/internal/preflight"
+)
+
+// The steps, in the order join runs them (DESIGN.md's join flow).
+const (
+	StepPreflight = "preflight"
+	StepDisk      = "disk"
+	StepFirewall  = "firewall"
+	StepK3s       = "k3s"
+	StepRegister  = "register"
+	StepUSB       = "usb"
+	StepLabels    = "labels"
+	StepQuorum    = "quorum"
+	StepManifests = "manifests"
+)
+
+// Step is one part of provisioning. Every step is a value of this one type,
+// registered once in the table (Agent.table); join, the daemon's full
+// reconcile, plan, status and doctor all iterate that table, so a step
+// cannot be in one and missing from another.
+type Step interface {
+	Name() string
+	// Applies tells whether the step runs on this node (a disk step on a
+	// node without disks does not).
+	Applies() bool
+	// Plan is what Apply would change, computed by the code Apply uses:
+	// observed on this host when live, else the fresh-host plan from the
+	// cluster file alone. It changes nothing.
+	Plan(ctx context.Context, live bool) (plan.Step, error)
+	// Apply converges. It is idempotent: a step that finds its work done
+	// changes nothing, so a run killed anywhere converges when started again.
+	Apply(ctx context.Context) error
+	// Status adds the step's part of `nodeagent status` to r; an error is
+	// shown as a problem of that part, the rest still shows. It is asked
+	// whether or not the step applies (firewall: managed or not).
+	Status(ctx context.Context, r *StatusReport) error
+}
+
+// Checker is a step with checks of its own for `nodeagent doctor`.
+type Checker interface {
+	Checks(ctx context.Context) []preflight.Check
+}
+
+// newTable is the one list of steps, in join order.
+func (a *Agent) newTable() []Step {
+	return []Step{
+		preflightStep{a}, diskStep{a}, firewallStep{a}, k3sStep{a},
+		registerStep{a}, usbStep{a}, labelsStep{a},
+		quorumStep{a}, manifestsStep{a},
+	}
+}
+
+// applicable is the table without the steps that do not run on this node.
+func (a *Agent) applicable() []Step {
+	var out []Step
+	for _, s := range a.table {
+		if s.Applies() {
+			out = append(out, s)
+		} else {
+			a.log.Debug("step does not apply", zap.String("step", s.Name()))
+		}
+	}
+	return out
+}
+
+// Reporter shows progress: a terminal line per step, or systemd STATUS=.
+type Reporter interface {
+	PhaseStarted(name string)
+	PhaseDone(name string, elapsed time.Duration, err error)
+	// Status is a one-line description of a wait, e.g. "waiting for quorum: 1/3".
+	Status(text string)
+}
+
+// ErrRebootRequired stops provisioning cleanly after a change that only a
+// reboot applies (the memory cgroup on the kernel command line).
+var ErrRebootRequired = errors.New("reboot required")
+
+// runSteps applies the steps that apply here, in order, stopping at the
+// first error.
+func (a *Agent) runSteps(ctx context.Context) error {
+	for _, s := range a.applicable() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := s.Name()
+		slog := a.log.With(zap.String("phase", name))
+		a.Reporter.PhaseStarted(name)
+		slog.Info("phase started")
+		start := a.Clock.Now()
+		err := s.Apply(ctx)
+		elapsed := a.Clock.Now().Sub(start)
+		a.Reporter.PhaseDone(name, elapsed, err)
+		if err != nil {
+			slog.Error("phase failed", zap.Duration("elapsed", elapsed), zap.Error(err))
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		slog.Info("phase done", zap.Duration("elapsed", elapsed))
+	}
+	return nil
+}
+
+// StepNames lists the table's steps in order (docs/architecture.md is
+// checked against it).
+func StepNames() []string {
+	var names []string
+	for _, s := range (&Agent{}).newTable() {
+		names = append(names, s.Name())
+	}
+	return names
+}

@@ -1,0 +1,175 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+)
+
+// maxRetryAfter caps a server's Retry-After so a misconfigured mirror cannot
+// park the install for hours; the overall timeout still applies.
+const maxRetryAfter = 5 * time.Minute
+
+// newHTTPClient builds the retrying client: connection errors, 429 and 5xx
+// are retried with exponential backoff and full jitter, honouring
+// Retry-After. Timeouts bound each phase of one request; the body is bounded
+// by the attempt context of the caller.
+func newHTTPClient(log *zap.Logger, o Options) *retryablehttp.Client {
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		ForceAttemptHTTP2:     true,
+		ReadBufferSize:        256 << 10,
+		MaxIdleConnsPerHost:   2,
+	}
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{Transport: transport}
+	c.RetryMax = o.Retries
+	c.RetryWaitMin = o.RetryWaitMin
+	c.RetryWaitMax = o.RetryWaitMax
+	c.Backoff = jitterBackoff
+	c.CheckRetry = retryablehttp.ErrorPropagatedRetryPolicy
+	c.Logger = zapLeveled{log.Sugar()}
+	return c
+}
+
+// jitterBackoff is exponential backoff with full jitter (AWS architecture
+// blog "Exponential Backoff And Jitter"), so nodes retrying the same mirror
+// do not stampede; a 429/503 Retry-After is honoured as a floor.
+func jitterBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			return min(d, maxRetryAfter)
+		}
+	}
+	return ExpJitter(lo, hi, attempt)
+}
+
+// ExpJitter is the wait before retry attempt (0-based): exponential from lo,
+// capped at hi, with full jitter.
+func ExpJitter(lo, hi time.Duration, attempt int) time.Duration {
+	ceil := lo << min(attempt, 20)
+	if ceil <= 0 || ceil > hi {
+		ceil = hi
+	}
+	if ceil <= lo {
+		return lo
+	}
+	return lo + rand.N(ceil-lo)
+}
+
+// retryAfter parses Retry-After as seconds or an HTTP date.
+func retryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// zapLeveled adapts zap to retryablehttp's LeveledLogger. Its messages are
+// constant strings with key/value pairs, so structure is kept.
+type zapLeveled struct{ s *zap.SugaredLogger }
+
+func (z zapLeveled) Error(msg string, kv ...any) { z.s.Warnw(msg, kv...) }
+func (z zapLeveled) Info(msg string, kv ...any)  { z.s.Debugw(msg, kv...) }
+func (z zapLeveled) Debug(msg string, kv ...any) { z.s.Debugw(msg, kv...) }
+func (z zapLeveled) Warn(msg string, kv ...any)  { z.s.Warnw(msg, kv...) }
+
+// readError marks a failure while reading the source body (reset, truncation,
+// stall): the whole download is worth another attempt.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// open returns the asset at loc and its size (-1 when unknown): an HTTP GET
+// through the retrying client, or a host file for a local release.
+func (i *Installer) open(ctx context.Context, loc string, local bool) (io.ReadCloser, int64, error) {
+	if local {
+		f, err := os.Open(i.root.Path(loc))
+		if err != nil {
+			return nil, 0, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		return f, st.Size(), nil
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("requesting %s: %w", loc, err)
+	}
+	req.Header.Set("User-Agent", "nodeagent")
+	resp, err := i.client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("downloading %s: %w", loc, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, 0, fmt.Errorf("downloading %s: %w", loc, &StatusError{Code: resp.StatusCode})
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// StatusError is an HTTP answer other than 200 that retrying did not fix.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
+}
+
+// readSmall reads a small asset (the checksum file) fully, bounded by limit.
+func (i *Installer) readSmall(ctx context.Context, loc string, local bool, limit int64) ([]byte, error) {
+	body, _, err := i.open(ctx, loc, local)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", loc, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", loc, limit)
+	}
+	return data, nil
+}
+
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, clock host.Clock, d time.Duration) error {
+	t := clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+func isReadError(err error) bool {
+	var re *readError
+	return errors.As(err, &re)
+}

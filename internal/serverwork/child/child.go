@@ -1,0 +1,121 @@
+// Package child is the daemon's side of the server work: it runs
+// `nodeagent quorum --wait`, `nodeagent apply` and `nodeagent restart-turn`
+// as children (Command) and reads the progress they report in a line
+// protocol (ReportLines) that those commands write. It links no client-go
+// clientset and no etcd client, so the resident daemon can use it
+// (test/deps checks).
+package child
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Command runs the server work as `nodeagent quorum --wait`,
+// `nodeagent apply` and `nodeagent restart-turn` children of the daemon.
+// Each call costs one process start, on a join, a resync or a k3s restart,
+// never on a hotplug; in exchange the daemon's idle footprint holds none of
+// what they link.
+type Command struct {
+	// CLI is the full nodeagent binary.
+	CLI string
+	// Args name the cluster file, the node, the root and the log level.
+	Args []string
+	// Env is the children's environment, without systemd's notify variables:
+	// only the daemon talks to systemd.
+	Env []string
+}
+
+// WaitQuorum runs `nodeagent quorum --wait`.
+func (p *Command) WaitQuorum(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "quorum", "--wait")
+}
+
+// ApplyManifests runs `nodeagent apply`.
+func (p *Command) ApplyManifests(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "apply")
+}
+
+// ClaimRestart runs `nodeagent restart-turn claim`.
+func (p *Command) ClaimRestart(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restart-turn", "claim")
+}
+
+// ReleaseRestart runs `nodeagent restart-turn release`.
+func (p *Command) ReleaseRestart(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restart-turn", "release")
+}
+
+// Close has nothing to release: each child exits when its phase is done.
+func (p *Command) Close() error { return nil }
+
+// childStopGrace is how long a child has to end after SIGTERM.
+const childStopGrace = 15 * time.Second
+
+func (p *Command) run(ctx context.Context, status func(string), sub ...string) error {
+	name := "nodeagent " + strings.Join(sub, " ")
+	args := append(append(append([]string{}, sub...), p.Args...), "--report", ReportLines)
+	cmd := exec.CommandContext(ctx, p.CLI, args...)
+	cmd.Env = p.Env
+	// The child logs to the daemon's stderr: the same journal stream, so its
+	// entries keep their structured fields.
+	cmd.Stderr = os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = childStopGrace
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	failure := ReadReport(out, status)
+	err = cmd.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && failure != "":
+		return fmt.Errorf("%s: %s", name, failure)
+	case err != nil:
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// ReportLines is the --report format of the server-work commands when the
+// daemon runs them: one "status <text>" line per progress report, and an
+// "error <text>" line before a failing exit.
+const ReportLines = "lines"
+
+// WriteStatusLine writes one progress report in the ReportLines format.
+func WriteStatusLine(w io.Writer, text string) { writeReportLine(w, "status", text) }
+
+// WriteErrorLine writes the error a server-work command fails with.
+func WriteErrorLine(w io.Writer, err error) { writeReportLine(w, "error", err.Error()) }
+
+func writeReportLine(w io.Writer, kind, text string) {
+	fmt.Fprintf(w, "%s %s\n", kind, strings.ReplaceAll(text, "\n", "; "))
+}
+
+// ReadReport passes each status line to status until r ends and returns the
+// text of the error line, if any.
+func ReadReport(r io.Reader, status func(string)) (failure string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		kind, text, _ := strings.Cut(sc.Text(), " ")
+		switch kind {
+		case "status":
+			status(text)
+		case "error":
+			failure = text
+		}
+	}
+	return failure
+}

@@ -1,0 +1,130 @@
+package child
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestReportLinesRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	WriteStatusLine(&b, "waiting for quorum: 1/3 voters healthy")
+	WriteStatusLine(&b, "two\nlines")
+	WriteErrorLine(&b, errors.New("apply stopped:\nno quorum"))
+	b.WriteString("a stray line a child printed\n")
+	var got []string
+	failure := ReadReport(&b, func(s string) { got = append(got, s) })
+	want := []string{"waiting for quorum: 1/3 voters healthy", "two; lines"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status lines (-want +got):\n%s", diff)
+	}
+	if failure != "apply stopped:; no quorum" {
+		t.Errorf("failure = %q", failure)
+	}
+}
+
+// fakeCLI writes a shell script standing in for the full nodeagent binary:
+// it records its arguments and environment, then runs body.
+func fakeCLI(t *testing.T, body string) (cli, record string) {
+	t.Helper()
+	dir := t.TempDir()
+	record = filepath.Join(dir, "record")
+	cli = filepath.Join(dir, "nodeagent")
+	script := "#!/bin/sh\necho \"$@\" > " + record + "\nenv >> " + record + "\n" + body + "\n"
+	if err := os.WriteFile(cli, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return cli, record
+}
+
+func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
+	cli, record := fakeCLI(t, `echo "status waiting for quorum: 2/3 voters healthy"; echo "status applying 41 objects"`)
+	p := &Command{CLI: cli, Args: []string{"--node", "pi4-1", "--config", "/etc/nodeagent/cluster.yaml"}, Env: []string{"PATH=/usr/bin:/bin", "MARKER=child"}}
+	var got []string
+	if err := p.ApplyManifests(context.Background(), func(s string) { got = append(got, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"waiting for quorum: 2/3 voters healthy", "applying 41 objects"}, got); diff != "" {
+		t.Errorf("relayed status (-want +got):\n%s", diff)
+	}
+	rec, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, env, _ := strings.Cut(string(rec), "\n")
+	if want := "apply --node pi4-1 --config /etc/nodeagent/cluster.yaml --report lines"; args != want {
+		t.Errorf("child args = %q, want %q", args, want)
+	}
+	if !strings.Contains(env, "MARKER=child") {
+		t.Errorf("the child did not get the given environment:\n%s", env)
+	}
+	for want, call := range map[string]func(context.Context, func(string)) error{
+		"quorum --wait --node pi4-1":        p.WaitQuorum,
+		"restart-turn claim --node pi4-1":   p.ClaimRestart,
+		"restart-turn release --node pi4-1": p.ReleaseRestart,
+	} {
+		if err := call(context.Background(), func(string) {}); err != nil {
+			t.Fatal(err)
+		}
+		if rec, _ := os.ReadFile(record); !strings.HasPrefix(string(rec), want) {
+			t.Errorf("ran %q, want %q", strings.SplitN(string(rec), "\n", 2)[0], want)
+		}
+	}
+}
+
+func TestCommandReportsTheChildsError(t *testing.T) {
+	cli, _ := fakeCLI(t, `echo "status applying 41 objects"; echo "error apply stopped: no quorum"; exit 1`)
+	p := &Command{CLI: cli}
+	err := p.ApplyManifests(context.Background(), func(string) {})
+	if err == nil || err.Error() != "nodeagent apply: apply stopped: no quorum" {
+		t.Errorf("err = %v, want the child's error line", err)
+	}
+	cli, _ = fakeCLI(t, `exit 3`)
+	p = &Command{CLI: cli}
+	if err := p.WaitQuorum(context.Background(), func(string) {}); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("a child failing without an error line: err = %v, want its exit status", err)
+	}
+	p = &Command{CLI: filepath.Join(t.TempDir(), "missing")}
+	if err := p.WaitQuorum(context.Background(), func(string) {}); err == nil || !strings.Contains(err.Error(), "starting nodeagent quorum --wait") {
+		t.Errorf("a missing CLI: err = %v", err)
+	}
+}
+
+// Stopping the daemon stops a waiting child with SIGTERM, so it can close
+// its connections, rather than killing it.
+func TestCommandStopsTheChildWithSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "terminated")
+	cli, _ := fakeCLI(t, `trap 'echo TERM > `+marker+`; exit 0' TERM; echo "status waiting for quorum: 1/3 voters healthy"; while :; do sleep 0.05; done`)
+	p := &Command{CLI: cli}
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- p.WaitQuorum(ctx, func(string) { close(waiting) })
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child never reported its wait")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(childStopGrace + 5*time.Second):
+		t.Fatal("WaitQuorum did not return after its context ended")
+	}
+	if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != "TERM" {
+		t.Errorf("the child did not get SIGTERM: %q, %v", b, err)
+	}
+}

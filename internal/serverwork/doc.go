@@ -1,0 +1,15 @@
+// Package serverwork is what only a k3s server does, through etcd and the
+// typed Kubernetes API: the quorum gate, the manifests (MetalLB,
+// cert-manager, sealed-secrets and the workloads, applied by the holder of
+// the apply Lease once etcd has quorum), and its turn in a rolling k3s
+// restart (the restart Lease). It also plans the manifests for the whole
+// cluster (`nodeagent plan`) and reads a server's etcd view and the last
+// apply for `nodeagent status`.
+//
+// It sits beside internal/agent, not under it, because it links what the
+// resident daemon must not: client-go's typed clientset (leader election),
+// the etcd v3 client and every rendered API type. `nodeagent join` runs it
+// in process; the daemon runs it through short-lived `nodeagent quorum`,
+// `nodeagent apply` and `nodeagent restart-turn` children (package child,
+// which links none of it) and stays small while idle.
+package serverwork

@@ -1,0 +1,189 @@
+package serverwork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/quorum"
+)
+
+// A server holds the restart Lease from just before its k3s restart until
+// its etcd member is healthy again, so servers restart one at a time when a
+// cluster-file change reaches them all at once. The Lease is claimed and
+// released by compare-and-swap, not renewed: its holder's own apiserver is
+// down while it restarts.
+const (
+	RestartLeaseNamespace = "kube-system"
+	RestartLeaseName      = "nodeagent-k3s-restart"
+	// restartLeaseDuration frees the Lease of a server that died mid-restart.
+	restartLeaseDuration = 10 * time.Minute
+	// restartWait bounds each of the waits, for a turn and for health after
+	// the restart; the daemon retries a turn it did not get.
+	restartWait = 15 * time.Minute
+	restartPoll = 2 * time.Second
+)
+
+// ClaimRestart waits until this server may restart k3s — every other etcd
+// voter healthy and no other server restarting — and claims the Lease.
+func (p *Work) ClaimRestart(ctx context.Context, status func(string)) error {
+	client, err := p.clientset()
+	if err != nil {
+		return err
+	}
+	return p.pollUntil(ctx, "a turn to restart k3s", func(ctx context.Context) (bool, error) {
+		if err := p.stopSafe(ctx); err != nil {
+			status("waiting to restart k3s: " + err.Error())
+			return false, err
+		}
+		holder, err := p.claimLease(ctx, client)
+		if err != nil || holder != "" {
+			if holder != "" {
+				err = fmt.Errorf("%s is restarting", holder)
+			}
+			status("waiting to restart k3s: " + err.Error())
+			return false, err
+		}
+		// Another server may have gone down between the check and the claim.
+		if err := p.stopSafe(ctx); err != nil {
+			status("waiting to restart k3s: " + err.Error())
+			return false, errors.Join(err, p.releaseLease(ctx, client))
+		}
+		p.log.Info("restart lease claimed")
+		return true, nil
+	})
+}
+
+// ReleaseRestart waits until this server's etcd member is healthy again and
+// quorum holds, then frees the Lease for the next server.
+func (p *Work) ReleaseRestart(ctx context.Context, status func(string)) error {
+	client, err := p.clientset()
+	if err != nil {
+		return err
+	}
+	status("waiting for this etcd member to be healthy again")
+	return p.pollUntil(ctx, "etcd healthy after the k3s restart", func(ctx context.Context) (bool, error) {
+		st, err := p.quorum.Observe(ctx)
+		if err != nil {
+			return false, err
+		}
+		if !st.Quorum() || !selfHealthy(st.Members, st.Self) {
+			return false, fmt.Errorf("not yet: %s", st.Summary())
+		}
+		if err := p.releaseLease(ctx, client); err != nil {
+			return false, err
+		}
+		p.log.Info("restart lease released", zap.String("etcd", st.Summary()))
+		return true, nil
+	})
+}
+
+func (p *Work) stopSafe(ctx context.Context) error {
+	st, err := p.quorum.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	return st.StopSafe(p.minHealthyVoters())
+}
+
+// claimLease takes the Lease if it is free, expired or already this node's,
+// and returns "" then; else the holder. A conflicting write is an error to
+// retry.
+func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface) (holder string, err error) {
+	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
+	me := p.cfg.Node.Name
+	now := metav1.NewMicroTime(p.cfg.Clock.Now())
+	spec := coordinationv1.LeaseSpec{
+		HolderIdentity:       &me,
+		LeaseDurationSeconds: ptr(int32(restartLeaseDuration / time.Second)),
+		AcquireTime:          &now,
+		RenewTime:            &now,
+	}
+	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: RestartLeaseName, Namespace: RestartLeaseNamespace},
+			Spec:       spec,
+		}, metav1.CreateOptions{FieldManager: kube.FieldManager})
+		return "", leaseErr("claiming", err)
+	}
+	if err != nil {
+		return "", leaseErr("reading", err)
+	}
+	if h := holderOf(l); h != "" && h != me && !p.expired(l) {
+		return h, nil
+	}
+	l.Spec = spec
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+	return "", leaseErr("claiming", err)
+}
+
+// releaseLease frees the Lease if this node holds it.
+func (p *Work) releaseLease(ctx context.Context, client kubernetes.Interface) error {
+	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
+	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return leaseErr("reading", err)
+	}
+	if holderOf(l) != p.cfg.Node.Name {
+		return nil
+	}
+	l.Spec.HolderIdentity = nil
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+	return leaseErr("releasing", err)
+}
+
+func (p *Work) expired(l *coordinationv1.Lease) bool {
+	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
+		return true
+	}
+	until := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
+	return p.cfg.Clock.Now().After(until)
+}
+
+func holderOf(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+func leaseErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s lease %s/%s: %w", what, RestartLeaseNamespace, RestartLeaseName, err)
+}
+
+func selfHealthy(members []quorum.Member, self uint64) bool {
+	for _, m := range members {
+		if m.ID == self {
+			return m.Healthy
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// pollUntil polls check every restartPoll for up to restartWait, each
+// attempt bounded so that one hung member cannot eat the whole wait.
+func (p *Work) pollUntil(ctx context.Context, what string, check func(context.Context) (bool, error)) error {
+	return host.PollUntil(ctx, p.cfg.Clock, what, restartWait, restartPoll, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return check(ctx)
+	})
+}
