@@ -56,13 +56,9 @@ func buildDebFor(ctx context.Context, dir, version, arch string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("locating the repository: %w", err)
 	}
-	bin := filepath.Join(dir, "bin-"+version+"-"+arch)
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath",
-		"-ldflags", "-s -w -X main.version="+version, "-o", bin+"/", "./cmd/nodeagent", "./cmd/nodeagentd")
-	build.Dir = abs
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if _, err := run(build); err != nil {
-		return "", fmt.Errorf("building nodeagent %s for %s: %w", version, arch, err)
+	bin, err := buildBinaries(ctx, dir, version, arch)
+	if err != nil {
+		return "", err
 	}
 	pkg := exec.CommandContext(ctx, filepath.Join(abs, "packaging", "build-deb.sh"),
 		version, arch, bin, dir)
@@ -80,6 +76,24 @@ func buildDebFor(ctx context.Context, dir, version, arch string) (string, error)
 		return "", fmt.Errorf("build-deb.sh printed %q, want %q", deb, want)
 	}
 	return deb, nil
+}
+
+// buildBinaries builds nodeagent and nodeagentd for arch into a directory
+// under dir, which it returns.
+func buildBinaries(ctx context.Context, dir, version, arch string) (string, error) {
+	abs, err := filepath.Abs(repoRoot)
+	if err != nil {
+		return "", fmt.Errorf("locating the repository: %w", err)
+	}
+	bin := filepath.Join(dir, "bin-"+version+"-"+arch)
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath",
+		"-ldflags", "-s -w -X main.version="+version, "-o", bin+"/", "./cmd/nodeagent", "./cmd/nodeagentd")
+	build.Dir = abs
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if _, err := run(build); err != nil {
+		return "", fmt.Errorf("building nodeagent %s for %s: %w", version, arch, err)
+	}
+	return bin, nil
 }
 
 // lintianProblems runs lintian on deb and returns its error and warning
