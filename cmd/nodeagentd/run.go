@@ -78,8 +78,11 @@ func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
 // directory and on address changes (a node's address may come late from
 // DHCP). A nil agent without error means ctx ended.
 func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Notifier, platform cli.PlatformFactory) (*agent.Agent, func(), error) {
+	// The watches end with the wait, not with the daemon.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var watch <-chan fsnotify.Event
-	addrs, err := identity.WatchAddrs(ctx)
+	addrs, err := identity.WatchAddrs(wctx)
 	if err != nil {
 		g.Log.Warn("cannot watch address changes, rechecking every few seconds", zap.Error(err))
 	}
@@ -98,7 +101,7 @@ func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Noti
 			last = status
 		}
 		if watch == nil {
-			watch = watchConfigDir(ctx, g)
+			watch = watchConfigDir(wctx, g)
 		}
 		select {
 		case <-ctx.Done():
