@@ -38,9 +38,13 @@ func testNotThisNode(t *testing.T, n node, _ *pkgState) {
 	if got := n.sh(ctx, "cat /boot/firmware/cmdline.txt"); got != piCmdline+"\n" {
 		t.Errorf("cmdline.txt = %q, want it untouched", got)
 	}
-	unchanged := "ls -A /var/lib/nodeagent; command -v ufw k3s; ls -d /etc/ufw /etc/rancher /usr/local/bin/k3s /var/lib/rancher 2>/dev/null; true"
+	unchanged := "ls -A /var/lib/nodeagent; command -v k3s; ls -d /etc/rancher /usr/local/bin/k3s /var/lib/rancher 2>/dev/null; true"
 	if got := n.sh(ctx, unchanged); got != "" {
-		t.Errorf("the host changed: %q, want no state, ufw or k3s", got)
+		t.Errorf("the host changed: %q, want no state and no k3s", got)
+	}
+	// The test rootfs has ufw installed, as Recommends: would.
+	if got := n.sh(ctx, "ufw status; grep -c nodeagent /etc/ufw/user.rules || true"); got != "Status: inactive\n0\n" {
+		t.Errorf("ufw: %q, want it inactive without a nodeagent rule", got)
 	}
 }
 
