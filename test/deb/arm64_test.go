@@ -1,8 +1,10 @@
 package deb
 
 import (
+	"bufio"
 	"context"
 	"debug/elf"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,15 +157,35 @@ func compareIdle(t *testing.T, ctx context.Context, dir, qemu, daemon, cli strin
 		root := t.TempDir()
 		cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "run", "--root", root, "--cli", cli)...)
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} // no NOTIFY_SOCKET: not under systemd
-		var log strings.Builder
-		cmd.Stderr = &log
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		// Measured from the moment it waits, not from its start.
+		waiting := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), identity.ErrNoClusterFile.Error()) {
+					waiting <- sc.Text()
+					break
+				}
+			}
+			_, _ = io.Copy(io.Discard, stderr)
+		}()
 		wg.Go(func() {
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			select {
+			case <-waiting:
+			case <-time.After(time.Minute):
+				t.Errorf("the %s daemon did not say within a minute that it waits for a cluster file", name)
+				return
+			}
 			w, err := procstat.WatchFor("/proc/"+strconv.Itoa(cmd.Process.Pid), window)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait() // after it, the log is complete
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -171,9 +193,6 @@ func compareIdle(t *testing.T, ctx context.Context, dir, qemu, daemon, cli strin
 				return
 			}
 			t.Logf("idle %s daemon, waiting for a cluster file, over %s: %s", name, w.Elapsed.Round(time.Second), w)
-			if !strings.Contains(log.String(), identity.ErrNoClusterFile.Error()) {
-				t.Errorf("the %s daemon does not say it waits for a cluster file:\n%s", name, lastLines(log.String(), 10))
-			}
 		})
 	}
 	wg.Wait()
