@@ -15,7 +15,9 @@ install -D -m 0755 "$bindir/nodeagent" "$stage/usr/bin/nodeagent"
 install -D -m 0755 "$bindir/nodeagentd" "$stage/usr/lib/nodeagent/nodeagentd"
 install -D -m 0644 "$top/systemd/nodeagent.service" "$stage/usr/lib/systemd/system/nodeagent.service"
 install -d -m 0755 "$stage/etc/nodeagent/manifests.d"
-install -m 0644 "$top/internal/config/default.yaml" "$stage/etc/nodeagent/cluster.yaml"
+# The homelab is an example, never the active configuration: the daemon
+# waits until the owner puts a cluster file naming this machine in /etc.
+install -D -m 0644 "$top/internal/config/default.yaml" "$stage/usr/share/doc/nodeagent/examples/cluster.yaml"
 install -D -m 0644 "$top/README.md" "$stage/usr/share/doc/nodeagent/README.md"
 # Manual pages from the commands' own help; they do not depend on ARCH, so
 # the generator runs for this machine.
@@ -34,8 +36,7 @@ chmod 0644 "$stage/usr/share/doc/nodeagent/changelog.gz"
 install -d -m 0755 "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" "$here/deb/control.in" > "$stage/DEBIAN/control"
-install -m 0644 "$here/deb/conffiles" "$stage/DEBIAN/conffiles"
-for s in postinst prerm postrm; do install -m 0755 "$here/deb/$s" "$stage/DEBIAN/$s"; done
+for s in preinst postinst prerm postrm; do install -m 0755 "$here/deb/$s" "$stage/DEBIAN/$s"; done
 
 mkdir -p "$outdir"
 out="$outdir/nodeagent_${version}_${arch}.deb"

@@ -72,31 +72,61 @@ func childServerWork(g *cli.Globals, cliPath string) cli.ServerWorkFactory {
 	}
 }
 
-// newAgentWhenConfigured builds the agent, waiting while the cluster file is
-// invalid or does not name this machine: a freshly installed package is
-// running and says what it needs (systemctl status), instead of restarting
-// every few seconds. A nil agent without error means ctx ended.
+// newAgentWhenConfigured builds the agent, waiting while there is no cluster
+// file, it is invalid or it does not name this machine: a freshly installed
+// package is running and says what it needs (systemctl status), instead of
+// restarting every few seconds. It wakes on edits of the cluster file's
+// directory and on address changes (a node's address may come late from
+// DHCP). A nil agent without error means ctx ended.
 func newAgentWhenConfigured(ctx context.Context, g *cli.Globals, n *systemd.Notifier, serverWork cli.ServerWorkFactory) (*agent.Agent, func(), error) {
+	// The watches end with the wait, not with the daemon.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var watch <-chan fsnotify.Event
+	addrs, err := identity.WatchAddrs(wctx)
+	if err != nil {
+		g.Log.Warn("cannot watch address changes, rechecking every few seconds", zap.Error(err))
+	}
+	start, last := time.Now(), ""
+	tick := time.NewTicker(15 * time.Second) // the directory may not exist yet; the watchdog wants pings
+	defer tick.Stop()
 	for {
 		a, closeAll, err := g.NewAgent(ctx, agent.SystemdReporter{N: n}, release.Options{}, serverWork)
 		if err == nil || !isConfigProblem(err) {
 			return a, closeAll, err
 		}
-		g.Log.Error("waiting for a usable cluster file", zap.Error(err))
-		_ = n.Ready()
-		_ = n.Status("waiting for a usable cluster file: " + err.Error())
+		if status := configWaitStatus(err, time.Since(start)); status != last {
+			g.Log.Error("waiting for a usable cluster file", zap.String("status", status), zap.Error(err))
+			_ = n.Ready()
+			_ = n.Status(status)
+			last = status
+		}
 		if watch == nil {
-			watch = watchConfigDir(ctx, g)
+			watch = watchConfigDir(wctx, g)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, nil, nil
 		case <-watch:
-		case <-time.After(time.Minute): // the directory may not exist yet
+		case <-addrs:
+		case <-tick.C:
 		}
 		_ = n.Watchdog()
 	}
+}
+
+// configWaitStatus is the daemon's STATUS while it waits: short, with the
+// fix. A hostname whose node's address is not (yet) local gets
+// identity.AddressWait to appear before it is called a mismatch.
+func configWaitStatus(err error, waited time.Duration) string {
+	var mm *identity.MismatchError
+	if errors.As(err, &mm) && waited < identity.AddressWait {
+		return "waiting for " + mm.Address().String() + " (node " + mm.Node.Name + ", by hostname) on a local interface"
+	}
+	if errors.As(err, &mm) {
+		return "not acting: " + err.Error()
+	}
+	return "waiting for a usable cluster file: " + err.Error()
 }
 
 // logRuntimeStats logs the daemon's goroutines and memory on SIGUSR1
@@ -125,7 +155,7 @@ func logRuntimeStats(ctx context.Context, log *zap.Logger) {
 
 func isConfigProblem(err error) bool {
 	var cfgErr *config.Errors
-	return errors.As(err, &cfgErr) || errors.Is(err, identity.ErrNotANode)
+	return errors.As(err, &cfgErr) || errors.Is(err, identity.ErrNotANode) || errors.Is(err, identity.ErrNoClusterFile)
 }
 
 // watchConfigDir reports changes in the cluster file's directory (editors

@@ -48,7 +48,7 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 		return nil
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&g.ConfigPath, "config", "", "cluster file (default "+config.DefaultPath+", else the built-in homelab)")
+	f.StringVar(&g.ConfigPath, "config", "", "cluster file (default "+config.DefaultPath+"; plan and validate fall back to the built-in homelab)")
 	f.StringVar(&g.NodeName, "node", "", "this node's name in the cluster file (default: by hostname or local address)")
 	f.StringVar(&g.RootDir, "root", "/", "host root that /sys, /dev, /etc and /var are read under (for tests and images)")
 	f.StringVar(&g.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -58,7 +58,7 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 }
 
 // LoadCluster reads --config, else the default path if it exists, else the
-// built-in homelab.
+// built-in homelab, which only read-only commands accept: ThisNode refuses it.
 func (g *Globals) LoadCluster() (*config.File, error) {
 	path, err := g.ConfigFilePath()
 	if err != nil {
@@ -89,12 +89,25 @@ func (g *Globals) ConfigFilePath() (string, error) {
 func (g *Globals) HostRoot() host.Root { return host.NewRoot(g.RootDir) }
 
 // ThisNode resolves the node this machine is, with a clear error otherwise.
+// The built-in homelab names no real machine: commands that act on this node
+// (join, run, doctor, the platform phases) get identity.ErrNoClusterFile
+// instead, while plan and validate keep it as their fallback.
 func (g *Globals) ThisNode(f *config.File) (config.Node, error) {
+	if f.Source == config.BuiltinName {
+		return config.Node{}, identity.ErrNoClusterFile
+	}
 	facts, err := identity.LocalFacts()
 	if err != nil {
 		g.Log.Debug("cannot read local identity", zap.Error(err))
 	}
-	return identity.Resolve(&f.Cluster, g.NodeName, facts)
+	n, err := identity.Resolve(&f.Cluster, g.NodeName, facts)
+	if err == nil && g.NodeName != "" && !identity.IsLocal(n, facts) {
+		// --node is the explicit way and stays so (images, tests), but a
+		// typo of the node name should not go unnoticed.
+		g.Log.Warn("the node named by --node has its address on no local interface",
+			zap.String("node", n.Name), zap.String("address", n.Address), zap.Stringers("localAddresses", facts.Addrs))
+	}
+	return n, err
 }
 
 // ChildArgs are the flags that make a nodeagent child process see the

@@ -16,7 +16,7 @@ func BenchmarkNoopApply(b *testing.B) {
 	requireIntegration(b)
 	ctx := context.Background()
 	root, ufw := ufwHost(b, "-bench")
-	fw := New(root, ufw, zap.NewNop())
+	fw := nsFirewall(b, root, ufw, zap.NewNop())
 	c := labCluster(b)
 	node, _ := c.Node("node")
 	if _, err := fw.Apply(ctx, c, node); err != nil {

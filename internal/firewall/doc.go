@@ -9,4 +9,10 @@
 // Apply runs only the ufw commands the diff needs. Every rule nodeagent adds
 // carries a "nodeagent:" comment; only such rules are ever deleted, so rules
 // an operator added by hand survive every run.
+//
+// Before ufw is enabled or its SSH rules change, a guard (CheckSSH, pure,
+// fed by sock_diag and rtnetlink) refuses a change under which an open SSH
+// session's source, or the network this node's default route answers on,
+// could no longer connect: nothing is written, and the error names the
+// session and the firewall.sshSources to add.
 package firewall

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/config"
@@ -28,12 +29,21 @@ type Firewall struct {
 	root host.Root
 	run  host.Runner
 	log  *zap.Logger
+	net  Network
 }
 
 // New returns a Firewall reading ufw's files under root and running every
 // command through run.
 func New(root host.Root, run host.Runner, log *zap.Logger) *Firewall {
-	return &Firewall{root: root, run: run, log: log.With(zap.String("component", "firewall"))}
+	return &Firewall{root: root, run: run, log: log.With(zap.String("component", "firewall")),
+		net: NewNetwork(&netlink.Handle{})}
+}
+
+// WithNetwork makes the SSH guard read n instead of this process's network
+// namespace (tests: the namespace of a test host).
+func (f *Firewall) WithNetwork(n Network) *Firewall {
+	f.net = n
+	return f
 }
 
 // Result is what Apply did.
@@ -62,6 +72,9 @@ func (f *Firewall) Apply(ctx context.Context, c *config.Cluster, n config.Node) 
 	if err != nil {
 		return res, err
 	}
+	if err := f.guardSSH(c, st, desired); err != nil {
+		return res, err
+	}
 	if !st.Installed {
 		if st, err = f.install(ctx, c); err != nil {
 			return res, err
@@ -81,6 +94,29 @@ func (f *Firewall) Apply(ctx context.Context, c *config.Cluster, n config.Node) 
 		res.Applied = append(res.Applied, ch)
 	}
 	return res, nil
+}
+
+// guardSSH refuses, before anything is installed or written, a change that
+// would shut out an open SSH session or the uplink's network (issue 16: a
+// Pi on 192.168.1.0/24 with the homelab's 10.0.0.0/24 as sshSources).
+func (f *Firewall) guardSSH(c *config.Cluster, st State, desired []Rule) error {
+	port := c.Firewall.SSHPort
+	if !st.Installed {
+		st = State{Defaults: packageDefaults()} // what a fresh install starts from
+	}
+	if !TouchesSSH(st, desired, DesiredDefaults(), port) {
+		return nil // SSH is left as it is: nothing to read
+	}
+	v, err := f.net.SSHView(port, c.Network.TailscaleInterface)
+	if err != nil {
+		return fmt.Errorf("checking the open SSH sessions before changing ufw: %w", err)
+	}
+	if err := CheckSSH(st, desired, DesiredDefaults(), port, c.Firewall.SSHSources, v); err != nil {
+		f.log.Error("refusing a ufw change that would lock SSH out", zap.Error(err))
+		return err
+	}
+	f.log.Info("ssh guard passed", zap.Int("sessions", len(v.Sessions)), zap.Bool("uplink", v.Uplink != nil))
+	return nil
 }
 
 func (f *Firewall) install(ctx context.Context, c *config.Cluster) (State, error) {

@@ -68,7 +68,7 @@ func TestApplyUFWMissing(t *testing.T) {
 			c.Firewall.IfMissing = tc.ifMissing
 			n, _ := c.Node("pi5")
 			h := newFakeHost(t)
-			fw := New(h.root, h, zaptest.NewLogger(t))
+			fw := New(h.root, h, zaptest.NewLogger(t)).WithNetwork(fakeNetwork{})
 			res, err := fw.Apply(ctx, c, n)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Apply error = %v, want %v", err, tc.wantErr)
@@ -94,7 +94,7 @@ func TestPlanUFWMissing(t *testing.T) {
 	c.Firewall.IfMissing = "install"
 	n, _ := c.Node("pi5")
 	h := newFakeHost(t)
-	step, err := New(h.root, h, zaptest.NewLogger(t)).Plan(context.Background(), c, n)
+	step, err := New(h.root, h, zaptest.NewLogger(t)).WithNetwork(fakeNetwork{}).Plan(context.Background(), c, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestApplyRefusals(t *testing.T) {
 			tc.modify(c)
 			n, _ := c.Node("pi4-1")
 			run := &host.FakeRunner{}
-			fw := New(host.NewRoot(t.TempDir()), run, zaptest.NewLogger(t))
+			fw := New(host.NewRoot(t.TempDir()), run, zaptest.NewLogger(t)).WithNetwork(fakeNetwork{})
 			res, err := fw.Apply(context.Background(), c, n)
 			if !errors.Is(err, tc.wantErr) || len(res.Applied) != 0 {
 				t.Errorf("Apply = %+v, %v; want no change and error %v", res, err, tc.wantErr)

@@ -112,7 +112,7 @@ func TestApplyRealUFW(t *testing.T) {
 	l.serveAll(t)
 	c := labCluster(t)
 	node, _ := c.Node("node")
-	fw := New(l.root, l.ufw, zaptest.NewLogger(t))
+	fw := nsFirewall(t, l.root, l.ufw, zaptest.NewLogger(t))
 
 	// An operator's rule, and a rule an older nodeagent made.
 	mustRun(t, l.ufw, "ufw", "allow", "proto", "tcp", "from", labPeer, "to", "any", "port", "9100")

@@ -11,7 +11,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"golang.org/x/sys/unix"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 )
@@ -177,3 +181,32 @@ func ufwHost(t testing.TB, suffix string) (host.Root, *countingRunner) {
 	root := ufwRoot(t, run, nil)
 	return root, &countingRunner{inner: &nsRunner{inner: run, ns: ns, root: root}}
 }
+
+// nsNetwork reads the SSH guard's view (sessions, routes, addresses) in the
+// test host's namespace, not in the namespace of the test process.
+func nsNetwork(t testing.TB, ns *testNS) Network {
+	t.Helper()
+	nsh, err := netns.GetFromPath(ns.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
+	if err != nil {
+		nsh.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(); nsh.Close() })
+	return NewNetwork(h)
+}
+
+// nsFirewall is a Firewall for the test host behind ufw: its ufw files
+// under root, its commands and its network in the host's namespace.
+func nsFirewall(t testing.TB, root host.Root, ufw *countingRunner, log *zap.Logger) *Firewall {
+	t.Helper()
+	return New(root, ufw, log).WithNetwork(nsNetwork(t, ufw.inner.(*nsRunner).ns))
+}
+
+// fakeNetwork is a network view for unit tests: what SSHView returns.
+type fakeNetwork struct{ view SSHView }
+
+func (f fakeNetwork) SSHView(int, string) (SSHView, error) { return f.view, nil }

@@ -19,7 +19,7 @@ func TestRuleRoundTripRealUFW(t *testing.T) {
 	requireIntegration(t)
 	ctx := context.Background()
 	root, ufw := ufwHost(t, "-rt")
-	fw := New(root, ufw, zaptest.NewLogger(t))
+	fw := nsFirewall(t, root, ufw, zaptest.NewLogger(t))
 
 	c := homelab(t)
 	c.Network.TailscaleInterface = "tailscale0"

@@ -43,6 +43,16 @@ func TestDebianPackage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v == oldVersion {
+			// The old package is laid out as before 0.2: the homelab as the
+			// active conffile, so the upgrade covers dropping it.
+			if err := legacyDeb(ctx, deb, deb+".legacy"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(deb+".legacy", deb); err != nil {
+				t.Fatal(err)
+			}
+		}
 		t.Logf("built %s in %s", filepath.Base(deb), time.Since(start).Round(100*time.Millisecond))
 		st.debs[v] = deb
 	}
@@ -73,12 +83,15 @@ func TestDebianPackage(t *testing.T) {
 		report bool
 	}{
 		{"install", testInstall, false},
+		{"a hostname without its address changes nothing", testNotThisNode, false},
 		{"configure and start", testConfigure, false},
 		{"journal fields without the token", testJournal, true},
 		{"idle daemon", testIdle, true},
 		{"watchdog restarts a hung daemon", testWatchdog, false},
 		{"upgrade keeps the cluster file", testUpgrade, false},
 		{"purge leaves nothing behind", testPurge, false},
+		{"the upgrade drops an unedited homelab file", testUpgradeUnedited, false},
+		{"purge again leaves nothing behind", testPurge, false},
 		// Last, so it covers the watchdog's goroutine dump and the upgrade.
 		{"the token never reached the journal", testNoTokenInJournal, true},
 	}
@@ -104,6 +117,9 @@ func testInstall(t *testing.T, n node, st *pkgState) {
 	// The empty k3s release directory of the cluster file is the admin's,
 	// so it belongs to the world before the install.
 	n.sh(ctx, "mkdir -p /srv/k3s-release")
+	// A Raspberry Pi's kernel command line, which nodeagent edits only on a
+	// node it is sure to be.
+	n.sh(ctx, "mkdir -p /boot/firmware && echo '"+piCmdline+"' >/boot/firmware/cmdline.txt")
 	st.before = n.fileList(ctx)
 	out, err := n.Exec(ctx, "dpkg", "-i", "/tmp/"+filepath.Base(st.debs[oldVersion]))
 	if err != nil {
@@ -150,8 +166,17 @@ func testConfigure(t *testing.T, n node, st *pkgState) {
 	n.sh(ctx, "nodeagent validate")
 	// Type=notify: restart returns once READY=1 arrived (or fails).
 	n.sh(ctx, "systemctl restart nodeagent.service")
-	props := n.waitUnit(ctx, "a STATUS from the daemon", 30*time.Second, func(m map[string]string) bool {
-		return m["StatusText"] != ""
+	// The file names this machine by hostname, but its address is not here
+	// yet (as before a late DHCP lease): the daemon waits for it ...
+	waiting := "waiting for 10.0.0.11 (node " + n.Name() + ", by hostname) on a local interface"
+	n.waitUnit(ctx, "the daemon waiting for its address", 30*time.Second, func(m map[string]string) bool {
+		return m["StatusText"] == waiting
+	}, "StatusText")
+	// ... and goes on by itself once the address appears (netlink). A veth
+	// pair inside the container: this kernel has no dummy interfaces.
+	n.sh(ctx, "ip link add lan0 type veth peer name lan0-peer && ip addr add 10.0.0.11/24 dev lan0 && ip link set lan0 up && ip link set lan0-peer up")
+	props := n.waitUnit(ctx, "a STATUS past the address wait", 30*time.Second, func(m map[string]string) bool {
+		return m["StatusText"] != "" && m["StatusText"] != waiting
 	}, "ActiveState", "SubState", "StatusText", "UnitFileState", "MainPID")
 	want := map[string]string{"ActiveState": "active", "SubState": "running", "UnitFileState": "enabled"}
 	got := map[string]string{"ActiveState": props["ActiveState"], "SubState": props["SubState"], "UnitFileState": props["UnitFileState"]}
