@@ -43,6 +43,7 @@ func serverConfig(name, ip, join string) string {
 func TestThreeServers(t *testing.T) {
 	requireIntegration(t)
 	bin := standinBinary(t)
+	top := t // a wiped root must outlive the subtest that wipes it
 	s1 := newInstance(t, "s1", "127.0.0.2", serverConfig("s1", "127.0.0.2", ""))
 	s2 := newInstance(t, "s2", "127.0.0.3", serverConfig("s2", "127.0.0.3", "127.0.0.2"))
 	s3 := newInstance(t, "s3", "127.0.0.4", serverConfig("s3", "127.0.0.4", "127.0.0.2"))
@@ -99,7 +100,7 @@ func TestThreeServers(t *testing.T) {
 		if err := s3.stop(t, syscall.SIGTERM, 2*time.Minute); err != nil {
 			t.Fatalf("s3: exit after SIGTERM: %v", err)
 		}
-		s3.wipe(t, serverConfig("s3", "127.0.0.4", "127.0.0.2"))
+		s3.wipe(top, serverConfig("s3", "127.0.0.4", "127.0.0.2"))
 		s3.start(t, bin)
 		if err := s3.waitExit(t, 2*time.Minute); err == nil {
 			t.Fatalf("rebuilt s3 with its old member still present: want a non-zero exit\n%s", s3.logTail())
@@ -143,7 +144,7 @@ func TestThreeServers(t *testing.T) {
 	})
 
 	t.Run("cluster-init on an empty data dir makes a second cluster", func(t *testing.T) {
-		s2.wipe(t, serverConfig("s2", "127.0.0.3", ""))
+		s2.wipe(top, serverConfig("s2", "127.0.0.3", ""))
 		s2.start(t, bin)
 		s2.waitReady(t, 3*time.Minute)
 		checkVoters(t, s2, []*instance{s2})
