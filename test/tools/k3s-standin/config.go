@@ -2,11 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -73,17 +74,31 @@ func loadConfig(p paths) (*config, error) {
 	return &c, c.complete()
 }
 
-// readConfigFiles reads config.yaml and then config.yaml.d/*.yaml in name
-// order, as k3s's pkg/configfilearg does: a later file's key replaces an
-// earlier value, and a key ending in "+" appends to it.
+// readConfigFiles reads config.yaml and then the config.yaml.d drop-ins
+// ending in .yaml or .yml (any case) in name order, as k3s's
+// pkg/configfilearg does: a later file's key replaces an earlier value, a
+// key ending in "+" appends to it; config.yaml may be missing when a
+// drop-in exists.
 func readConfigFiles(file string) (map[string]any, error) {
-	merged := map[string]any{}
-	drops, err := filepath.Glob(file + ".d/*.yaml")
-	if err != nil {
-		return nil, err
+	var files []string
+	if _, err := os.Stat(file); err == nil {
+		files = append(files, file)
 	}
-	sort.Strings(drops)
-	for _, f := range append([]string{file}, drops...) {
+	entries, err := os.ReadDir(file + ".d")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s.d: %w", file, err)
+	}
+	for _, e := range entries { // sorted by name
+		lower := strings.ToLower(e.Name())
+		if !e.IsDir() && (strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml")) {
+			files = append(files, filepath.Join(file+".d", e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("reading %s: no config file or drop-in", file)
+	}
+	merged := map[string]any{}
+	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", f, err)

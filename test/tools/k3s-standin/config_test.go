@@ -65,7 +65,8 @@ func TestLoadConfig(t *testing.T) {
 func TestConfigDropIns(t *testing.T) {
 	p := env{root: t.TempDir(), local: "127.0.0.1"}.paths()
 	writeTestFile(t, p.configFile, "cluster-init: true\ntoken: t\nnode-name: a\nnode-ip: 10.0.0.1\nnode-label: [x=1]\n")
-	writeTestFile(t, p.configFile+".d/20-b.yaml", "node-label+: [z=3]\n")
+	writeTestFile(t, p.configFile+".d/20-b.YML", "node-label+: [z=3]\n")
+	writeTestFile(t, p.configFile+".d/15-ignored.txt", "node-name: c\n")
 	writeTestFile(t, p.configFile+".d/10-a.yaml", "node-name: b\nnode-label+: y=2\n")
 	got, err := loadConfig(p)
 	if err != nil {
