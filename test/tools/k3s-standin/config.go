@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -50,12 +52,16 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 }
 
 func loadConfig(p paths) (*config, error) {
-	data, err := os.ReadFile(p.configFile)
+	merged, err := readConfigFiles(p.configFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p.configFile, err)
+		return nil, err
+	}
+	data, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fmt.Errorf("encoding merged config: %w", err)
 	}
 	var c config
-	if err := yaml.Unmarshal(data, &c); err != nil {
+	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
 	}
 	if c.Token == "" && c.TokenFile != "" {
@@ -66,6 +72,64 @@ func loadConfig(p paths) (*config, error) {
 		c.Token = strings.TrimSpace(string(tok))
 	}
 	return &c, c.complete()
+}
+
+// readConfigFiles reads config.yaml and then the config.yaml.d drop-ins
+// ending in .yaml or .yml (any case) in name order, as k3s's
+// pkg/configfilearg does: a later file's key replaces an earlier value, a
+// key ending in "+" appends to it; config.yaml may be missing when a
+// drop-in exists.
+func readConfigFiles(file string) (map[string]any, error) {
+	var files []string
+	if _, err := os.Stat(file); err == nil {
+		files = append(files, file)
+	}
+	entries, err := os.ReadDir(file + ".d")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s.d: %w", file, err)
+	}
+	for _, e := range entries { // sorted by name
+		lower := strings.ToLower(e.Name())
+		if !e.IsDir() && (strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml")) {
+			files = append(files, filepath.Join(file+".d", e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("reading %s: no config file or drop-in", file)
+	}
+	merged := map[string]any{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f, err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", f, err)
+		}
+		for k, v := range m {
+			if base, ok := strings.CutSuffix(k, "+"); ok {
+				merged[base] = appendValues(merged[base], v)
+				continue
+			}
+			merged[k] = v
+		}
+	}
+	return merged, nil
+}
+
+func appendValues(prev, more any) any {
+	list := func(v any) []any {
+		switch t := v.(type) {
+		case nil:
+			return nil
+		case []any:
+			return t
+		default:
+			return []any{t}
+		}
+	}
+	return append(list(prev), list(more)...)
 }
 
 func (c *config) complete() error {
@@ -93,10 +157,15 @@ func (c *config) complete() error {
 		// one, and the stand-in has no use for a generated one.
 		return fmt.Errorf("token (or token-file) is required")
 	}
+	if _, err := parseToken(c.Token); err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
 	if !c.ClusterInit && c.Server == "" {
-		// k3s without either starts a single-node cluster; so does the
-		// stand-in.
-		c.ClusterInit = true
+		// k3s without either runs on SQLite through kine
+		// (pkg/cluster/managed.go assignManagedDriver picks no managed
+		// etcd), which no other server can join. The stand-in has no kine;
+		// it refuses rather than start an etcd that k3s would not.
+		return fmt.Errorf("neither cluster-init nor server is set: k3s would run on SQLite (kine), which the stand-in does not have")
 	}
 	return nil
 }
@@ -144,7 +213,8 @@ type paths struct {
 	tls        string
 	etcdTLS    string
 	etcdData   string
-	joinState  string
+	etcdName   string // server/db/etcd/name: the member name, written before the join
+	tokenFile  string // server/token
 }
 
 func (e env) paths() paths {
@@ -158,7 +228,8 @@ func (e env) paths() paths {
 		tls:        filepath.Join(server, "tls"),
 		etcdTLS:    filepath.Join(server, "tls", "etcd"),
 		etcdData:   filepath.Join(server, "db", "etcd"),
-		joinState:  filepath.Join(server, "db", "standin-join.json"),
+		etcdName:   filepath.Join(server, "db", "etcd", "name"),
+		tokenFile:  filepath.Join(server, "token"),
 	}
 }
 

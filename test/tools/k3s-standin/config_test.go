@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,9 +38,8 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{name: "no token", yaml: "cluster-init: true\nnode-name: a\nnode-ip: 10.0.0.1\n", wantErr: true},
 		{name: "no node-ip", yaml: "cluster-init: true\ntoken: t\nnode-name: a\n", wantErr: true},
-		{name: "neither server nor cluster-init starts a cluster", yaml: "token: t\nnode-name: a\nnode-ip: 10.0.0.1\n",
-			want: config{ClusterInit: true, Token: "t", NodeName: "a", NodeIP: "10.0.0.1", AdvertiseAddress: "10.0.0.1",
-				ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local"}},
+		{name: "neither server nor cluster-init (SQLite in k3s) is refused", yaml: "token: t\nnode-name: a\nnode-ip: 10.0.0.1\n", wantErr: true},
+		{name: "bad CA hash length", yaml: "cluster-init: true\ntoken: K10abc::server:pw\nnode-name: a\nnode-ip: 10.0.0.1\n", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +59,66 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestConfigDropIns(t *testing.T) {
+	p := env{root: t.TempDir(), local: "127.0.0.1"}.paths()
+	writeTestFile(t, p.configFile, "cluster-init: true\ntoken: t\nnode-name: a\nnode-ip: 10.0.0.1\nnode-label: [x=1]\n")
+	writeTestFile(t, p.configFile+".d/20-b.YML", "node-label+: [z=3]\n")
+	writeTestFile(t, p.configFile+".d/15-ignored.txt", "node-name: c\n")
+	writeTestFile(t, p.configFile+".d/10-a.yaml", "node-name: b\nnode-label+: y=2\n")
+	got, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"x=1", "y=2", "z=3"}, []string(got.NodeLabel)); diff != "" || got.NodeName != "b" {
+		t.Errorf("node-name %q, node-label (-want +got):\n%s", got.NodeName, diff)
+	}
+}
+
+func TestParseToken(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	tests := []struct {
+		in      string
+		want    joinToken
+		wantErr bool
+	}{
+		{in: "bare", want: joinToken{password: "bare"}},
+		{in: "K10" + hash + "::server:pw", want: joinToken{caHash: hash, username: "server", password: "pw"}},
+		{in: "K10::server:pw", want: joinToken{username: "server", password: "pw"}},
+		{in: "K10abc::server:pw", wantErr: true},
+		{in: "K10" + hash + "::nopassword", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseToken(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(joinToken{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMemberName(t *testing.T) {
+	p := env{root: t.TempDir(), local: "127.0.0.1"}.paths()
+	name, err := memberName(p, "pi4-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^pi4-1-[0-9a-f]{8}$`).MatchString(name) || memberNodeName(name) != "pi4-1" {
+		t.Fatalf("member name %q: want pi4-1-<8 hex>", name)
+	}
+	again, err := memberName(p, "pi4-1")
+	if err != nil || again != name {
+		t.Errorf("second call = %q, %v; want the recorded %q", again, err, name)
 	}
 }
 
@@ -110,13 +171,7 @@ func TestParseTaint(t *testing.T) {
 	}
 }
 
-func TestCAHashAndServiceIP(t *testing.T) {
-	if h, ok := caHash("K10abc::server:pw"); !ok || h != "abc" {
-		t.Errorf("caHash(full token) = %q, %v; want abc, true", h, ok)
-	}
-	if _, ok := caHash("bare-token"); ok {
-		t.Error("caHash(bare token): want no hash")
-	}
+func TestServiceIP(t *testing.T) {
 	ip, err := firstServiceIP("10.43.0.0/16")
 	if err != nil || ip.String() != "10.43.0.1" {
 		t.Errorf("firstServiceIP = %v, %v; want 10.43.0.1", ip, err)

@@ -2,18 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
-	"encoding/json"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -23,10 +24,13 @@ import (
 
 // etcdMember is this server's embedded etcd.
 type etcdMember struct {
-	e     *embed.Etcd
-	paths paths
-	local string // client URL on the local address
-	log   *zap.Logger
+	e       *embed.Etcd
+	name    string // <node-name>-<8 hex>
+	address string // node-ip, the host of the peer URL
+	paths   paths
+	local   string // client URL on the local address
+	cli     *clientv3.Client
+	log     *zap.Logger
 }
 
 // etcdStart says how to start a member that has no data yet; a member with
@@ -37,18 +41,61 @@ type etcdStart struct {
 	initialCluster string
 }
 
+// hasEtcdData is k3s's ETCD.IsInitialized (pkg/etcd/etcd.go): the WAL
+// directory exists.
 func hasEtcdData(p paths) bool {
-	return exists(filepath.Join(p.etcdData, "member", "wal"))
+	fi, err := os.Stat(filepath.Join(p.etcdData, "member", "wal"))
+	return err == nil && fi.IsDir()
 }
 
-func startEtcd(s *server, st etcdStart) (*etcdMember, error) {
+// memberName is k3s's ETCD.setName (pkg/etcd/etcd.go): the name recorded in
+// server/db/etcd/name, or a new "<node-name>-<8 hex>" written there first.
+// It runs at every start, before any join.
+func memberName(p paths, nodeName string) (string, error) {
+	data, err := os.ReadFile(p.etcdName)
+	if err == nil {
+		return string(data), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading etcd member name: %w", err)
+	}
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating etcd member name: %w", err)
+	}
+	name := nodeName + "-" + hex.EncodeToString(b)
+	if err := os.MkdirAll(filepath.Dir(p.etcdName), 0o700); err != nil {
+		return "", fmt.Errorf("creating etcd data dir: %w", err)
+	}
+	if err := os.WriteFile(p.etcdName, []byte(name), 0o600); err != nil {
+		return "", fmt.Errorf("writing etcd member name: %w", err)
+	}
+	return name, nil
+}
+
+// memberNodeName is the node name k3s reads out of a member name: up to the
+// last hyphen (pkg/etcd/etcd.go join).
+func memberNodeName(member string) string {
+	if i := strings.LastIndex(member, "-"); i > 1 {
+		return member[:i]
+	}
+	return member
+}
+
+func startEtcd(s *server, name string, st etcdStart) (*etcdMember, error) {
 	cfg := embed.NewConfig()
-	cfg.Name = s.cfg.NodeName
+	cfg.Name = name
 	cfg.Dir = s.paths.etcdData
 	peer := url.URL{Scheme: "https", Host: net.JoinHostPort(s.cfg.NodeIP, "2380")}
+	localPeer := url.URL{Scheme: "https", Host: net.JoinHostPort(s.env.local, "2380")}
 	client := url.URL{Scheme: "https", Host: net.JoinHostPort(s.cfg.NodeIP, "2379")}
 	local := url.URL{Scheme: "https", Host: net.JoinHostPort(s.env.local, "2379")}
+	// k3s listens on loopback and the node address for both (listenPeerURLs,
+	// listenClientURLs) and advertises the node address.
 	cfg.ListenPeerUrls = []url.URL{peer}
+	if localPeer != peer {
+		cfg.ListenPeerUrls = append(cfg.ListenPeerUrls, localPeer)
+	}
 	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.ListenClientUrls = []url.URL{client}
 	if local != client {
@@ -60,6 +107,10 @@ func startEtcd(s *server, st etcdStart) (*etcdMember, error) {
 	if cfg.InitialCluster == "" {
 		cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	}
+	// k3s's timing and snapshot count (ETCD.cluster in pkg/etcd/etcd.go).
+	cfg.TickMs = 500
+	cfg.ElectionMs = 5000
+	cfg.SnapshotCount = 10000
 	tlsDir := s.paths.etcdTLS
 	cfg.ClientTLSInfo = transport.TLSInfo{
 		CertFile:       filepath.Join(tlsDir, "server-client.crt"),
@@ -83,30 +134,30 @@ func startEtcd(s *server, st etcdStart) (*etcdMember, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting etcd: %w", err)
 	}
-	return &etcdMember{e: e, paths: s.paths, local: local.String(), log: s.log.With(zap.String("component", "etcd"))}, nil
-}
-
-// waitReady waits until the member has joined the raft group and published
-// itself.
-func (m *etcdMember) waitReady(ctx context.Context) error {
-	select {
-	case <-m.e.Server.ReadyNotify():
-		return nil
-	case err := <-m.e.Err():
-		return fmt.Errorf("etcd failed before ready: %w", err)
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for etcd: %w", ctx.Err())
+	m := &etcdMember{e: e, name: name, address: s.cfg.NodeIP, paths: s.paths, local: local.String(),
+		log: s.log.With(zap.String("component", "etcd"))}
+	if m.cli, err = m.client([]string{m.local}); err != nil {
+		e.Close()
+		return nil, err
 	}
+	return m, nil
 }
 
-func (m *etcdMember) close() { m.e.Close() }
+func (m *etcdMember) close() {
+	_ = m.cli.Close()
+	m.e.Close()
+}
 
 // client connects with the etcd client certificate k3s's own tools use.
 func (m *etcdMember) client(endpoints []string) (*clientv3.Client, error) {
+	return newEtcdClient(m.paths, endpoints, m.log)
+}
+
+func newEtcdClient(p paths, endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
 	info := transport.TLSInfo{
-		CertFile:      filepath.Join(m.paths.etcdTLS, "client.crt"),
-		KeyFile:       filepath.Join(m.paths.etcdTLS, "client.key"),
-		TrustedCAFile: filepath.Join(m.paths.etcdTLS, "server-ca.crt"),
+		CertFile:      filepath.Join(p.etcdTLS, "client.crt"),
+		KeyFile:       filepath.Join(p.etcdTLS, "client.key"),
+		TrustedCAFile: filepath.Join(p.etcdTLS, "server-ca.crt"),
 	}
 	tlsCfg, err := info.ClientConfig()
 	if err != nil {
@@ -116,8 +167,8 @@ func (m *etcdMember) client(endpoints []string) (*clientv3.Client, error) {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		TLS:         tlsCfg,
-		DialTimeout: 5 * time.Second,
-		Logger:      m.log.WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
+		DialTimeout: 2 * time.Second, // k3s's defaultDialTimeout
+		Logger:      log.WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating etcd client: %w", err)
@@ -125,96 +176,53 @@ func (m *etcdMember) client(endpoints []string) (*clientv3.Client, error) {
 	return cli, nil
 }
 
-// addLearner adds the joiner as a learner, or, when a previous attempt
-// already added it (same peer URL), answers as if it had just done so.
-func (m *etcdMember) addLearner(ctx context.Context, req joinRequest) (joinResponse, error) {
-	cli, err := m.client([]string{m.local})
-	if err != nil {
-		return joinResponse{}, err
-	}
-	defer func() { _ = cli.Close() }()
-	list, err := cli.MemberList(ctx)
-	if err != nil {
-		return joinResponse{}, fmt.Errorf("listing etcd members: %w", err)
-	}
-	members, newID := list.Members, uint64(0)
-	for _, mem := range list.Members {
-		if slices.Contains(mem.PeerURLs, req.PeerURL) {
-			newID = mem.ID
-		} else if mem.Name == req.Name {
-			return joinResponse{}, fmt.Errorf("member %s already exists with peer URLs %v", req.Name, mem.PeerURLs)
-		}
-	}
-	if newID == 0 {
-		add, err := cli.MemberAddAsLearner(ctx, []string{req.PeerURL})
-		if err != nil {
-			return joinResponse{}, fmt.Errorf("adding learner %s: %w", req.Name, err)
-		}
-		members, newID = add.Members, add.Member.ID
-	}
-	var resp joinResponse
-	var initial []string
-	for _, mem := range members {
-		name := mem.Name
-		if mem.ID == newID {
-			name = req.Name
-		} else if name == "" {
-			name = fmt.Sprintf("unstarted-%x", mem.ID) // only peer URLs are matched
-		}
-		for _, u := range mem.PeerURLs {
-			initial = append(initial, name+"="+u)
-		}
-		resp.ClientURLs = append(resp.ClientURLs, mem.ClientURLs...)
-	}
-	resp.InitialCluster = strings.Join(initial, ",")
-	return resp, nil
-}
-
-// promote makes this learner a voter through the other members, retrying
-// until etcd agrees it has caught up with the leader.
-func (m *etcdMember) promote(ctx context.Context, endpoints []string) error {
-	if !m.e.Server.IsLearner() {
-		return nil
-	}
-	id := uint64(m.e.Server.MemberID())
-	cli, err := m.client(endpoints)
+// test is k3s's ETCD.Test (pkg/etcd/etcd.go): the local member is a voter
+// and listed under its name and peer URL.
+func (m *etcdMember) test(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := m.cli.Status(ctx, m.local)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cli.Close() }()
-	return retry(ctx, m.log, "promoting etcd learner", func() error {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_, err := cli.MemberPromote(cctx, id)
-		if err != nil && rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrGRPCMemberNotLearner) {
-			return nil // promoted by an earlier attempt
+	if st.IsLearner {
+		return errors.New("this server has not yet been promoted from learner to voting member")
+	}
+	list, err := m.cli.MemberList(ctx)
+	if err != nil {
+		return err
+	}
+	peer := "https://" + net.JoinHostPort(m.address, "2380")
+	var found []string
+	for _, mem := range list.Members {
+		for _, u := range mem.PeerURLs {
+			if u == peer && mem.Name == m.name {
+				return nil
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("promoting member %x: %w", id, err)
+		if len(mem.PeerURLs) > 0 {
+			found = append(found, mem.Name+"="+mem.PeerURLs[0])
 		}
-		m.log.Info("promoted to voting member", zap.String("id", fmt.Sprintf("%x", id)))
-		return nil
-	})
+	}
+	return fmt.Errorf("this server is a not a member of the etcd cluster. Found %v, expect: %s=%s", found, m.name, peer)
 }
 
-func saveJoinState(p paths, r joinResponse) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encoding join state: %w", err)
+// waitVoter is k3s's testClusterDB (pkg/cluster/managed.go): Test every 5 s
+// until it passes; the apiserver starts only then.
+func (m *etcdMember) waitVoter(ctx context.Context) error {
+	for {
+		err := m.test(ctx)
+		if err == nil {
+			m.log.Info("etcd data store connection OK")
+			return nil
+		}
+		m.log.Info("failed to test data store connection", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting to become a voter: %w", ctx.Err())
+		case err := <-m.e.Err():
+			return fmt.Errorf("etcd failed: %w", err)
+		case <-time.After(5 * time.Second):
+		}
 	}
-	return writeFile(p.joinState, data, 0o600)
-}
-
-// loadJoinState returns the other members' client URLs recorded at join, to
-// finish a promotion that a kill interrupted.
-func loadJoinState(p paths) (joinResponse, error) {
-	var r joinResponse
-	data, err := os.ReadFile(p.joinState)
-	if err != nil {
-		return r, fmt.Errorf("reading join state: %w", err)
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, fmt.Errorf("decoding join state: %w", err)
-	}
-	return r, nil
 }

@@ -60,6 +60,7 @@ type instance struct {
 	exited         chan error
 	notify         chan string
 	started        time.Time
+	ready          bool // READY=1 seen since the last start
 }
 
 func newInstance(t *testing.T, name, ip, config string) *instance {
@@ -101,6 +102,7 @@ func (in *instance) start(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	in.ready = false
 	in.cmd = exec.Command(bin, "server")
 	in.cmd.Env = append(os.Environ(), "K3S_STANDIN_ROOT="+in.root, "K3S_STANDIN_LOCAL_ADDRESS="+in.ip, "NOTIFY_SOCKET="+sock)
 	in.cmd.Stderr = logf
@@ -130,6 +132,7 @@ func (in *instance) waitReady(t *testing.T, timeout time.Duration) time.Duration
 		select {
 		case msg := <-in.notify:
 			if strings.Contains(msg, "READY=1") {
+				in.ready = true
 				return time.Since(in.started)
 			}
 		case err := <-in.exited:
@@ -137,6 +140,46 @@ func (in *instance) waitReady(t *testing.T, timeout time.Duration) time.Duration
 		case <-deadline:
 			t.Fatalf("%s not READY after %s\n%s", in.name, timeout, in.logTail())
 		}
+	}
+}
+
+// readyYet reports, without waiting, whether READY=1 has arrived.
+func (in *instance) readyYet() bool {
+	for {
+		select {
+		case msg := <-in.notify:
+			if strings.Contains(msg, "READY=1") {
+				in.ready = true
+			}
+		default:
+			return in.ready
+		}
+	}
+}
+
+// waitExit waits for the process to end by itself and returns its error.
+func (in *instance) waitExit(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-in.exited:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("%s still running after %s\n%s", in.name, timeout, in.logTail())
+		return nil
+	}
+}
+
+// wipe replaces the instance's root with a fresh one holding only its
+// config, as a re-flashed SD card.
+func (in *instance) wipe(t *testing.T, config string) {
+	t.Helper()
+	in.root = t.TempDir()
+	cfgPath := filepath.Join(in.root, "etc/rancher/k3s/config.yaml")
+	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,98 +1,105 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
 
-// joinClient talks to the supervisor named by config `server`.
+// joinClient talks to the supervisor named by config `server`, the way
+// k3s's pkg/clientaccess/token.go does: /cacerts is fetched once without
+// verification, the server certificate is then checked against it, and
+// every later request trusts only that CA. A K10 token's hash must match the
+// CA; a bare token trusts the first CA with a warning.
 type joinClient struct {
 	base  string
-	token string
+	token joinToken
 	http  *http.Client
-	log   *zap.Logger
 }
 
-// newJoinClient trusts the server's CA the way k3s does when the token is a
-// full "K10<sha256 of /cacerts>::..." token; a bare token (what nodeagent
-// writes) carries no CA hash, so like k3s with a bare token the first
-// connection trusts whatever CA answers and the token authenticates the
-// caller only.
-func newJoinClient(ctx context.Context, base, token string, log *zap.Logger) (*joinClient, error) {
-	c := &joinClient{base: strings.TrimRight(base, "/"), token: token, log: log}
-	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see above
-	c.http = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: insecure}}
-	hash, ok := caHash(token)
-	if !ok {
-		return c, nil
-	}
-	ca, err := c.get(ctx, "/cacerts", false)
+var errMemberList = errors.New("failed to get MemberList from server")
+
+func newJoinClient(ctx context.Context, server string, token joinToken, log *zap.Logger) (*joinClient, error) {
+	u, err := url.Parse(server)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid server url, failed to parse: %s: %w", server, err)
 	}
-	if sum := sha256.Sum256(ca); hex.EncodeToString(sum[:]) != hash {
-		return nil, fmt.Errorf("CA of %s does not match the token's hash", base)
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("only https:// URLs are supported, invalid scheme: %s", server)
+	}
+	base := strings.TrimRight(u.String(), "/")
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // k3s's first /cacerts fetch
+	ca, err := get(ctx, insecure, base+"/cacerts", "", "")
+	if err != nil {
+		return nil, fmt.Errorf("failed to get CA certs: %w", err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	c := &joinClient{base: base, token: token, http: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}
+	if _, err := get(ctx, c.http, base+"/cacerts", "", ""); err != nil {
+		return nil, fmt.Errorf("CA cert validation failed: %w", err)
+	}
+	switch got := hashCA(ca); {
+	case token.caHash == "":
+		log.Warn("Cluster CA certificate is not trusted by the host CA bundle, but the token does not include a CA hash. " +
+			"Use the full token from the server's node-token file to enable Cluster CA validation.")
+	case subtle.ConstantTimeCompare([]byte(got), []byte(token.caHash)) != 1:
+		return nil, fmt.Errorf("token CA hash does not match the Cluster CA certificate hash: %s != %s", token.caHash, got)
+	}
 	return c, nil
 }
 
-func caHash(token string) (string, bool) {
-	rest, ok := strings.CutPrefix(token, "K10")
-	if !ok {
-		return "", false
-	}
-	hash, _, ok := strings.Cut(rest, "::")
-	return hash, ok
-}
-
-func (c *joinClient) get(ctx context.Context, path string, auth bool) ([]byte, error) {
-	return c.do(ctx, http.MethodGet, path, nil, auth)
-}
-
-func (c *joinClient) do(ctx context.Context, method, path string, body []byte, auth bool) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+func get(ctx context.Context, client *http.Client, u, user, pass string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("building request for %s: %w", path, err)
+		return nil, err
 	}
-	if auth {
-		req.SetBasicAuth("server", c.token)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("requesting %s%s: %w", c.base, path, err)
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s%s: %w", c.base, path, err)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s%s: %s: %s", c.base, path, resp.Status, strings.TrimSpace(string(data)))
-	}
-	return data, nil
+	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 }
 
-// fetchBootstrap writes the cluster CAs from the existing server, replacing
-// local ones: a joiner must share its cluster's authorities.
+// authGet is a request as the "server" user (cluster.shouldBootstrapLoad
+// sets WithUser("server") whatever the token says).
+func (c *joinClient) authGet(ctx context.Context, path string) ([]byte, error) {
+	return get(ctx, c.http, c.base+path, "server", c.token.password)
+}
+
+// fetchBootstrap writes the cluster CAs from the existing server
+// (cluster.httpBootstrap, /v1-k3s/server-bootstrap), replacing local ones:
+// a joiner must share its cluster's authorities.
 func (c *joinClient) fetchBootstrap(ctx context.Context, tlsDir string) error {
-	data, err := c.get(ctx, "/v1-k3s/server-bootstrap", true)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	data, err := c.authGet(ctx, "/v1-k3s/server-bootstrap")
 	if err != nil {
 		return err
 	}
@@ -116,38 +123,126 @@ func (c *joinClient) fetchBootstrap(ctx context.Context, tlsDir string) error {
 	return nil
 }
 
-func (c *joinClient) requestJoin(ctx context.Context, req joinRequest) (joinResponse, error) {
-	body, err := json.Marshal(req)
+// members is /db/info: the serving member's etcd MemberList.
+func (c *joinClient) members(ctx context.Context) ([]*etcdserverpb.Member, error) {
+	data, err := c.authGet(ctx, "/db/info")
 	if err != nil {
-		return joinResponse{}, fmt.Errorf("encoding join request: %w", err)
+		return nil, fmt.Errorf("%w: %v", errMemberList, err)
 	}
-	data, err := c.do(ctx, http.MethodPost, "/v1-k3s/etcd-join", body, true)
-	if err != nil {
-		return joinResponse{}, err
+	var m dbInfo
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decoding /db/info: %w", err)
 	}
-	var resp joinResponse
-	if err := json.Unmarshal(data, &resp); err != nil {
-		return joinResponse{}, fmt.Errorf("decoding join response: %w", err)
-	}
-	return resp, nil
+	return m.Members, nil
 }
 
-// retry calls f until it succeeds or ctx ends, backing off from 1s to 10s.
-// Joins are retried without limit, as k3s does, because the server being
-// joined may still be starting or promoting an earlier learner.
-func retry(ctx context.Context, log *zap.Logger, what string, f func() error) error {
-	delay := time.Second
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil {
-			return nil
+// joinEtcd is k3s's join loop (ETCD.Start and ETCD.join in
+// pkg/etcd/etcd.go): retried every second while etcd has too many learners
+// or is unhealthy or the member list cannot be had; any other error, the
+// duplicate node name among them, ends the process.
+func (s *server) joinEtcd(ctx context.Context, jc *joinClient, name string) (etcdStart, error) {
+	for {
+		st, err := s.tryJoin(ctx, jc, name)
+		switch {
+		case err == nil:
+			return st, nil
+		case errors.Is(err, rpctypes.ErrTooManyLearners), errors.Is(err, rpctypes.ErrUnhealthy):
+			s.log.Info("waiting for other members to finish joining etcd cluster", zap.Error(err))
+		case errors.Is(err, errMemberList):
+			s.log.Info("waiting to retrieve etcd cluster member list", zap.Error(err))
+		default:
+			return st, fmt.Errorf("etcd cluster join failed: %w", err)
 		}
-		log.Info("retrying", zap.String("step", what), zap.Int("attempt", attempt), zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
-		case <-time.After(delay):
+			return st, ctx.Err()
+		case <-time.After(time.Second):
 		}
-		delay = min(2*delay, 10*time.Second)
 	}
+}
+
+var errDuplicateName = errors.New("duplicate node name found, please use a unique name for this node")
+
+func (s *server) tryJoin(ctx context.Context, jc *joinClient, name string) (etcdStart, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	members, err := jc.members(ctx)
+	if err != nil {
+		return etcdStart{}, err
+	}
+	cli, err := newEtcdClient(s.paths, s.joinClientURLs(members), s.log)
+	if err != nil {
+		return etcdStart{}, err
+	}
+	defer func() { _ = cli.Close() }()
+	peer := "https://" + net.JoinHostPort(s.cfg.NodeIP, "2380")
+	add, cluster := true, []string{}
+	for _, mem := range members {
+		for _, p := range mem.PeerURLs {
+			u, err := url.Parse(p)
+			if err != nil {
+				return etcdStart{}, err
+			}
+			// An unstarted member has no name; one with our address is us.
+			if mem.Name == "" && u.Hostname() == s.cfg.NodeIP {
+				mem.Name = name
+			}
+			if mem.Name == name && u.Hostname() == s.cfg.NodeIP {
+				add = false
+			}
+			cluster = append(cluster, mem.Name+"="+mem.PeerURLs[0])
+		}
+		if mem.Name != name && memberNodeName(mem.Name) == s.cfg.NodeName {
+			// k3s drops the name file so a fixed node name gets a new one.
+			if err := os.Remove(s.paths.etcdName); err != nil {
+				s.log.Error("failed to remove etcd name file", zap.Error(err))
+			}
+			return etcdStart{}, errDuplicateName
+		}
+	}
+	if add {
+		s.log.Info("adding member to etcd cluster", zap.String("member", name), zap.String("peerURL", peer), zap.Strings("cluster", cluster))
+		if _, err := cli.MemberAddAsLearner(ctx, []string{peer}); err != nil {
+			return etcdStart{}, err
+		}
+		cluster = append(cluster, name+"="+peer)
+	}
+	s.log.Info("starting etcd to join cluster", zap.Strings("members", cluster))
+	return etcdStart{state: embed.ClusterStateFlagExisting, initialCluster: strings.Join(cluster, ",")}, nil
+}
+
+// joinClientURLs is k3s's ClientURLs: the client URLs of voting members
+// other than this node, the server joined first; the local endpoint when
+// there are none.
+func (s *server) joinClientURLs(members []*etcdserverpb.Member) []string {
+	joinHost := ""
+	if u, err := url.Parse(s.cfg.Server); err == nil {
+		joinHost = u.Hostname()
+	}
+	var urls []string
+	for _, mem := range members {
+		self, preferred := false, false
+		for _, cu := range mem.ClientURLs {
+			if u, err := url.Parse(cu); err == nil {
+				switch u.Hostname() {
+				case s.cfg.NodeIP:
+					self = true
+				case joinHost:
+					preferred = true
+				}
+			}
+		}
+		if mem.IsLearner || self {
+			continue
+		}
+		if preferred {
+			urls = append(append([]string{}, mem.ClientURLs...), urls...)
+		} else {
+			urls = append(urls, mem.ClientURLs...)
+		}
+	}
+	if len(urls) == 0 {
+		urls = []string{"https://" + net.JoinHostPort(s.env.local, "2379")}
+	}
+	return urls
 }

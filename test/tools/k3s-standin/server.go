@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -21,24 +20,50 @@ type server struct {
 	env   env
 	paths paths
 	log   *zap.Logger
-	etcd  *etcdMember
+	// etcd is set once the local member is started; the supervisor runs
+	// before that and answers /db/info with an error until then.
+	etcd atomic.Pointer[etcdMember]
 	// notify is systemd's NOTIFY_SOCKET, taken from the environment.
 	notify string
 }
 
-// run starts etcd, the supervisor and the apiserver, registers the Node,
-// tells systemd READY=1, and on ctx's end stops them in reverse order.
+func (s *server) member() *etcdMember { return s.etcd.Load() }
+
+// run follows the order of k3s's server start: the member name, the cluster
+// CAs (new, or fetched from the server joined), the supervisor on 6443, etcd
+// (restarted, new, or joined as a learner), the wait until the local member
+// is a voter, then the apiserver, the Node and the controllers; READY=1 at
+// the end. On ctx's end they stop in reverse order.
 func (s *server) run(ctx context.Context) error {
 	start := time.Now()
-	if err := s.startEtcd(ctx); err != nil {
+	name, err := memberName(s.paths, s.cfg.NodeName)
+	if err != nil {
 		return err
 	}
-	defer s.etcd.close()
+	st, jc, err := s.prepare(ctx)
+	if err != nil {
+		return err
+	}
 	stopSupervisor, err := s.startSupervisor()
 	if err != nil {
 		return err
 	}
 	defer stopSupervisor()
+	if jc != nil {
+		if st, err = s.joinEtcd(ctx, jc, name); err != nil {
+			return err
+		}
+	}
+	m, err := startEtcd(s, name, st)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	s.etcd.Store(m)
+	go m.manageLearners(ctx)
+	if err := m.waitVoter(ctx); err != nil {
+		return err
+	}
 	api := startAPIServer(s.apiserverArgs())
 	defer api.stop()
 	if err := s.startKube(ctx, api.done); err != nil {
@@ -47,8 +72,13 @@ func (s *server) run(ctx context.Context) error {
 		}
 		return err
 	}
+	// k3s sends READY=1 once the apiserver is ready and etcd is a voter
+	// (pkg/cli/server/server.go); the Node, the HelmChart CRDs and the
+	// controllers come after, as the kubelet and the controllers in k3s
+	// do not wait for it either.
 	sent, err := sdNotify(s.notify, daemon.SdNotifyReady)
 	s.log.Info("ready", zap.Duration("startup", time.Since(start)), zap.Bool("notified", sent), zap.NamedError("notifyError", err))
+	go s.afterReady(ctx)
 	select {
 	case <-ctx.Done():
 		s.log.Info("stopping")
@@ -59,88 +89,48 @@ func (s *server) run(ctx context.Context) error {
 		return nil
 	case <-api.done:
 		return fmt.Errorf("kube-apiserver exited: %w", api.err)
-	case err := <-s.etcd.e.Err():
+	case err := <-m.e.Err():
 		return fmt.Errorf("etcd failed: %w", err)
 	}
 }
 
-// startEtcd restarts from existing data, or creates a new cluster
-// (cluster-init), or joins the cluster at config `server`.
-func (s *server) startEtcd(ctx context.Context) error {
+// prepare is k3s's cluster.Bootstrap (pkg/cluster/bootstrap.go): with etcd
+// data (server/db/etcd/member/wal) cluster-init and server are ignored; with
+// none and no server, cluster-init makes a new cluster with new CAs; with
+// none and a server, the token is validated against the server's /cacerts
+// and the CAs are fetched from it. A failure here ends the process, as in
+// k3s; systemd restarts it. The returned joinClient is nil unless joining.
+func (s *server) prepare(ctx context.Context) (etcdStart, *joinClient, error) {
 	st := etcdStart{state: embed.ClusterStateFlagNew}
-	var joined joinResponse
+	tok, err := parseToken(s.cfg.Token)
+	if err != nil {
+		return st, nil, fmt.Errorf("token: %w", err)
+	}
+	var jc *joinClient
 	switch {
 	case hasEtcdData(s.paths):
-		s.log.Info("restarting etcd member from its data; cluster-init and server are ignored")
-		if r, err := loadJoinState(s.paths); err == nil {
-			joined = r // a learner killed before promotion needs it
-		}
-	case s.cfg.ClusterInit:
-		s.log.Info("initializing a new cluster")
+		s.log.Info("managed etcd cluster bootstrap already complete and initialized; cluster-init and server are ignored")
+	case s.cfg.Server == "":
+		s.log.Info("managed etcd cluster initializing")
 		if err := createCAs(s.paths.tls); err != nil {
-			return err
+			return st, nil, err
 		}
 	default:
-		var err error
-		if joined, err = s.join(ctx); err != nil {
-			return err
+		s.log.Info("managed etcd cluster not yet initialized; joining", zap.String("server", s.cfg.Server))
+		if jc, err = newJoinClient(ctx, s.cfg.Server, tok, s.log); err != nil {
+			return st, nil, fmt.Errorf("failed to validate token: %w", err)
 		}
-		st = etcdStart{state: embed.ClusterStateFlagExisting, initialCluster: joined.InitialCluster}
+		if err := jc.fetchBootstrap(ctx, s.paths.tls); err != nil {
+			return st, nil, fmt.Errorf("failed to bootstrap cluster data: %w", err)
+		}
 	}
 	if err := s.ensureNodeCerts(); err != nil {
-		return err
+		return st, nil, err
 	}
-	m, err := startEtcd(s, st)
-	if err != nil {
-		return err
-	}
-	s.etcd = m
-	if err := m.waitReady(ctx); err != nil {
-		m.close()
-		return err
-	}
-	self := "https://" + net.JoinHostPort(s.cfg.NodeIP, "2379")
-	others := slices.DeleteFunc(slices.Clone(joined.ClientURLs), func(u string) bool { return u == self })
-	if err := m.promote(ctx, others); err != nil {
-		m.close()
-		return err
-	}
-	return nil
+	return st, jc, writeTokenFiles(s.paths, tok.password)
 }
 
-// join copies the cluster CAs from the server at config `server`, writes
-// this node's certificates and has that server add it as an etcd learner.
-func (s *server) join(ctx context.Context) (joinResponse, error) {
-	s.log.Info("joining cluster", zap.String("server", s.cfg.Server))
-	var jc *joinClient
-	var resp joinResponse
-	err := retry(ctx, s.log, "fetching bootstrap data", func() error {
-		var err error
-		if jc, err = newJoinClient(ctx, s.cfg.Server, s.cfg.Token, s.log); err != nil {
-			return err
-		}
-		return jc.fetchBootstrap(ctx, s.paths.tls)
-	})
-	if err != nil {
-		return resp, err
-	}
-	if err := s.ensureNodeCerts(); err != nil {
-		return resp, err
-	}
-	req := joinRequest{Name: s.cfg.NodeName, PeerURL: "https://" + net.JoinHostPort(s.cfg.NodeIP, "2380")}
-	err = retry(ctx, s.log, "joining etcd", func() error {
-		var err error
-		resp, err = jc.requestJoin(ctx, req)
-		return err
-	})
-	if err != nil {
-		return resp, err
-	}
-	return resp, saveJoinState(s.paths, resp)
-}
-
-// startKube waits for the apiserver, writes k3s.yaml, installs the HelmChart
-// CRDs, registers the Node and starts the chart simulation.
+// startKube waits for the apiserver and writes k3s.yaml.
 func (s *server) startKube(ctx context.Context, apiExited <-chan struct{}) error {
 	if err := s.writeKubeconfig(); err != nil {
 		return err
@@ -149,27 +139,56 @@ func (s *server) startKube(ctx context.Context, apiExited <-chan struct{}) error
 	if err != nil {
 		return err
 	}
-	if err := waitAPIReady(ctx, rc, apiExited); err != nil {
-		return err
+	return waitAPIReady(ctx, rc, apiExited)
+}
+
+// afterReady installs the HelmChart CRDs, registers the Node and starts the
+// etcd node controllers and the chart simulation, retrying until ctx ends.
+func (s *server) afterReady(ctx context.Context) {
+	rc, err := s.restConfig()
+	if err != nil {
+		s.log.Error("loading k3s.yaml", zap.Error(err))
+		return
 	}
 	ext, err := apiextclient.NewForConfig(rc)
 	if err != nil {
-		return fmt.Errorf("creating apiextensions client: %w", err)
+		s.log.Error("creating apiextensions client", zap.Error(err))
+		return
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return fmt.Errorf("creating client: %w", err)
+		s.log.Error("creating client", zap.Error(err))
+		return
 	}
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
-		return fmt.Errorf("creating dynamic client: %w", err)
-	}
-	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, helmCRDs) }); err != nil {
-		return err
+		s.log.Error("creating dynamic client", zap.Error(err))
+		return
 	}
 	if err := retry(ctx, s.log, "registering node", func() error { return s.registerNode(ctx, cs) }); err != nil {
-		return err
+		return
+	}
+	s.startNodeControllers(ctx, cs)
+	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, helmCRDs) }); err != nil {
+		return
 	}
 	go s.simulateCharts(ctx, dyn, ext)
-	return nil
+}
+
+// retry calls f until it succeeds or ctx ends, backing off from 1s to 10s.
+func retry(ctx context.Context, log *zap.Logger, what string, f func() error) error {
+	delay := time.Second
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		log.Info("retrying", zap.String("step", what), zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
 }

@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.uber.org/zap"
 )
 
@@ -27,22 +27,18 @@ type bootstrapData struct {
 	Files map[string]string `json:"files"`
 }
 
-// joinRequest asks an existing server to add the caller as an etcd learner.
-type joinRequest struct {
-	Name    string `json:"name"`
-	PeerURL string `json:"peerURL"`
+// dbInfo is /db/info: the serving member's etcd MemberList, which joiners
+// read (pkg/etcd/etcd.go infoHandler).
+type dbInfo struct {
+	Members []*etcdserverpb.Member `json:"members"`
 }
 
-// joinResponse is what the joiner needs to start etcd with
-// ClusterState=existing and later promote itself.
-type joinResponse struct {
-	InitialCluster string   `json:"initialCluster"`
-	ClientURLs     []string `json:"clientURLs"`
-}
-
-// startSupervisor serves /ping, /cacerts and the join endpoints on
-// <node-ip>:6443 and <local>:6443. It does not proxy the Kubernetes API;
-// clients use the apiserver on <local>:6444 directly.
+// startSupervisor serves /ping, /cacerts, /v1-k3s/server-bootstrap and
+// /db/info on <node-ip>:6443 and <local>:6443, with the routes and roles of
+// k3s's pkg/server/handlers/router.go and pkg/etcd/etcd.go handler. As in
+// k3s (pkg/cluster/cluster.go Start: initClusterAndHTTPS before the managed
+// database), it listens before etcd starts. It does not proxy the
+// Kubernetes API; clients use the apiserver on <local>:6444 directly.
 func (s *server) startSupervisor() (stop func(), err error) {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(s.paths.tls, "serving-kube-apiserver.crt"),
 		filepath.Join(s.paths.tls, "serving-kube-apiserver.key"))
@@ -52,8 +48,8 @@ func (s *server) startSupervisor() (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("pong")) })
 	mux.HandleFunc("GET /cacerts", s.serveCACerts)
-	mux.Handle("GET /v1-k3s/server-bootstrap", s.authenticated(s.serveBootstrap))
-	mux.Handle("POST /v1-k3s/etcd-join", s.authenticated(s.serveJoin))
+	mux.Handle("/v1-k3s/server-bootstrap", s.hasServerRole(http.HandlerFunc(s.serveBootstrap)))
+	mux.Handle("/db/info", s.isLocalOrHasServerRole(http.HandlerFunc(s.serveDBInfo)))
 	srv := &http.Server{
 		Handler:           mux,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -91,25 +87,63 @@ func (s *server) serveCACerts(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// authenticated accepts the cluster token as HTTP basic auth password (user
-// "server", as k3s) or as a bearer token, compared in constant time.
-func (s *server) authenticated(h http.HandlerFunc) http.Handler {
-	want := sha256.Sum256([]byte(s.cfg.Token))
+// hasServerRole is k3s's auth.HasRole(k3s:server) with the basic-auth
+// password authenticator (pkg/server/auth/auth.go,
+// pkg/authenticator/basicauth): no credentials is 403 "forbidden", a wrong
+// user or password 401 "not authorized". Only "server:<password>" has the
+// role; bearer tokens are not the server token.
+func (s *server) hasServerRole(h http.Handler) http.Handler {
+	tok, _ := parseToken(s.cfg.Token) // validated by loadConfig
+	want := sha256.Sum256([]byte(tok.password))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := "", false
-		if _, pass, basic := r.BasicAuth(); basic {
-			got, ok = pass, true
-		} else if b, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
-			got, ok = b, true
-		}
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			s.log.Warn("rejected unauthenticated request", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		user, pass, found := r.BasicAuth()
+		if !found {
+			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		h(w, r)
+		got := sha256.Sum256([]byte(pass))
+		if user != "server" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			s.log.Warn("rejected request with invalid credentials", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+			http.Error(w, "not authorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
+}
+
+// isLocalOrHasServerRole is k3s's auth.IsLocalOrHasRole: loopback clients
+// pass without credentials.
+func (s *server) isLocalOrHasServerRole(h http.Handler) http.Handler {
+	authed := s.hasServerRole(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, _ := net.SplitHostPort(r.RemoteAddr); host == "127.0.0.1" || host == "::1" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// serveDBInfo answers the local member list, or 500 while etcd is not
+// serving (k3s's infoHandler, whose MemberList fails then).
+func (s *server) serveDBInfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	m := s.member()
+	if m == nil {
+		http.Error(w, "failed to get etcd MemberList: etcd datastore is not started", http.StatusInternalServerError)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	list, err := m.cli.MemberList(ctx)
+	if err != nil {
+		http.Error(w, "failed to get etcd MemberList: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, dbInfo{Members: list.Members})
 }
 
 func (s *server) serveBootstrap(w http.ResponseWriter, _ *http.Request) {
@@ -123,25 +157,6 @@ func (s *server) serveBootstrap(w http.ResponseWriter, _ *http.Request) {
 		b.Files[f] = string(data)
 	}
 	writeJSON(w, b)
-}
-
-func (s *server) serveJoin(w http.ResponseWriter, r *http.Request) {
-	var req joinRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Name == "" || req.PeerURL == "" {
-		http.Error(w, "bad join request", http.StatusBadRequest)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	resp, err := s.etcd.addLearner(ctx, req)
-	if err != nil {
-		s.log.Warn("join refused", zap.String("member", req.Name), zap.Error(err))
-		// 503: the joiner retries (too many learners, no leader yet, ...).
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	s.log.Info("added etcd learner", zap.String("member", req.Name), zap.String("peerURL", req.PeerURL))
-	writeJSON(w, resp)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
