@@ -67,7 +67,7 @@ func childPlatform(g *cli.Globals, cliPath string) cli.PlatformFactory {
 			// It was readable a moment ago; the child will say what is wrong.
 			g.Log.Warn("finding the cluster file for the platform phases", zap.Error(err))
 		}
-		return &agent.CommandPlatform{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
+		return &agent.CommandPlatform{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ()), Log: g.Log}
 	}
 }
 
