@@ -13,6 +13,9 @@ import (
 // along the way, then node faults. The steps share one cluster, so a failed
 // step stops the test.
 func TestHomelab(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the .deb and boots three containers: not in -short")
+	}
 	if os.Geteuid() != 0 {
 		requireOrSkip(t, "the end-to-end test needs root (containers, namespaces, loop devices)")
 	}

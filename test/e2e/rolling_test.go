@@ -68,10 +68,13 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 		}
 	}
 	for _, n := range sc.h.each() {
-		entries, err := n.agentJournal()
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Logged by the restart-turn child and relayed by the daemon.
+		entries := n.journalUntil(t, "restart turn claimed", func(entries []entry) error {
+			if len(all(entries, start, "restart lease claimed")) == 0 {
+				return fmt.Errorf("no 'restart lease claimed' since %s", start.Format(time.TimeOnly))
+			}
+			return nil
+		})
 		if claimed := len(all(entries, start, "restart lease claimed")); claimed != 1 {
 			t.Errorf("%s claimed its restart turn %d times, want once", n.name, claimed)
 		}
