@@ -75,8 +75,14 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 			}
 			return nil
 		})
-		if claimed := len(all(entries, start, "restart lease claimed")); claimed != 1 {
-			t.Errorf("%s claimed its restart turn %d times, want once", n.name, claimed)
+		claims := all(entries, start, "restart lease claimed")
+		if len(claims) != 1 {
+			t.Errorf("%s claimed its restart turn %d times, want once", n.name, len(claims))
+		}
+		for _, e := range claims {
+			if e.Fields["CHILD"] != "restart-turn" {
+				t.Errorf("%s: the claim is not the daemon's relay of its restart-turn child: CHILD=%q", n.name, e.Fields["CHILD"])
+			}
 		}
 	}
 	sc.sum.add("rolling restart", "ok", fmt.Sprintf("all in step after %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(order, ", then ")))
