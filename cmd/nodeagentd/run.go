@@ -68,7 +68,7 @@ func childServerWork(g *cli.Globals, cliPath string) cli.ServerWorkFactory {
 			// It was readable a moment ago; the child will say what is wrong.
 			g.Log.Warn("finding the cluster file for the server work", zap.Error(err))
 		}
-		return &child.Command{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ())}
+		return &child.Command{CLI: cliPath, Args: args, Env: systemd.ChildEnv(os.Environ()), Log: g.Log}
 	}
 }
 

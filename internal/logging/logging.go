@@ -1,6 +1,7 @@
 // Package logging builds nodeagent's zap logger: readable lines in a terminal,
 // native structured journald entries when stderr is the journal, so that
-// `journalctl -u nodeagent PHASE=k3s` filters on fields.
+// `journalctl -u nodeagent PHASE=k3s` filters on fields, and JSON lines in a
+// child of the daemon, which relays them (Relay) as its own entries.
 package logging
 
 import (
@@ -19,6 +20,13 @@ func New(level string) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	asChild, err := childFormat()
+	if err != nil {
+		return nil, err
+	}
+	if asChild {
+		return zap.New(newJSONCore(zapcore.Lock(os.Stderr), lvl)), nil
 	}
 	if StderrIsJournal() && journal.Enabled() {
 		return zap.New(NewJournalCore(lvl)), nil

@@ -14,29 +14,36 @@ import (
 // phase finished before its manifests phase started, and no manifests were
 // applied before that.
 func (sc *scenario) checkGateOrder(t *testing.T) {
-	appliedSomewhere := false
+	journals := map[string][]entry{}
+	poll(t, "every server's quorum phase done and manifests applied, in the journals", journalLag, time.Second, func() error {
+		applied := false
+		for _, n := range sc.h.each() {
+			entries, err := n.agentJournal()
+			if err != nil {
+				return err
+			}
+			if _, ok := first(entries, sc.started, "phase done", "quorum"); !ok {
+				return fmt.Errorf("%s: no 'phase done' for the quorum phase in the journal", n.name)
+			}
+			applied = applied || len(all(entries, sc.started, "manifests applied")) > 0
+			journals[n.name] = entries
+		}
+		if !applied {
+			return fmt.Errorf("no node logged 'manifests applied'")
+		}
+		return nil
+	})
 	for _, n := range sc.h.each() {
-		entries, err := n.agentJournal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gate, ok := first(entries, sc.started, "phase done", "quorum")
-		if !ok {
-			t.Errorf("%s: no 'phase done' for the quorum phase in the journal", n.name)
-			continue
-		}
+		entries := journals[n.name]
+		gate, _ := first(entries, sc.started, "phase done", "quorum")
 		if m, ok := first(entries, sc.started, "phase started", "manifests"); ok && m.Time.Before(gate.Time) {
 			t.Errorf("%s: manifests phase started at %s, before the quorum gate opened at %s", n.name, m.Time, gate.Time)
 		}
 		for _, a := range all(entries, sc.started, "manifests applied") {
-			appliedSomewhere = true
 			if a.Time.Before(gate.Time) {
 				t.Errorf("%s: manifests applied at %s, before the quorum gate opened at %s", n.name, a.Time, gate.Time)
 			}
 		}
-	}
-	if !appliedSomewhere {
-		t.Errorf("no node logged 'manifests applied'")
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 // along the way, then node faults. The steps share one cluster, so a failed
 // step stops the test.
 func TestHomelab(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the .deb and boots three containers: not in -short")
+	}
 	if os.Geteuid() != 0 {
 		requireOrSkip(t, "the end-to-end test needs root (containers, namespaces, loop devices)")
 	}
@@ -25,6 +28,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "hardware", func(t *testing.T) { checkHardware(t, h) })
 	standin := k3sStandin(t)
 	rs := startReleaseServer(t, h.lab.bridge, k3sVersion, standin)
+	h.cluster = renderCluster(t, h.disk.Label, rs.SHA256)
 	step(t, sum, "release server", func(t *testing.T) { checkRelease(t, h, rs) })
 	step(t, sum, "install", func(t *testing.T) { h.install(t, art) })
 	sc := &scenario{h: h, rs: rs, sum: sum}

@@ -48,7 +48,6 @@ func bootHomelab(t *testing.T) *homelab {
 	h := &homelab{lab: newLab(t), nodes: map[string]*node{}}
 	h.disk = newLoopDisk(t, "na-hd1-"+h.lab.id)
 	h.usb = newUSBFixture(t)
-	h.cluster = renderCluster(t, h.disk.Label)
 	rootfs := nspawn.Rootfs(t)
 	for _, name := range nodeOrder {
 		ns := h.lab.addNode(t, name, nodeAddrs[name])
@@ -71,7 +70,7 @@ func bootHomelab(t *testing.T) *homelab {
 	return h
 }
 
-func renderCluster(t *testing.T, diskLabel string) []byte {
+func renderCluster(t *testing.T, diskLabel, k3sSHA256 string) []byte {
 	t.Helper()
 	tmpl, err := template.ParseFiles(filepath.Join("testdata", "cluster.yaml.tmpl"))
 	if err != nil {
@@ -80,7 +79,7 @@ func renderCluster(t *testing.T, diskLabel string) []byte {
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, map[string]any{
 		"Version": k3sVersion, "ReleaseBase": "http://" + serverAddr + ":" + releasePort,
-		"Subnet": subnetCIDR, "Interface": nodeIface, "Addrs": nodeAddrs, "DiskLabel": diskLabel,
+		"Subnet": subnetCIDR, "Interface": nodeIface, "Addrs": nodeAddrs, "DiskLabel": diskLabel, "SHA256": k3sSHA256,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -23,6 +24,26 @@ func (n *node) agentJournal() ([]entry, error) {
 		return nil, err
 	}
 	return parseJournal(out), nil
+}
+
+// journalLag bounds how long an entry takes from the agent's send to
+// journalctl: journald stores it a moment later, so a check that follows
+// an event seen elsewhere (a status, a unit property) polls the journal.
+const journalLag = 30 * time.Second
+
+// journalUntil polls the agent's journal until have accepts it and returns
+// the entries have saw.
+func (n *node) journalUntil(t testing.TB, what string, have func([]entry) error) []entry {
+	t.Helper()
+	var entries []entry
+	poll(t, n.name+": "+what, journalLag, time.Second, func() error {
+		var err error
+		if entries, err = n.agentJournal(); err != nil {
+			return err
+		}
+		return have(entries)
+	})
+	return entries
 }
 
 // parseJournal decodes `journalctl -o json`; fields journald stores as

@@ -21,7 +21,10 @@ import (
 // from the bridge namespace, the way GitHub serves a k3s release, so the
 // agents run their real download-and-verify path.
 type releaseServer struct {
-	URL       string
+	URL string
+	// SHA256 is the served binary's hash: the cluster file pins it, since
+	// over plain http the checksum file proves nothing (config refuses it).
+	SHA256    string
 	downloads atomic.Int64 // GETs of the binary
 }
 
@@ -42,7 +45,7 @@ func startReleaseServer(t *testing.T, ns, version, k3sBinary string) *releaseSer
 	if err != nil {
 		t.Fatalf("release server: %v", err)
 	}
-	rs := &releaseServer{URL: "http://" + net.JoinHostPort(serverAddr, releasePort)}
+	rs := &releaseServer{URL: "http://" + net.JoinHostPort(serverAddr, releasePort), SHA256: sum}
 	files := http.FileServer(http.Dir(dir))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if filepath.Base(r.URL.Path) == "k3s" {

@@ -68,12 +68,21 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 		}
 	}
 	for _, n := range sc.h.each() {
-		entries, err := n.agentJournal()
-		if err != nil {
-			t.Fatal(err)
+		// Logged by the restart-turn child and relayed by the daemon.
+		entries := n.journalUntil(t, "restart turn claimed", func(entries []entry) error {
+			if len(all(entries, start, "restart lease claimed")) == 0 {
+				return fmt.Errorf("no 'restart lease claimed' since %s", start.Format(time.TimeOnly))
+			}
+			return nil
+		})
+		claims := all(entries, start, "restart lease claimed")
+		if len(claims) != 1 {
+			t.Errorf("%s claimed its restart turn %d times, want once", n.name, len(claims))
 		}
-		if claimed := len(all(entries, start, "restart lease claimed")); claimed != 1 {
-			t.Errorf("%s claimed its restart turn %d times, want once", n.name, claimed)
+		for _, e := range claims {
+			if e.Fields["CHILD"] != "restart-turn" {
+				t.Errorf("%s: the claim is not the daemon's relay of its restart-turn child: CHILD=%q", n.name, e.Fields["CHILD"])
+			}
 		}
 	}
 	sc.sum.add("rolling restart", "ok", fmt.Sprintf("all in step after %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(order, ", then ")))

@@ -89,12 +89,21 @@ func (sc *scenario) killMidJoin(t *testing.T, n *node) {
 }
 
 // checkBlocked watches pi4-1's etcd for blockedWindow: pi4-2 must not
-// become a voter while 2380 is dropped.
+// become a voter while 2380 is dropped. A window in which pi4-1's etcd
+// could not be read at least once proves nothing, and fails.
 func (sc *scenario) checkBlocked(t *testing.T, pi41 *node) {
 	deadline := time.Now().Add(blockedWindow)
+	seen := 0
+	var lastErr error
 	for time.Now().Before(deadline) {
 		st, err := pi41.status()
-		if err == nil && st.Etcd != nil {
+		switch {
+		case err != nil:
+			lastErr = err
+		case st.Etcd == nil:
+			lastErr = fmt.Errorf("status shows no etcd: %v", st.Problems)
+		default:
+			seen++
 			for _, m := range st.Etcd.Members {
 				if strings.HasPrefix(m.Name, "pi4-2") && !m.Learner && m.Healthy {
 					t.Fatalf("pi4-2 became a healthy voter while pi4-1 drops 2380/tcp: %+v", st.Etcd)
@@ -102,6 +111,9 @@ func (sc *scenario) checkBlocked(t *testing.T, pi41 *node) {
 			}
 		}
 		time.Sleep(pollEvery) // sampling a window in which nothing may happen
+	}
+	if seen == 0 {
+		t.Fatalf("pi4-1's etcd members were never readable in %s of the 2380 block: %v", blockedWindow, lastErr)
 	}
 }
 

@@ -11,11 +11,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/logging"
 )
 
 // Command runs the server work as `nodeagent quorum --wait`,
@@ -31,6 +34,8 @@ type Command struct {
 	// Env is the children's environment, without systemd's notify variables:
 	// only the daemon talks to systemd.
 	Env []string
+	// Log receives the children's log entries (logging.Relay).
+	Log *zap.Logger
 }
 
 // WaitQuorum runs `nodeagent quorum --wait`.
@@ -63,10 +68,13 @@ func (p *Command) run(ctx context.Context, status func(string), sub ...string) e
 	name := "nodeagent " + strings.Join(sub, " ")
 	args := append(append(append([]string{}, sub...), p.Args...), "--report", ReportLines)
 	cmd := exec.CommandContext(ctx, p.CLI, args...)
+	// The child logs JSON lines to a pipe and the daemon logs them again:
+	// journald loses the unit of an entry whose sender already exited.
 	cmd.Env = p.Env
-	// The child logs to the daemon's stderr: the same journal stream, so its
-	// entries keep their structured fields.
-	cmd.Stderr = os.Stderr
+	cmd.Env = append(cmd.Environ(), logging.ChildEnv)
+	relay := logging.NewRelay(p.Log, zap.String("child", sub[0]))
+	defer relay.Close()
+	cmd.Stderr = relay
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = childStopGrace
 	out, err := cmd.StdoutPipe()

@@ -11,6 +11,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/nodeagent/nodeagent/internal/logging"
 )
 
 func TestReportLinesRoundTrip(t *testing.T) {
@@ -126,5 +131,36 @@ func TestCommandStopsTheChildWithSIGTERM(t *testing.T) {
 	}
 	if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != "TERM" {
 		t.Errorf("the child did not get SIGTERM: %q, %v", b, err)
+	}
+}
+
+// The child is told to log JSON lines, and the daemon logs each again as
+// its own entry with the child's name: journald then attributes it to the
+// daemon's unit.
+func TestCommandRelaysTheChildsLog(t *testing.T) {
+	cli, record := fakeCLI(t, `echo '{"level":"info","msg":"restart lease claimed","node":"pi5"}' >&2; echo 'not json' >&2`)
+	core, logs := observer.New(zapcore.InfoLevel)
+	p := &Command{CLI: cli, Env: []string{"PATH=/usr/bin:/bin"}, Log: zap.New(core)}
+	if err := p.ClaimRestart(context.Background(), func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		Level  zapcore.Level
+		Msg    string
+		Fields map[string]any
+	}
+	var got []entry
+	for _, e := range logs.AllUntimed() {
+		got = append(got, entry{e.Level, e.Message, e.ContextMap()})
+	}
+	want := []entry{
+		{zapcore.InfoLevel, "restart lease claimed", map[string]any{"child": "restart-turn", "node": "pi5"}},
+		{zapcore.WarnLevel, "not json", map[string]any{"child": "restart-turn"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("relayed entries (-want +got):\n%s", diff)
+	}
+	if rec, _ := os.ReadFile(record); !strings.Contains(string(rec), "\n"+logging.ChildEnv+"\n") {
+		t.Errorf("the child was not told to log JSON lines (%s):\n%s", logging.ChildEnv, rec)
 	}
 }

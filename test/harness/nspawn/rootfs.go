@@ -74,9 +74,13 @@ func runScript(script string, args ...string) (string, error) {
 }
 
 // requireHost skips (or fails, see integrationRequired) when this machine
-// cannot run containers: not root, or no systemd-nspawn/nsenter.
+// cannot run containers: not root, or no systemd-nspawn/nsenter. Booting a
+// container is never part of -short (make test-unit).
 func requireHost(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("boots a systemd-nspawn container: not in -short")
+	}
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
