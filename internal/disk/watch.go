@@ -32,21 +32,71 @@ func (m *Manager) Watch(ctx context.Context, notify func()) error {
 	return m.WatchWith(ctx, WatchConfig{Rescan: m.rescan}, notify)
 }
 
-// WatchWith is Watch with explicit settings.
+// WatchWith is Watch with explicit settings. A burst of events costs one
+// notification (see burst).
 func (m *Manager) WatchWith(ctx context.Context, cfg WatchConfig, notify func()) error {
 	events, tick, stop := m.subscribe(cfg)
 	defer stop()
 	notify()
+	b := burst{clock: m.clock}
+	defer b.end()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-events:
 			m.log.Debug("block device event")
+			b.event()
+		case <-b.due():
+			b.end()
 			notify()
 		case <-tick.C():
 			notify()
 		}
+	}
+}
+
+// One device sends several block events (the disk, then each partition),
+// and other devices' events reach this watch too: setting up loop devices
+// elsewhere on the machine was seen to start 30 disk passes in 2 s. So a
+// burst is acted on once it has been quiet for burstSettle, and at least
+// every burstMaxDelay while it lasts.
+const (
+	burstSettle   = 100 * time.Millisecond
+	burstMaxDelay = time.Second
+)
+
+// burst coalesces events: due fires burstSettle after the last event, but no
+// later than burstMaxDelay after the first one not yet acted on.
+type burst struct {
+	clock host.Clock
+	timer host.Timer // nil while no event is pending
+	first time.Time
+}
+
+func (b *burst) event() {
+	now := b.clock.Now()
+	if b.timer == nil {
+		b.first = now
+		b.timer = b.clock.NewTimer(burstSettle)
+		return
+	}
+	b.timer.Reset(max(0, min(burstSettle, b.first.Add(burstMaxDelay).Sub(now))))
+}
+
+// due is nil, which never fires in a select, while no event is pending.
+func (b *burst) due() <-chan time.Time {
+	if b.timer == nil {
+		return nil
+	}
+	return b.timer.C()
+}
+
+// end forgets the pending events once they are acted on.
+func (b *burst) end() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
 	}
 }
 
