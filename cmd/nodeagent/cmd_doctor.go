@@ -11,7 +11,9 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/identity"
 	"github.com/nodeagent/nodeagent/internal/preflight"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
@@ -62,6 +64,11 @@ func doctorChecks(ctx context.Context, g *cli.Globals, connect connectSystemd) [
 	f, err := g.LoadCluster()
 	if err != nil {
 		return append(out, preflight.Check{Name: "cluster-file", Severity: preflight.SeverityError, Message: err.Error(), Fix: "nodeagent validate"})
+	}
+	if f.Source == config.BuiltinName {
+		// The built-in homelab is an example to plan with, never this
+		// machine's configuration (ThisNode refuses it too).
+		return append(out, preflight.Check{Name: "cluster-file", Severity: preflight.SeverityError, Message: identity.ErrNoClusterFile.Error()})
 	}
 	out = append(out, preflight.Check{Name: "cluster-file", OK: true, Message: f.Source})
 	n, err := g.ThisNode(f)

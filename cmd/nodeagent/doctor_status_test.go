@@ -14,6 +14,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
@@ -55,10 +56,20 @@ func TestDoctor(t *testing.T) {
 	out, err := runDoctor(t, root)
 	var exit *cli.ExitError
 	if !errors.As(err, &exit) || exit.Code != 1 {
+		t.Fatalf("doctor without a cluster file: err = %v, want exit 1\n%s", err, out)
+	}
+	if want := "FAIL cluster-file   no cluster file: copy"; !strings.Contains(out, want) {
+		t.Errorf("doctor without a cluster file lacks %q:\n%s", want, out)
+	}
+
+	// The homelab as the user's cluster file, on an otherwise empty host.
+	writeFiles(t, root, map[string]string{config.DefaultPath: string(config.DefaultYAML())}, 0o644)
+	out, err = runDoctor(t, root)
+	if !errors.As(err, &exit) || exit.Code != 1 {
 		t.Fatalf("doctor on an empty tree: err = %v, want exit 1\n%s", err, out)
 	}
 	for _, want := range []string{
-		"ok   cluster-file   built-in homelab",
+		"ok   cluster-file   " + filepath.Join(root, config.DefaultPath),
 		"ok   identity       pi4-1 (server, 10.0.0.11)",
 		"FAIL memory-cgroup  the memory cgroup controller is not enabled",
 		"fix: add \"cgroup_memory=1 cgroup_enable=memory\"",
