@@ -14,13 +14,14 @@ import (
 const module = "github.com/nodeagent/nodeagent/"
 
 // steps are the packages that each do one job on the node, and the helpers
-// only one step uses (release for k3s, quorum and apply for serverwork).
+// only one step uses (release for k3s; quorum, apply and capacity for
+// serverwork).
 var steps = []string{"internal/k3s", "internal/release", "internal/preflight", "internal/disk", "internal/usb", "internal/firewall",
-	"internal/kube", "internal/manifests", "internal/quorum", "internal/systemd", "internal/apply"}
+	"internal/kube", "internal/manifests", "internal/capacity", "internal/quorum", "internal/systemd", "internal/apply"}
 
 // uses are the only step-to-step imports allowed: a step and the helper
 // package split out of it.
-var uses = map[string][]string{"internal/k3s": {"internal/release"}}
+var uses = map[string][]string{"internal/k3s": {"internal/release"}, "internal/capacity": {"internal/manifests"}}
 
 // noClientGo must stay small: they run on every node, often before k3s exists.
 var noClientGo = []string{"internal/usb", "internal/disk", "internal/firewall", "internal/config", "internal/host", "internal/plan",
@@ -99,6 +100,7 @@ var notInDaemon = []string{
 	module + "internal/apply",
 	module + "internal/quorum",
 	module + "internal/manifests",
+	module + "internal/capacity",
 }
 
 func TestDaemonLinksNoServerWorkDependencies(t *testing.T) {
