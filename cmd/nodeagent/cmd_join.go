@@ -15,14 +15,18 @@ import (
 )
 
 func newJoinCommand(g *cli.Globals) *cobra.Command {
-	return &cobra.Command{
+	var reboot bool
+	cmd := &cobra.Command{
 		Use:   "join",
 		Short: "Provision this node once: disk, firewall, k3s, labels, quorum, manifests",
 		Long: `join takes this node from freshly flashed to member of the cluster, one phase
 per line with its elapsed time. It is idempotent: run it again and it changes
 nothing; interrupt it anywhere and the next run picks up where it stopped.
 It exits 0 only when the node has joined; exit code 3 means "reboot, then run
-join again" (the memory cgroup was just enabled on the kernel command line).`,
+join again" (the memory cgroup was just enabled on the kernel command line).
+join never reboots by itself: --reboot reboots once for that change (the
+daemon follows preflight.reboot instead), and nodeagent.service resumes the
+join after boot.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -32,8 +36,15 @@ join again" (the memory cgroup was just enabled on the kernel command line).`,
 				return err
 			}
 			defer closeAll()
+			if reboot {
+				a.RebootPolicy = agent.RebootAlways
+			}
 			start := time.Now()
 			err = a.Join(cmd.Context())
+			if errors.Is(err, agent.ErrRebooting) {
+				fmt.Fprintln(out, "rebooting this node; nodeagent.service resumes the join after boot")
+				return &cli.ExitError{Code: 3}
+			}
 			if errors.Is(err, agent.ErrRebootRequired) {
 				fmt.Fprintln(out, "reboot this node, then run `nodeagent join` again")
 				return &cli.ExitError{Code: 3}
@@ -45,6 +56,8 @@ join again" (the memory cgroup was just enabled on the kernel command line).`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&reboot, "reboot", false, "reboot once by itself when the kernel command line had to change")
+	return cmd
 }
 
 // newProgressBar prints download progress about every 10%.

@@ -42,6 +42,7 @@ func newRunCommand(g *cli.Globals) *cobra.Command {
 				return err
 			}
 			defer closeAll()
+			a.RebootPolicy = agent.RebootBySetting // preflight.reboot decides
 			wd, err := systemd.WatchdogInterval()
 			if err != nil {
 				g.Log.Warn("reading the watchdog interval", zap.Error(err))

@@ -34,6 +34,9 @@ type Deps struct {
 	// NewServerWork builds a server's quorum, manifests and restart-turn
 	// work for the cluster file in use; nil where none runs.
 	NewServerWork func(*config.File, config.Node) ServerWork
+	// RebootPolicy: the daemon follows preflight.reboot; the zero value
+	// never reboots (`nodeagent join` without --reboot).
+	RebootPolicy RebootPolicy
 }
 
 // Agent provisions one node and keeps it in step.

@@ -122,6 +122,14 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
+		if errors.Is(err, ErrRebooting) {
+			// systemd stops this daemon on the way down; the retry only
+			// notices a reboot that never came (verdictPending says so).
+			a.log.Info("waiting for the reboot", zap.Error(err))
+			a.Reporter.Status(err.Error())
+			retry.Reset(backoff)
+			continue
+		}
 		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Error(err))
 		a.Reporter.Status("retrying in " + backoff.String() + ": " + err.Error())
 		retry.Reset(backoff)

@@ -19,6 +19,8 @@ type State struct {
 	Joined     bool      `json:"joined"`
 	JoinedAt   time.Time `json:"joinedAt,omitempty"`
 	LastErrors []string  `json:"lastErrors,omitempty"`
+	// Reboot is the last reboot nodeagent asked for (preflight.reboot).
+	Reboot *RebootRecord `json:"reboot,omitempty"`
 }
 
 func statePath(root host.Root) string { return root.Path(StateDir + "/state.json") }

@@ -29,9 +29,14 @@ func (s preflightStep) Apply(ctx context.Context) error {
 			return err
 		}
 		if res.RebootRequired {
-			a.log.Warn("memory cgroup enabled on the kernel command line: reboot to continue", zap.String("file", res.Path))
-			return fmt.Errorf("%w: %s now enables the memory cgroup", ErrRebootRequired, res.Path)
+			return a.rebootForCmdline(ctx, res, c)
 		}
+		// The flags are in effect and the controller is still off (a later
+		// cgroup_disable=memory, a kernel without it): k3s would only fail
+		// with "failed to find memory cgroup", so stop here and say why.
+		a.log.Error("memory cgroup off although the kernel command line enables it",
+			zap.String("reason", c.Message), zap.String("fix", c.Fix))
+		return fmt.Errorf("%w: %s; fix: %s", ErrMemoryCgroup, c.Message, c.Fix)
 	}
 	for _, c := range preflight.CheckModules(a.Root, preflight.RequiredModules) {
 		if !c.OK {

@@ -86,6 +86,10 @@ type Reporter interface {
 // reboot applies (the memory cgroup on the kernel command line).
 var ErrRebootRequired = errors.New("reboot required")
 
+// ErrMemoryCgroup stops provisioning before k3s when the memory cgroup is
+// off although the running kernel's command line enables it.
+var ErrMemoryCgroup = errors.New("memory cgroup unavailable")
+
 // runSteps applies the steps that apply here, in order, stopping at the
 // first error.
 func (a *Agent) runSteps(ctx context.Context) error {

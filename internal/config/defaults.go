@@ -66,6 +66,7 @@ func (f *File) applyDefaults() {
 
 	setString(&c.Preflight.TimeSync, TimeSyncWait)
 	setDuration(&c.Preflight.TimeSyncTimeout, 10*time.Minute)
+	setString(&c.Preflight.Reboot, RebootUntilJoined)
 	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
 	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
 	pl := &c.Platform

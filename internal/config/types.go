@@ -37,7 +37,19 @@ type Preflight struct {
 	// the Pi has no RTC) or "warn" (for networks without NTP).
 	TimeSync        string   `yaml:"timeSync" json:"timeSync"`
 	TimeSyncTimeout Duration `yaml:"timeSyncTimeout" json:"timeSyncTimeout"`
+	// Reboot says what the daemon does when the kernel command line had to
+	// change: "auto" reboots once, "manual" waits for someone to reboot,
+	// "untilJoined" (default) is auto on a node that has not joined yet and
+	// manual once it has (a member runs workloads a reboot would interrupt).
+	Reboot string `yaml:"reboot" json:"reboot"`
 }
+
+// Reboot policies.
+const (
+	RebootAuto        = "auto"
+	RebootManual      = "manual"
+	RebootUntilJoined = "untilJoined"
+)
 
 // Metadata names the cluster.
 type Metadata struct {

@@ -42,6 +42,9 @@ func (f *File) validate() []FieldError {
 	if ts := c.Preflight.TimeSync; ts != TimeSyncWait && ts != TimeSyncWarn {
 		p.add("preflight.timeSync", "%q must be wait or warn", ts)
 	}
+	if r := c.Preflight.Reboot; r != RebootAuto && r != RebootManual && r != RebootUntilJoined {
+		p.add("preflight.reboot", "%q must be auto, manual or untilJoined", r)
+	}
 	for i, fc := range c.Apply.ForceConflicts {
 		if n := strings.Count(fc, "/"); n < 1 || n > 2 || strings.Contains(fc, "//") {
 			p.add(fmt.Sprintf("apply.forceConflicts[%d]", i), "%q must be Kind/name or Kind/namespace/name", fc)

@@ -43,7 +43,8 @@ func HostChecks(root host.Root) []Check {
 // CheckMemoryCgroup checks that the memory cgroup controller is enabled,
 // as the k3s install script does: cgroup v2 lists it in cgroup.controllers,
 // v1 marks it enabled in /proc/cgroups. Raspberry Pi kernels disable it
-// unless the kernel command line enables it.
+// unless the kernel command line enables it; when it is off, the message
+// says why (see DiagnoseMemoryCgroup).
 func CheckMemoryCgroup(root host.Root) Check {
 	c := Check{Name: "memory-cgroup", Severity: SeverityError}
 	if v2, err := os.ReadFile(root.Path("/sys/fs/cgroup/cgroup.controllers")); err == nil &&
@@ -55,8 +56,8 @@ func CheckMemoryCgroup(root host.Root) Check {
 		c.OK, c.Message = true, "memory controller enabled (/proc/cgroups)"
 		return c
 	}
-	c.Message = "the memory cgroup controller is not enabled; kubelet will not start"
-	c.Fix = "add \"" + strings.Join(cgroupArgs, " ") + "\" to /boot/firmware/cmdline.txt (nodeagent does this) and reboot"
+	d := diagnoseMemory(root)
+	c.Message, c.Fix = d.Message, d.Fix
 	return c
 }
 

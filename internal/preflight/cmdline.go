@@ -28,6 +28,8 @@ type CmdlineResult struct {
 	Changed bool
 	// RebootRequired is true when the running kernel lacks the arguments.
 	RebootRequired bool
+	// Content is the file as it is now (after the edit).
+	Content string
 }
 
 // EnsureCmdline adds the memory cgroup arguments to the Pi's cmdline.txt when
@@ -41,6 +43,7 @@ func EnsureCmdline(root host.Root) (CmdlineResult, error) {
 	}
 	res.Path = path
 	line, changed := AddCmdlineArgs(string(data), cgroupArgs)
+	res.Content = line
 	if changed {
 		if err := backupOnce(root.Path(res.Path), data); err != nil {
 			return res, err

@@ -106,7 +106,7 @@ func TestEnsureCmdline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := CmdlineResult{Path: tc.wantPath, Changed: tc.wantChanged, RebootRequired: tc.wantReboot}
+			want := CmdlineResult{Path: tc.wantPath, Changed: tc.wantChanged, RebootRequired: tc.wantReboot, Content: tc.wantLine}
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
