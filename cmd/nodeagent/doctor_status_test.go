@@ -122,3 +122,29 @@ func TestStatusShowsTheLastManifestsApply(t *testing.T) {
 		}
 	}
 }
+
+// A firmware-style cgroup_disable=memory after nodeagent's flags is named,
+// with where to remove it, instead of "reboot".
+func TestDoctorNamesALateCgroupDisable(t *testing.T) {
+	root := t.TempDir()
+	const ours = "console=tty1 root=PARTUUID=x rootwait cgroup_memory=1 cgroup_enable=memory"
+	writeFiles(t, root, map[string]string{
+		config.DefaultPath:                  string(config.DefaultYAML()),
+		"/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io pids\n",
+		"/proc/cmdline":                     ours + " cgroup_disable=memory\n",
+		"/boot/firmware/cmdline.txt":        ours + " cgroup_disable=memory\n",
+	}, 0o644)
+	out, err := runDoctor(t, root)
+	var exit *cli.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 {
+		t.Fatalf("doctor: err = %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		"FAIL memory-cgroup  /proc/cmdline has cgroup_disable=memory after nodeagent's \"cgroup_memory=1 cgroup_enable=memory\"",
+		"fix: remove cgroup_disable=memory from /boot/firmware/cmdline.txt",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor lacks %q:\n%s", want, out)
+		}
+	}
+}

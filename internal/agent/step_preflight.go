@@ -63,7 +63,7 @@ func (s preflightStep) Plan(ctx context.Context, live bool) (plan.Step, error) {
 	st := plan.Step{Name: StepPreflight, Summary: "Raspberry Pi checks (`nodeagent doctor` reports them)"}
 	if !live {
 		st.Notes = []string{
-			"memory cgroup: add cgroup_memory=1 cgroup_enable=memory to /boot/firmware/cmdline.txt (or /boot/cmdline.txt) once, with a backup; stop and ask for a reboot",
+			"memory cgroup: add cgroup_memory=1 cgroup_enable=memory to /boot/firmware/cmdline.txt (or /boot/cmdline.txt) once, with a backup; reboot once (preflight.reboot: " + s.a.cluster().Preflight.Reboot + ") or ask for a reboot; stop before k3s if the flags are in effect and the controller is still off",
 			"wait for the clock to be synchronised (timedated NTPSynchronized) before any TLS: the Pi has no RTC",
 			"kernel modules br_netfilter, overlay, vxlan; swap on is a warning",
 		}
