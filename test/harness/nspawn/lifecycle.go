@@ -107,3 +107,15 @@ func (c *Container) Stop() {
 		<-c.exited
 	})
 }
+
+// WaitExit waits for systemd-nspawn to exit on its own and returns its exit
+// status: 133 when the container asked for a reboot (systemd-nspawn(1),
+// --boot), 0 after a poweroff. Booting again is the test's business.
+func (c *Container) WaitExit(ctx context.Context) (int, error) {
+	select {
+	case <-c.exited:
+		return c.cmd.ProcessState.ExitCode(), nil
+	case <-ctx.Done():
+		return -1, fmt.Errorf("waiting for systemd-nspawn to exit: %w", ctx.Err())
+	}
+}
