@@ -55,6 +55,7 @@ type Container struct {
 	exited  chan struct{} // closed when systemd-nspawn has exited
 	booted  time.Duration
 	stop    sync.Once
+	opts    Options
 }
 
 // Boot starts a container and waits until its systemd reports running or
@@ -71,9 +72,39 @@ func Boot(t testing.TB, opts Options) *Container {
 	if opts.BootTimeout == 0 {
 		opts.BootTimeout = 90 * time.Second
 	}
-	start := time.Now()
-	c := &Container{t: t, name: opts.Name, console: &syncBuffer{}, exited: make(chan struct{})}
+	c := &Container{t: t, name: opts.Name, console: &syncBuffer{}, opts: opts}
 	c.dir = overlayRoot(t, opts.Rootfs, opts.Name)
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLogs()
+		}
+		c.Stop()
+	})
+	c.boot(t)
+	return c
+}
+
+// BootAgain boots the same root again after the container shut down by
+// itself (a reboot makes nspawn exit with 133, see WaitExit): what the
+// machine wrote survives, as on a real reboot.
+func (c *Container) BootAgain(t testing.TB) {
+	t.Helper()
+	select {
+	case <-c.exited:
+	default:
+		t.Fatalf("booting %s again: systemd-nspawn is still running", c.name)
+	}
+	c.stop = sync.Once{}
+	c.leader = 0
+	c.boot(t)
+}
+
+// boot starts systemd-nspawn on c.dir and waits for systemd to be up.
+func (c *Container) boot(t testing.TB) {
+	t.Helper()
+	opts := c.opts
+	start := time.Now()
+	c.exited = make(chan struct{})
 	c.cmd = exec.Command("systemd-nspawn", nspawnArgs(c.dir, opts)...)
 	c.cmd.Env = nspawnEnv(os.Environ())
 	c.cmd.Stdout, c.cmd.Stderr = c.console, c.console
@@ -83,13 +114,8 @@ func Boot(t testing.TB, opts Options) *Container {
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("starting systemd-nspawn: %v", err)
 	}
-	go func() { _ = c.cmd.Wait(); close(c.exited) }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			c.dumpLogs()
-		}
-		c.Stop()
-	})
+	cmd, exited := c.cmd, c.exited
+	go func() { _ = cmd.Wait(); close(exited) }()
 	ctx, cancel := context.WithTimeout(context.Background(), opts.BootTimeout)
 	defer cancel()
 	if err := c.waitLeader(ctx); err != nil {
@@ -100,7 +126,6 @@ func Boot(t testing.TB, opts Options) *Container {
 	}
 	c.booted = time.Since(start)
 	t.Logf("container %s booted in %s (leader pid %d)", c.name, c.booted.Round(time.Millisecond), c.leader)
-	return c
 }
 
 // nspawnArgs is the systemd-nspawn command line. --register=no and

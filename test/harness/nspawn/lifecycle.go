@@ -90,6 +90,9 @@ func (c *Container) pause(ctx context.Context) error {
 // called by t.Cleanup and safe to call earlier.
 func (c *Container) Stop() {
 	c.stop.Do(func() {
+		if c.cmd == nil || c.cmd.Process == nil {
+			return // never started
+		}
 		start := time.Now()
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		select {

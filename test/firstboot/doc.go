@@ -1,0 +1,13 @@
+// Package firstboot tests, in a booted Debian container, that a first boot
+// needing the memory cgroup on the kernel command line reboots once by
+// itself and goes on after boot, and that a command line whose flags stay
+// ineffective is reported instead of rebooted again.
+//
+// A container has no firmware: a oneshot unit (fake-firmware) plays it at
+// boot, bind-mounting over /proc/cmdline the first line of
+// /boot/firmware/cmdline.txt plus whatever /etc/fake-firmware.append holds
+// (the Raspberry Pi OS firmware may add arguments after cmdline.txt), and
+// over /proc/cgroups and /sys/fs/cgroup/cgroup.controllers a memory
+// controller that is on only when the last memory argument enables it, as
+// the kernel applies them in order (raspberrypi/linux#6980).
+package firstboot
