@@ -89,7 +89,8 @@ func (a *Agent) rebootForCmdline(ctx context.Context, res preflight.CmdlineResul
 		Last: st.Reboot, Cmdline: sha256Hex(res.Content), BootID: a.bootID()}
 	switch decideReboot(in) {
 	case verdictPending:
-		return fmt.Errorf("%w: asked systemd at %s to reboot for %s", ErrRebooting, st.Reboot.At.Format(time.RFC3339), res.Path)
+		return fmt.Errorf("%w: asked systemd at %s to reboot for %s; if it does not, reboot this node (nodeagent asks once per change)",
+			ErrRebooting, st.Reboot.At.Format(time.RFC3339), res.Path)
 	case verdictNotEffective:
 		a.log.Error("rebooted once for the memory cgroup, still not in effect: not rebooting again",
 			zap.String("file", res.Path), zap.Time("rebootedAt", st.Reboot.At), zap.String("fix", check.Fix))
