@@ -35,3 +35,15 @@ func PollUntil(ctx context.Context, clock Clock, what string, timeout, interval 
 		}
 	}
 }
+
+// Sleep waits d on clock, or until ctx ends.
+func Sleep(ctx context.Context, clock Clock, d time.Duration) error {
+	t := clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}

@@ -74,7 +74,7 @@ func waitForServer(ctx context.Context, clock host.Clock, url string, timeout ti
 		if progress != nil {
 			progress(attempt, err)
 		}
-		if werr := release.Sleep(ctx, clock, release.ExpJitter(b.min, b.max, attempt-1)); werr != nil {
+		if werr := host.Sleep(ctx, clock, release.ExpJitter(b.min, b.max, attempt-1)); werr != nil {
 			if errors.Is(werr, context.DeadlineExceeded) {
 				return fmt.Errorf("k3s server %s not answering after %s (%d attempts), last error: %w", url, timeout, attempt, last)
 			}

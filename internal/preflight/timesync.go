@@ -22,7 +22,7 @@ func WaitTimeSync(ctx context.Context, clock host.Clock, synced func() (bool, er
 			return nil
 		}
 		lastErr = err
-		if werr := sleepCtx(ctx, clock, interval); werr != nil {
+		if werr := host.Sleep(ctx, clock, interval); werr != nil {
 			if lastErr != nil {
 				return fmt.Errorf("waiting for time sync: not synchronized within %s: %w", timeout, lastErr)
 			}
@@ -45,16 +45,4 @@ func CheckTimeSync(synced func() (bool, error)) Check {
 		c.OK, c.Message = true, "clock synchronized"
 	}
 	return c
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, clock host.Clock, d time.Duration) error {
-	t := clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C():
-		return nil
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // file is one verified file to put on the host.
@@ -51,7 +53,7 @@ func (i *Installer) installFile(ctx context.Context, st *installState, f file) (
 		wait := ExpJitter(i.opts.RetryWaitMin, i.opts.RetryWaitMax, attempt-1)
 		i.log.Warn("download broke off, retrying", zap.String("source", f.loc), zap.Int("attempt", attempt),
 			zap.Duration("wait", wait), zap.Error(err))
-		if err := Sleep(ctx, i.clock, wait); err != nil {
+		if err := host.Sleep(ctx, i.clock, wait); err != nil {
 			return false, fmt.Errorf("downloading %s: %w", f.loc, err)
 		}
 	}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
-
-	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // maxRetryAfter caps a server's Retry-After so a misconfigured mirror cannot
@@ -155,18 +153,6 @@ func (i *Installer) readSmall(ctx context.Context, loc string, local bool, limit
 		return nil, fmt.Errorf("reading %s: larger than %d bytes", loc, limit)
 	}
 	return data, nil
-}
-
-// Sleep waits d or until ctx ends.
-func Sleep(ctx context.Context, clock host.Clock, d time.Duration) error {
-	t := clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C():
-		return nil
-	}
 }
 
 func isReadError(err error) bool {
