@@ -101,6 +101,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 	backoff := 15 * time.Second
 	retry := a.Clock.NewTimer(time.Hour)
 	retry.Stop()
+	var owed fullPass
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,10 +115,13 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		beat.Store(a.Clock.Now().UnixNano())
 		err := a.reconcile(ctx, w)
 		beat.Store(0)
-		if err == nil {
+		if owed.settle(w, err) {
 			backoff = 15 * time.Second
 			a.Reporter.Status("in step")
 			continue
+		}
+		if err == nil {
+			continue // a disk or labels pass went well; the full retry is still due
 		}
 		if errors.Is(err, context.Canceled) {
 			return
@@ -135,6 +139,24 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		retry.Reset(backoff)
 		backoff = min(backoff*2, a.maxBackoff())
 	}
+}
+
+// fullPass tracks whether a failed full reconcile is still owed. Only a full
+// pass that succeeds settles it: a disk or labels pass that succeeds in the
+// meantime (a block event right after the failure) must not say "in step"
+// while the retry of the failed step is pending.
+type fullPass struct{ owed bool }
+
+// settle records the outcome of a pass of work w and reports whether the
+// node is in step now.
+func (f *fullPass) settle(w work, err error) bool {
+	switch {
+	case err != nil:
+		f.owed = true // every failure is retried as a full pass
+	case w&(workFull|workConfig) != 0:
+		f.owed = false
+	}
+	return !f.owed
 }
 
 // reconcile does the queued work; a full pass covers all the rest.

@@ -76,3 +76,37 @@ func TestSuperviseFeedsWatchdogOnlyWhileWorkProgresses(t *testing.T) {
 		})
 	}
 }
+
+// A labels or disk pass that succeeds after a failed full pass does not put
+// the node in step: the failed step's retry is still owed (seen in the e2e:
+// a block event right after a failed apply turned STATUS to "in step").
+func TestFullPassSettlesOnlyOnAFullSuccess(t *testing.T) {
+	type pass struct {
+		w   work
+		err error
+	}
+	failed := context.DeadlineExceeded
+	for _, tc := range []struct {
+		name       string
+		passes     []pass
+		wantInStep bool
+	}{
+		{"full ok", []pass{{workFull, nil}}, true},
+		{"labels ok", []pass{{workLabels, nil}}, true},
+		{"full failed, then disks ok", []pass{{workFull, failed}, {workDisks, nil}}, false},
+		{"full failed, then labels ok", []pass{{workFull, failed}, {workLabels, nil}}, false},
+		{"full failed, then full ok", []pass{{workFull, failed}, {workFull, nil}}, true},
+		{"labels failed, then config ok", []pass{{workLabels, failed}, {workConfig, nil}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f fullPass
+			var inStep bool
+			for _, p := range tc.passes {
+				inStep = f.settle(p.w, p.err)
+			}
+			if inStep != tc.wantInStep {
+				t.Errorf("in step = %v, want %v", inStep, tc.wantInStep)
+			}
+		})
+	}
+}
