@@ -20,9 +20,12 @@ func TestHomelab(t *testing.T) {
 		requireOrSkip(t, "the end-to-end test needs root (containers, namespaces, loop devices)")
 	}
 	start := time.Now()
+	// Registered first, the summary is the last thing the run prints: after
+	// the containers' journals, so a CI log's tail names the failed step.
+	sum := &summary{}
+	t.Cleanup(func() { sum.log(t) })
 	art := buildArtifacts(t)
 	h := bootHomelab(t)
-	sum := &summary{}
 	sum.add("setup", "ok", fmt.Sprintf("deb built, 3 containers booted in %s", time.Since(start).Round(time.Millisecond)))
 	step(t, sum, "network", func(t *testing.T) { checkNetwork(t, h) })
 	step(t, sum, "hardware", func(t *testing.T) { checkHardware(t, h) })
@@ -32,7 +35,6 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "release server", func(t *testing.T) { checkRelease(t, h, rs) })
 	step(t, sum, "install", func(t *testing.T) { h.install(t, art) })
 	sc := &scenario{h: h, rs: rs, sum: sum}
-	t.Cleanup(func() { sum.log(t) })
 	step(t, sum, "join", sc.join)
 	step(t, sum, "quorum before manifests", sc.checkGateOrder)
 	step(t, sum, "hardware labels", sc.checkLabels)
