@@ -10,4 +10,8 @@
 // over /proc/cgroups and /sys/fs/cgroup/cgroup.controllers a memory
 // controller that is on only when the last memory argument enables it, as
 // the kernel applies them in order (raspberrypi/linux#6980).
+//
+// Nor has it a LAN: it runs with only loopback, and a oneshot unit (lan)
+// gives it pi4-1's address at every boot on a veth pair whose both ends
+// stay inside the container's network namespace.
 package firstboot

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
-	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -51,6 +51,30 @@ Before=sysinit.target nodeagent.service
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/local/sbin/fake-firmware
+
+[Install]
+WantedBy=sysinit.target
+`
+
+// nodeAddress is pi4-1's address in testdata/cluster.yaml.
+const nodeAddress = "10.99.0.11/24"
+
+// lanUnit gives the container, which has only loopback, pi4-1's address on
+// the cluster file's interface at every boot, before nodeagent looks for
+// it. A veth pair with both ends inside the container's own network
+// namespace: the address is local and nothing leaves the container.
+const lanUnit = `[Unit]
+Description=test stand-in for the Pi's LAN interface
+DefaultDependencies=no
+Before=network.target nodeagent.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/ip link add lan0 type veth peer name lan0-peer
+ExecStart=/usr/sbin/ip addr add ` + nodeAddress + ` dev lan0
+ExecStart=/usr/sbin/ip link set lan0-peer up
+ExecStart=/usr/sbin/ip link set lan0 up
 
 [Install]
 WantedBy=sysinit.target
@@ -134,9 +158,10 @@ func (n node) bootID() string {
 	return strings.TrimSpace(n.sh("cat /proc/sys/kernel/random/boot_id"))
 }
 
-// setup boots a container and installs nodeagent (binaries, unit, the
-// homelab file with timeSync warn: a container has no NTP) as pi4-1, with
-// the fake firmware; append is what the firmware adds after cmdline.txt.
+// setup boots a container and installs nodeagent (binaries, unit,
+// testdata/cluster.yaml, a token) as pi4-1, with the fake firmware and the
+// LAN address; append is what the firmware adds after cmdline.txt. No k3s
+// release is installed: a test that lets the join go on adds it.
 func setup(t *testing.T, append string) node {
 	c := nspawn.Boot(t, nspawn.Options{PrivateNetwork: true})
 	n := node{t: t, c: c}
@@ -150,18 +175,20 @@ func setup(t *testing.T, append string) node {
 			t.Fatal(err)
 		}
 	}
-	cluster := strings.Replace(string(config.DefaultYAML()), "timeSync: wait", "timeSync: warn", 1)
-	n.write("/etc/nodeagent/cluster.yaml", cluster, 0o644)
-	n.write("/etc/nodeagent/token", "K10abc::server:0123456789abcdef0123456789abcdef\n", 0o600)
+	if err := c.CopyIn(filepath.Join("testdata", "cluster.yaml"), "/etc/nodeagent/cluster.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	n.write("/etc/nodeagent/token", token(t), 0o600)
 	n.write("/etc/systemd/system/nodeagent.service.d/node.conf",
 		"[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent --node pi4-1 run\n", 0o644)
 	n.write("/boot/firmware/cmdline.txt", piCmdline+"\n", 0o755)
 	n.write("/usr/local/sbin/fake-firmware", fakeFirmware, 0o755)
 	n.write("/etc/systemd/system/fake-firmware.service", fakeFirmwareUnit, 0o644)
+	n.write("/etc/systemd/system/lan.service", lanUnit, 0o644)
 	if append != "" {
 		n.write("/etc/fake-firmware.append", append+"\n", 0o644)
 	}
-	n.sh("systemctl daemon-reload && systemctl enable fake-firmware.service nodeagent.service 2>&1 && systemctl start fake-firmware.service")
+	n.sh("systemctl daemon-reload && systemctl enable fake-firmware.service lan.service nodeagent.service 2>&1 && systemctl start fake-firmware.service lan.service")
 	if got := n.sh("grep -c memory /sys/fs/cgroup/cgroup.controllers || true"); got != "0\n" {
 		t.Fatalf("the fake firmware left the memory controller on: %q", got)
 	}
@@ -235,6 +262,21 @@ func TestLateCgroupDisableIsReportedNotRebootedAgain(t *testing.T) {
 	if got := n.sh("ls /var/lib/rancher /usr/local/bin/k3s 2>/dev/null || true"); got != "" {
 		t.Errorf("k3s was started into the failure: %q", got)
 	}
+}
+
+// token is a new cluster token, made the way `nodeagent token generate`
+// makes it.
+func token(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := k3s.GenerateToken(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // buildBinaries builds nodeagent and nodeagentd for the container.
