@@ -1,7 +1,14 @@
 // Package firstboot tests, in a booted Debian container, that a first boot
 // needing the memory cgroup on the kernel command line reboots once by
-// itself and goes on after boot, and that a command line whose flags stay
-// ineffective is reported instead of rebooted again.
+// itself and then finishes the join, and that a command line whose flags
+// stay ineffective is reported instead of rebooted again.
+//
+// The node is pi4-1 of a one-server cluster (testdata/cluster.yaml). After
+// the reboot the daemon installs k3s from a local release directory (the
+// air-gap install) holding the test-only k3s stand-in
+// (test/tools/k3s-standin), starts the cluster, applies the manifests and
+// says "in step"; state.json records the join and still the first boot's
+// reboot, and the container stays in its second boot.
 //
 // A container has no firmware: a oneshot unit (fake-firmware) plays it at
 // boot, bind-mounting over /proc/cmdline the first line of

@@ -2,8 +2,11 @@ package firstboot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,7 +228,15 @@ func firstBoot(t *testing.T, n node) string {
 
 func TestFirstBootRebootsOnceAndGoesOn(t *testing.T) {
 	n := setup(t, "")
-	firstBoot(t, n)
+	installRelease(t, n, k3sStandin(t))
+	// Stop k3s before the container halts: etcd's shutdown must fit
+	// nspawn's halt timeout (registered after Boot, so it runs first).
+	t.Cleanup(func() {
+		_, _ = n.c.Exec(context.Background(), "timeout", "20", "systemctl", "stop", "nodeagent.service", "k3s.service")
+	})
+	first := firstBoot(t, n)
+	second := n.bootID()
+	start := time.Now()
 	// After boot the daemon starts again as a unit, passes preflight and goes
 	// on to the next phase: no second reboot can come from this boot.
 	phases := n.waitFor("a phase after preflight", 2*time.Minute, func() (bool, string) {
@@ -236,11 +247,48 @@ func TestFirstBootRebootsOnceAndGoesOn(t *testing.T) {
 		return slices.Contains(ph, "phase done preflight") && next, strings.Join(ph, ", ")
 	})
 	t.Logf("phases after the reboot: %s", phases)
-	t.Logf("STATUS after the reboot: %s", n.status())
+	// The join goes on to its end: k3s installed from the local release,
+	// the one-server cluster up, the manifests applied.
+	status := n.waitFor(`STATUS "in step"`, 6*time.Minute, func() (bool, string) {
+		s := n.status()
+		return s == "in step", s
+	})
+	t.Logf("STATUS %q %s after the second boot", status, time.Since(start).Round(time.Second))
+	done := n.phases()
+	t.Logf("phases of the second boot: %s", strings.Join(done, ", "))
+	for _, step := range []string{agent.StepK3s, agent.StepQuorum, agent.StepManifests} {
+		if !slices.Contains(done, "phase done "+step) {
+			t.Errorf("the join reached %q without the %s step done", status, step)
+		}
+	}
+	assertJoinedAfterOneReboot(t, n, first, second)
+}
+
+// assertJoinedAfterOneReboot checks that the node has joined in the second
+// boot and that no other reboot came: the container still runs that boot
+// and the reboot record is still the first boot's.
+func assertJoinedAfterOneReboot(t *testing.T, n node, first, second string) {
+	t.Helper()
+	st := n.state()
+	if !st.Joined || st.JoinedAt.IsZero() {
+		t.Errorf("state does not record the join: joined=%v joinedAt=%v", st.Joined, st.JoinedAt)
+	}
+	if st.Reboot == nil || st.Reboot.BootID != first {
+		t.Errorf("reboot record = %+v, want still the first boot's %s", st.Reboot, first)
+	}
+	if got := strings.TrimSpace(n.sh("systemctl is-active k3s.service || true")); got != "active" {
+		t.Errorf("k3s.service is %q, want active", got)
+	}
+	// After a reboot nspawn would have exited (133) and nothing would answer.
+	if got := n.bootID(); got != second {
+		t.Errorf("boot id %s, want still the second boot's %s: the node rebooted again", got, second)
+	}
 }
 
 func TestLateCgroupDisableIsReportedNotRebootedAgain(t *testing.T) {
 	n := setup(t, "cgroup_disable=memory")
+	// The release is there, so k3s not starting below is nodeagent's choice.
+	installRelease(t, n, k3sStandin(t))
 	first := firstBoot(t, n)
 	status := n.waitFor("STATUS naming the late cgroup_disable=memory", 2*time.Minute, func() (bool, string) {
 		s := n.status()
@@ -262,6 +310,64 @@ func TestLateCgroupDisableIsReportedNotRebootedAgain(t *testing.T) {
 	if got := n.sh("ls /var/lib/rancher /usr/local/bin/k3s 2>/dev/null || true"); got != "" {
 		t.Errorf("k3s was started into the failure: %q", got)
 	}
+}
+
+// k3sVersion and releaseBase are testdata/cluster.yaml's k3s.version and
+// k3s.releaseBase.
+const (
+	k3sVersion  = "v1.33.5+k3s1"
+	releaseBase = "/opt/k3s-release"
+)
+
+// installRelease lays out a k3s release in the container's release
+// directory, the air-gap install: <version>/k3s, the test-only k3s
+// stand-in, and <version>/sha256sum-amd64.txt, which nodeagent verifies it
+// against.
+func installRelease(t *testing.T, n node, k3sBinary string) {
+	t.Helper()
+	dir := releaseBase + "/" + k3sVersion
+	if err := n.c.CopyIn(k3sBinary, dir+"/k3s"); err != nil {
+		t.Fatal(err)
+	}
+	n.write(dir+"/sha256sum-amd64.txt", sha256File(t, k3sBinary)+"  k3s\n", 0o644)
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// k3sStandin returns the path of the test-only k3s stand-in:
+// $NODEAGENT_K3S_STANDIN, or what test/tools/build-k3s-standin.sh builds
+// (or finds cached) and prints on its last line.
+func k3sStandin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("NODEAGENT_K3S_STANDIN"); p != "" {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "test", "tools", "build-k3s-standin.sh"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("building the k3s stand-in: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	path := lines[len(lines)-1]
+	t.Logf("k3s stand-in %s (ready in %s)", path, time.Since(start).Round(time.Millisecond))
+	return path
 }
 
 // token is a new cluster token, made the way `nodeagent token generate`
