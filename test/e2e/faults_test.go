@@ -112,5 +112,29 @@ func (sc *scenario) recover(t *testing.T) {
 	if diff := cmp.Diff(sc.snapshot, after); diff != "" {
 		t.Errorf("objects changed through the outage (-before +after):\n%s", diff)
 	}
+	sc.settled(t)
 	sc.sum.add("recovery", "ok", "3 voters again after "+rejoined.Round(time.Millisecond).String())
+}
+
+// settled waits until every k3s is active and every agent in step. A k3s
+// that led a controller lease through the quorum loss exits once etcd
+// answers again (k3s's leader election is fatal on loss, and the stand-in
+// follows it) and systemd starts it anew: the next step must not begin
+// while that restart is still going on, or its restarts would overlap an
+// outage that no agent made (seen: pi4-1 activating while pi4-2 took its
+// turn, as etcd still counted pi4-1's member healthy).
+func (sc *scenario) settled(t *testing.T) {
+	// All three in one look, so a k3s that exits while another is checked
+	// is not missed.
+	poll(t, "every k3s active and every agent in step", 5*time.Minute, pollEvery, func() error {
+		for _, n := range sc.h.each() {
+			if st := n.unitProp("k3s.service", "ActiveState"); st != "active" {
+				return fmt.Errorf("%s: k3s.service %s", n.name, st)
+			}
+			if st := n.unitProp("nodeagent.service", "StatusText"); st != "in step" {
+				return fmt.Errorf("%s: agent: %s", n.name, st)
+			}
+		}
+		return nil
+	})
 }
