@@ -53,7 +53,7 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 // joinNote says how the join is decided before k3s first starts.
 func joinNote(c *config.Cluster, n config.Node) string {
 	first, _ := c.FirstServer()
-	ask := fmt.Sprintf("decided at join (up to %s): ask every other configured server's /cacerts; server: the first one that has the cluster (its CA matching a pinned K10 token)", c.K3s.JoinTimeout.Duration)
+	ask := fmt.Sprintf("decided at join (up to %s): ask every other configured server's /cacerts; server: the first one that has the cluster (its CA matching the one a pinned token names)", c.K3s.JoinTimeout.Duration)
 	switch {
 	case n.Role != config.RoleServer:
 		return ask + "; waits while none has"
