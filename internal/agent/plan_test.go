@@ -42,15 +42,16 @@ func TestPlanHomelabNodes(t *testing.T) {
 		notWant []string
 	}{
 		{node: "pi4-1",
-			want:    []string{"cluster-init: true", "token: <redacted>", "ufw --force enable", "quorum: wait up to 30m0s until 2 of 3"},
-			notWant: []string{"server: https://", "mnt-hd1.mount", "(expected on this node)"}},
+			want: []string{"server: <decided at join>", "cluster-init if no configured server has a cluster", "token: <redacted>",
+				"ufw --force enable", "quorum: wait up to 30m0s until 2 of 3"},
+			notWant: []string{"server: https://", "cluster-init: true", "mnt-hd1.mount", "(expected on this node)"}},
 		{node: "pi4-2",
-			want:    []string{"server: https://10.0.0.11:6443", "rule zigbee (expected on this node)", "matches Sonoff ZBDongle-P", "wait up to 15m0s for pi4-1"},
-			notWant: []string{"cluster-init", "mnt-hd1.mount"}},
+			want:    []string{"server: <decided at join>", "rule zigbee (expected on this node)", "matches Sonoff ZBDongle-P", "only pi4-1 creates the cluster"},
+			notWant: []string{"cluster-init:", "cluster-init if", "mnt-hd1.mount", "/ping"}},
 		{node: "pi5",
-			want: []string{"server: https://10.0.0.11:6443", "wait up to 15m0s for pi4-2", "/etc/systemd/system/mnt-hd1.mount", "Where=/mnt/hd1",
+			want: []string{"server: <decided at join>", "decided at join (up to 15m0s)", "/etc/systemd/system/mnt-hd1.mount", "Where=/mnt/hd1",
 				"while /mnt/hd1 is mounted: storage-type=hdd, storage=true", "/mnt/hd1/Library owned by 1000:1000"},
-			notWant: []string{"cluster-init", "(expected on this node)"}},
+			notWant: []string{"cluster-init:", "wait up to 15m0s for pi4-2", "(expected on this node)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.node, func(t *testing.T) {

@@ -21,6 +21,11 @@ type State struct {
 	LastErrors []string  `json:"lastErrors,omitempty"`
 	// Reboot is the last reboot nodeagent asked for (preflight.reboot).
 	Reboot *RebootRecord `json:"reboot,omitempty"`
+	// ClusterCA is the sha256 of the cluster CA (what /cacerts serves),
+	// recorded once this server is an etcd member. If its etcd data is lost,
+	// the next join is pinned to it like a K10 token, so this node never
+	// initialises a second cluster (k3s.DecideJoin).
+	ClusterCA string `json:"clusterCA,omitempty"`
 }
 
 func statePath(root host.Root) string { return root.Path(StateDir + "/state.json") }

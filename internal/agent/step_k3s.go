@@ -2,55 +2,63 @@ package agent
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/internal/plan"
 	"github.com/nodeagent/nodeagent/internal/preflight"
 )
 
-// k3sStep installs, configures and starts k3s, in join order.
+// k3sStep decides how k3s joins, then installs, configures and starts it.
 type k3sStep struct{ a *Agent }
 
 func (k3sStep) Name() string  { return StepK3s }
 func (k3sStep) Applies() bool { return true }
 
-// Apply waits for the node before this one in the join order (only while
-// k3s has never started here: once etcd data exists, k3s ignores the join
-// settings anyway), then installs, configures and starts k3s.
+// Apply decides the join (a node that never joined asks the other servers
+// which has the cluster, k3s.DecideJoin; one that has keeps its settings),
+// installs, configures and starts k3s, and records the cluster CA once this
+// server is an etcd member.
 func (s k3sStep) Apply(ctx context.Context) error {
 	a := s.a
-	if !s.hasData() {
-		if pred, ok := a.cluster().JoinPredecessor(a.Node); ok {
-			a.Reporter.Status(fmt.Sprintf("waiting for %s (%s:6443) to answer before joining", pred.Name, pred.Address))
-			err := k3s.WaitForPredecessor(ctx, a.cluster(), a.Node, func(attempt int, err error) {
-				a.log.Info("waiting for the previous node to answer", zap.String("waitingFor", pred.Name), zap.Int("attempt", attempt), zap.Error(err))
-			})
-			if err != nil {
-				return err
-			}
-		}
+	st, err := LoadState(a.Root)
+	if err != nil {
+		return err
 	}
-	res, err := a.k3s.Ensure(ctx)
+	d, err := a.k3s.DecideJoin(ctx, st.ClusterCA, func(d k3s.JoinDecision) { a.Reporter.Status(d.Reason) })
+	if err != nil {
+		return err
+	}
+	if !d.Kept {
+		a.Reporter.Status(d.Reason)
+	}
+	res, err := a.k3s.Ensure(ctx, d.Join)
 	if err != nil {
 		return err
 	}
 	a.log.Info("k3s running", zap.Bool("changed", res.Changed()), zap.Bool("restarted", res.Restarted))
-	return nil
+	return s.recordCA(st)
 }
 
-// hasData reports whether k3s has started here before (server etcd data
-// or an agent's node password).
-func (s k3sStep) hasData() bool {
-	for _, p := range []string{k3s.EtcdDataDir, "/etc/rancher/node/password"} {
-		if _, err := os.Stat(s.a.Root.Path(p)); err == nil {
-			return true
-		}
+// recordCA keeps the hash of the cluster CA in state.json once this
+// server is an etcd member (the join succeeded).
+func (s k3sStep) recordCA(st State) error {
+	a := s.a
+	if a.Node.Role != config.RoleServer || !k3s.IsEtcdMember(a.Root) {
+		return nil
 	}
-	return false
+	hash, ok, err := k3s.ClusterCAHash(a.Root)
+	if err != nil || !ok || hash == st.ClusterCA {
+		return err
+	}
+	st.ClusterCA = hash
+	if err := SaveState(a.Root, st); err != nil {
+		return err
+	}
+	a.log.Info("recorded the cluster CA", zap.String("ca_sha256", hash))
+	return nil
 }
 
 func (s k3sStep) Plan(ctx context.Context, live bool) (plan.Step, error) {

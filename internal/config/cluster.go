@@ -2,8 +2,9 @@ package config
 
 import "sort"
 
-// Servers returns the server nodes in file order, which is the join order:
-// the first one initialises etcd, each next one joins after the one before.
+// Servers returns the server nodes in file order: only the first one may
+// initialise etcd (when no server has a cluster yet), and a joining node
+// joins through the first one that has the cluster (k3s.DecideJoin).
 func (c *Cluster) Servers() []Node {
 	var out []Node
 	for _, n := range c.Nodes {
@@ -14,7 +15,7 @@ func (c *Cluster) Servers() []Node {
 	return out
 }
 
-// FirstServer returns the server that runs cluster-init.
+// FirstServer returns the only server that may run cluster-init.
 func (c *Cluster) FirstServer() (Node, bool) {
 	s := c.Servers()
 	if len(s) == 0 {
@@ -28,34 +29,6 @@ func (c *Cluster) Node(name string) (Node, bool) {
 	for _, n := range c.Nodes {
 		if n.Name == name {
 			return n, true
-		}
-	}
-	return Node{}, false
-}
-
-// ServerURL is the supervisor/API address that joining nodes register with.
-func (c *Cluster) ServerURL() string {
-	first, ok := c.FirstServer()
-	if !ok {
-		return ""
-	}
-	return "https://" + first.Address + ":6443"
-}
-
-// JoinPredecessor returns the node that must be up before n may join: the
-// previous server for a server, the first server for an agent, none for the
-// first server. One at a time avoids racing etcd member adds (k3s #12794).
-func (c *Cluster) JoinPredecessor(n Node) (Node, bool) {
-	servers := c.Servers()
-	if n.Role == RoleAgent {
-		if len(servers) == 0 {
-			return Node{}, false
-		}
-		return servers[0], true
-	}
-	for i, s := range servers {
-		if s.Name == n.Name && i > 0 {
-			return servers[i-1], true
 		}
 	}
 	return Node{}, false

@@ -13,8 +13,8 @@ func TestDefaultIsValid(t *testing.T) {
 	if got := len(f.Servers()); got != 3 {
 		t.Errorf("servers = %d, want 3", got)
 	}
-	if got, want := f.ServerURL(), "https://10.0.0.11:6443"; got != want {
-		t.Errorf("ServerURL = %q, want %q", got, want)
+	if first, _ := f.FirstServer(); first.Name != "pi4-1" {
+		t.Errorf("first server = %q, want pi4-1", first.Name)
 	}
 	if got := strings.Join(f.EnabledWorkloads(), ","); !strings.Contains(got, "home-assistant") {
 		t.Errorf("enabled workloads %q lack home-assistant", got)

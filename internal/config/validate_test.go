@@ -74,7 +74,6 @@ func TestSmallFileDefaults(t *testing.T) {
 		"role default":   {f.Nodes[0].Role, RoleServer},
 		"agent role":     {f.Nodes[1].Role, RoleAgent},
 		"ssh from lan":   {strings.Join(f.Firewall.SSHSources, ","), "192.168.50.0/24"},
-		"server url":     {f.ServerURL(), "https://192.168.50.10:6443"},
 		"join timeout":   {f.K3s.JoinTimeout.String(), "15m0s"},
 		"issuer default": {f.Platform.CertManager.Issuer.Type, IssuerCA},
 	}
@@ -83,11 +82,8 @@ func TestSmallFileDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c[0], c[1])
 		}
 	}
-	if p, ok := f.JoinPredecessor(f.Nodes[1]); !ok || p.Name != "a" {
-		t.Errorf("agent predecessor = %v %v, want a", p.Name, ok)
-	}
-	if _, ok := f.JoinPredecessor(f.Nodes[0]); ok {
-		t.Error("first server has a predecessor")
+	if first, ok := f.FirstServer(); !ok || first.Name != "a" {
+		t.Errorf("first server = %v %v, want a", first.Name, ok)
 	}
 }
 

@@ -55,13 +55,13 @@ func BenchmarkEnsureNoop(b *testing.B) {
 	fx.cluster.K3s.ReleaseBase = srv.URL
 	fx.mgr.installer = release.NewInstaller(fx.root, zap.NewNop(), host.RealClock{}, testOptions())
 	ctx := context.Background()
-	if _, err := fx.mgr.Ensure(ctx); err != nil {
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil {
 		b.Fatal(err)
 	}
 	bins, sums := srv.counts()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := fx.mgr.Ensure(ctx)
+		res, err := fx.mgr.Ensure(ctx, fx.join())
 		if err != nil || res.Changed() || res.Restarted {
 			b.Fatalf("no-op Ensure = %+v, %v", res, err)
 		}
@@ -75,7 +75,7 @@ func BenchmarkEnsureNoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := fx.mgr.Ensure(ctx); err != nil {
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms/cold")

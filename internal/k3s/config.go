@@ -17,24 +17,32 @@ const ConfigPath = "/etc/rancher/k3s/config.yaml"
 
 const configHeader = "# Written by nodeagent from the cluster file; local edits are overwritten.\n"
 
-// RenderConfig renders config.yaml for node n. It is pure and deterministic:
-// the same inputs give the same bytes, so an unchanged node is not rewritten
-// and k3s is not restarted.
-func RenderConfig(c *config.Cluster, n config.Node, token string) ([]byte, error) {
+// UndecidedJoin is the value of server in a plan made without network.
+const UndecidedJoin = "<decided at join>"
+
+// RenderConfig renders config.yaml for node n, joining as j says
+// (DecideJoin: through a server that has the cluster, or cluster-init). It
+// is pure and deterministic: the same inputs give the same bytes, so an
+// unchanged node is not rewritten and k3s is not restarted.
+func RenderConfig(c *config.Cluster, n config.Node, token string, j Join) ([]byte, error) {
 	if token == "" {
 		return nil, fmt.Errorf("rendering k3s config for %s: empty token", n.Name)
 	}
-	first, ok := c.FirstServer()
-	if !ok {
+	if len(c.Servers()) == 0 {
 		return nil, fmt.Errorf("rendering k3s config for %s: the cluster has no server", n.Name)
 	}
 	server := n.Role == config.RoleServer
 	m := &orderedMap{}
-	if server && first.Name == n.Name {
+	switch {
+	case j.Undecided:
+		m.add("server", UndecidedJoin)
+	case j.ClusterInit && server:
 		// Ignored by k3s once etcd data exists, so it is safe to keep.
 		m.add("cluster-init", true)
-	} else {
-		m.add("server", c.ServerURL())
+	case j.Server != "":
+		m.add("server", j.Server)
+	default:
+		return nil, fmt.Errorf("rendering k3s config for %s: no server to join through", n.Name)
 	}
 	m.add("token", token)
 	m.add("node-name", n.Name)

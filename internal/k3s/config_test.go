@@ -43,12 +43,12 @@ func TestRenderConfigGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("node %s not in cluster", tc.node)
 			}
-			got, err := RenderConfig(tc.cluster, n, "test-token")
+			got, err := RenderConfig(tc.cluster, n, "test-token", orderJoin(tc.cluster, n))
 			if err != nil {
 				t.Fatal(err)
 			}
 			golden.Check(t, "config/"+tc.node+".yaml", got)
-			again, _ := RenderConfig(tc.cluster, n, "test-token")
+			again, _ := RenderConfig(tc.cluster, n, "test-token", orderJoin(tc.cluster, n))
 			if diff := cmp.Diff(got, again); diff != "" {
 				t.Errorf("rendering is not deterministic (-first +second):\n%s", diff)
 			}
@@ -59,11 +59,11 @@ func TestRenderConfigGolden(t *testing.T) {
 func TestRenderConfigErrors(t *testing.T) {
 	c := defaultCluster(t)
 	n, _ := c.Node("pi4-1")
-	if _, err := RenderConfig(c, n, ""); err == nil {
+	if _, err := RenderConfig(c, n, "", orderJoin(c, n)); err == nil {
 		t.Error("empty token: want error")
 	}
 	noServers := &config.Cluster{Nodes: []config.Node{{Name: "a", Role: config.RoleAgent}}}
-	if _, err := RenderConfig(noServers, noServers.Nodes[0], "t"); err == nil {
+	if _, err := RenderConfig(noServers, noServers.Nodes[0], "t", orderJoin(noServers, noServers.Nodes[0])); err == nil {
 		t.Error("no server: want error")
 	}
 }
@@ -72,7 +72,7 @@ func TestWriteConfigOnlyWhenChanged(t *testing.T) {
 	root := newRoot(t)
 	c := defaultCluster(t)
 	n, _ := c.Node("pi4-2")
-	data, err := RenderConfig(c, n, "tok")
+	data, err := RenderConfig(c, n, "tok", orderJoin(c, n))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,13 @@ type Manager struct {
 	// ActiveTimeout bounds the wait for the unit to become active; a first
 	// server start pulls images and initialises etcd, which takes minutes on a Pi.
 	ActiveTimeout time.Duration
+	// Prober asks the other servers for their cluster CA (DecideJoin).
+	Prober CAProber
+	// InitGrace is how long the first server waits for silent servers
+	// before it initialises a new cluster (DefaultInitGrace).
+	InitGrace time.Duration
+	clock     host.Clock
+	backoff   probeBackoff
 }
 
 // RestartTurn is a server's turn in a rolling k3s restart: Claim returns
@@ -44,15 +51,14 @@ type RestartTurn interface {
 // killed): the next Ensure restarts even though the files are in place.
 const RestartPendingPath = "/var/lib/nodeagent/k3s-restart-pending"
 
-// EtcdDataDir exists once a server has been an etcd member.
-const EtcdDataDir = "/var/lib/rancher/k3s/server/db/etcd"
-
 // NewManager returns a Manager for node n of cluster c. turn, when not nil,
 // orders the restarts of an etcd member of a multi-server cluster.
 func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Node, inst *release.Installer, svc ServiceManager, turn RestartTurn) *Manager {
 	return &Manager{
 		root: root, log: log.With(zap.String("component", "k3s"), zap.String("node", n.Name)),
 		cluster: c, node: n, installer: inst, services: svc, turn: turn, ActiveTimeout: 10 * time.Minute,
+		Prober: NewHTTPCAProber(defaultProbeBackoff.probeTimeout), InitGrace: DefaultInitGrace,
+		clock: host.RealClock{}, backoff: defaultProbeBackoff,
 	}
 }
 
@@ -70,12 +76,14 @@ func (r EnsureResult) Changed() bool {
 	return r.BinaryChanged || r.ImagesChanged || r.ConfigChanged || r.UnitChanged
 }
 
-// Ensure installs the binary, writes config.yaml and the unit, enables the
-// unit, restarts k3s when any of those changed (else starts it, a no-op when
-// running; an etcd member restarts in its turn, RestartTurn) and waits
-// until it is active. Waiting for the join predecessor is
-// the caller's step (WaitForPredecessor), before Ensure.
-func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
+// Ensure installs the binary, writes config.yaml (joining as j says, from
+// DecideJoin) and the unit, enables the unit, restarts k3s when any of
+// those changed (else starts it, a no-op when running; an etcd member
+// restarts in its turn, RestartTurn) and waits until it is active.
+func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
+	if j.Undecided {
+		return EnsureResult{}, errors.New("k3s config: the join is not decided")
+	}
 	var res EnsureResult
 	inst, err := m.installer.Install(ctx, m.cluster.K3s, m.node.Arch)
 	if err != nil {
@@ -86,7 +94,7 @@ func (m *Manager) Ensure(ctx context.Context) (EnsureResult, error) {
 	if err != nil {
 		return res, err
 	}
-	cfg, err := RenderConfig(m.cluster, m.node, token)
+	cfg, err := RenderConfig(m.cluster, m.node, token, j)
 	if err != nil {
 		return res, err
 	}
@@ -170,8 +178,7 @@ func (m *Manager) rolls() bool {
 	if m.turn == nil || m.node.Role != config.RoleServer || len(m.cluster.Servers()) < 2 {
 		return false
 	}
-	_, err := os.Stat(m.root.Path(EtcdDataDir))
-	return err == nil
+	return IsEtcdMember(m.root)
 }
 
 func (m *Manager) restartPending() bool {

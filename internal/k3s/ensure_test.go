@@ -85,7 +85,7 @@ func TestEnsure(t *testing.T) {
 	fx := newEnsureFixture(t, 1<<20)
 	ctx := context.Background()
 
-	res, err := fx.mgr.Ensure(ctx)
+	res, err := fx.mgr.Ensure(ctx, fx.join())
 	if err != nil {
 		t.Fatalf("first Ensure: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestEnsure(t *testing.T) {
 
 	// Nothing changed: no file written, no reload, no restart.
 	before := snapshot(t, fx.root.Prefix())
-	res, err = fx.mgr.Ensure(ctx)
+	res, err = fx.mgr.Ensure(ctx, fx.join())
 	if err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
@@ -119,7 +119,7 @@ func TestEnsure(t *testing.T) {
 
 	// A cluster-file change rewrites config.yaml and restarts k3s.
 	fx.cluster.K3s.ClusterDomain = "home.arpa"
-	res, err = fx.mgr.Ensure(ctx)
+	res, err = fx.mgr.Ensure(ctx, fx.join())
 	if err != nil {
 		t.Fatalf("third Ensure: %v", err)
 	}
@@ -132,7 +132,7 @@ func TestEnsureFailures(t *testing.T) {
 	t.Run("start fails", func(t *testing.T) {
 		fx := newEnsureFixture(t, 4096)
 		fx.svc.StartErr = errors.New("exit status 1")
-		if _, err := fx.mgr.Ensure(context.Background()); err == nil || !strings.Contains(err.Error(), "k3s.service") {
+		if _, err := fx.mgr.Ensure(context.Background(), fx.join()); err == nil || !strings.Contains(err.Error(), "k3s.service") {
 			t.Errorf("error = %v, want one naming k3s.service", err)
 		}
 	})
@@ -141,7 +141,7 @@ func TestEnsureFailures(t *testing.T) {
 		if err := os.Remove(fx.root.Path(fx.cluster.K3s.TokenFile)); err != nil {
 			t.Fatal(err)
 		}
-		_, err := fx.mgr.Ensure(context.Background())
+		_, err := fx.mgr.Ensure(context.Background(), fx.join())
 		if err == nil || !strings.Contains(err.Error(), "token generate") {
 			t.Errorf("error = %v, want a hint to generate the token", err)
 		}
@@ -150,3 +150,6 @@ func TestEnsureFailures(t *testing.T) {
 		}
 	})
 }
+
+// join is the fixture node's join in config order (pi4-2 through pi4-1).
+func (fx *ensureFixture) join() Join { return orderJoin(fx.cluster, fx.mgr.node) }

@@ -2,100 +2,128 @@ package k3s
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
+	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/release"
 )
 
-// probeBackoff is the retry schedule of the reachability probe.
+// probeBackoff is the schedule of the /cacerts probe rounds.
 type probeBackoff struct {
 	min, max, probeTimeout time.Duration
 }
 
-var defaultProbeBackoff = probeBackoff{min: time.Second, max: 15 * time.Second, probeTimeout: 5 * time.Second}
+var defaultProbeBackoff = probeBackoff{min: 500 * time.Millisecond, max: 5 * time.Second, probeTimeout: 3 * time.Second}
 
-// WaitForServer polls <url>/ping until the k3s supervisor answers "pong"
-// (served without authentication, pkg/server/router.go) or timeout passes.
-// progress, if set, is told of every failed attempt.
-//
-// TLS verification is off for this probe only: the joining node does not know
-// the cluster CA yet (k3s itself fetches /cacerts and checks it against the
-// token hash when it joins). The probe sends no secret and trusts nothing it
-// reads beyond "something answers pong on :6443".
-func WaitForServer(ctx context.Context, url string, timeout time.Duration, progress func(attempt int, err error)) error {
-	return waitForServer(ctx, host.RealClock{}, url, timeout, progress, defaultProbeBackoff)
+// DefaultInitGrace is how long the first server waits for servers that do
+// not answer at all before it initialises a new cluster. Servers that answer
+// "no cluster" (refused, no CA) do not make it wait, so a brand-new homelab
+// starts at once.
+const DefaultInitGrace = 20 * time.Second
+
+// DecideJoin decides how k3s joins here. A node that has joined keeps the
+// join keys of its config.yaml without asking anyone. Otherwise it probes
+// every other configured server's /cacerts in rounds (all at once, backoff
+// with jitter between rounds) until DecideJoin decides, for at most
+// k3s.joinTimeout. knownCA is the cluster CA nodeagent recorded after this
+// node's last join ("" if none); progress, if set, hears every undecided
+// round.
+func (m *Manager) DecideJoin(ctx context.Context, knownCA string, progress func(JoinDecision)) (JoinDecision, error) {
+	j, joined, err := keptJoin(m.root, m.cluster, m.node)
+	if err != nil {
+		return JoinDecision{}, err
+	}
+	if joined {
+		return JoinDecision{Join: j, Kept: true, Reason: "already joined: k3s starts from its data and ignores the join settings"}, nil
+	}
+	in, err := m.joinInput(knownCA)
+	if err != nil {
+		return JoinDecision{}, err
+	}
+	return m.probeUntilDecided(ctx, in, progress)
 }
 
-// WaitForPredecessor waits for the node that must be up before n joins
-// (config.Cluster.JoinPredecessor), for at most k3s.joinTimeout. The first
-// server has none and returns at once.
-func WaitForPredecessor(ctx context.Context, c *config.Cluster, n config.Node, progress func(attempt int, err error)) error {
-	pred, ok := c.JoinPredecessor(n)
-	if !ok {
-		return nil
+// joinInput is the decision's input without the peers' answers.
+func (m *Manager) joinInput(knownCA string) (JoinInput, error) {
+	token, err := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	if err != nil {
+		return JoinInput{}, err
 	}
-	url := "https://" + pred.Address + ":6443"
-	if err := WaitForServer(ctx, url, c.K3s.JoinTimeout.Duration, progress); err != nil {
-		return fmt.Errorf("%s joins after %s, which is not up: %w", n.Name, pred.Name, err)
+	pin, err := TokenCAPin(token)
+	if err != nil {
+		return JoinInput{}, fmt.Errorf("reading k3s token %s: %w", m.cluster.K3s.TokenFile, err)
 	}
-	return nil
+	in := JoinInput{Pin: pin, PinFrom: "token"}
+	if pin == "" && knownCA != "" {
+		in.Pin, in.PinFrom = knownCA, "CA nodeagent recorded at this node's last join"
+	}
+	if pin != "" && knownCA != "" && pin != knownCA {
+		m.log.Warn("the token pins another CA than the one recorded at the last join; following the token",
+			zap.String("token_ca", pin), zap.String("recorded_ca", knownCA))
+	}
+	first, _ := m.cluster.FirstServer()
+	in.First = m.node.Role == config.RoleServer && first.Name == m.node.Name
+	return in, nil
 }
 
-func waitForServer(ctx context.Context, clock host.Clock, url string, timeout time.Duration,
-	progress func(int, error), b probeBackoff) error {
+func (m *Manager) probeUntilDecided(ctx context.Context, in JoinInput, progress func(JoinDecision)) (JoinDecision, error) {
+	timeout := m.cluster.K3s.JoinTimeout.Duration
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{
-		Timeout: b.probeTimeout,
-		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // reachability only, see above
-			Proxy:           nil,
-		},
-	}
-	defer client.CloseIdleConnections()
-	ping := strings.TrimRight(url, "/") + "/ping"
-	var last error // the last real answer, not an attempt cut by the deadline
-	for attempt := 1; ; attempt++ {
-		err := probe(ctx, client, ping)
-		if err == nil {
-			return nil
+	start := m.clock.Now()
+	var d JoinDecision
+	for round := 0; ; round++ {
+		in.Peers = m.probePeers(ctx)
+		in.GraceOver = m.clock.Now().Sub(start) >= m.InitGrace
+		d = DecideJoin(in)
+		if !d.Wait {
+			m.log.Info("join decided", zap.String("decision", d.Reason), zap.Bool("cluster_init", d.ClusterInit),
+				zap.String("server", d.Server), zap.String("ca_sha256", d.CAHash))
+			return d, nil
 		}
-		if last == nil || ctx.Err() == nil {
-			last = err
-		}
+		m.log.Info("join not decided yet", zap.String("reason", d.Reason), zap.Int("round", round+1))
 		if progress != nil {
-			progress(attempt, err)
+			progress(d)
 		}
-		if werr := host.Sleep(ctx, clock, release.ExpJitter(b.min, b.max, attempt-1)); werr != nil {
-			if errors.Is(werr, context.DeadlineExceeded) {
-				return fmt.Errorf("k3s server %s not answering after %s (%d attempts), last error: %w", url, timeout, attempt, last)
+		wait := release.ExpJitter(m.backoff.min, m.backoff.max, round)
+		if !in.GraceOver && in.First && in.Pin == "" {
+			wait = min(wait, m.InitGrace-m.clock.Now().Sub(start))
+		}
+		if err := host.Sleep(ctx, m.clock, max(wait, 0)); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return d, fmt.Errorf("no join decision after %s: %s", timeout, d.Reason)
 			}
-			return fmt.Errorf("waiting for k3s server %s: %w", url, werr)
+			return d, fmt.Errorf("deciding how to join: %w", err)
 		}
 	}
 }
 
-func probe(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
+// probePeers asks every other configured server at once, each for at most
+// the probe timeout, and returns the answers in cluster file order.
+func (m *Manager) probePeers(ctx context.Context) []PeerAnswer {
+	var peers []config.Node
+	for _, s := range m.cluster.Servers() {
+		if s.Name != m.node.Name {
+			peers = append(peers, s)
+		}
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
+	out := make([]PeerAnswer, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, m.backoff.probeTimeout)
+			defer cancel()
+			a := m.Prober.ProbeCA(pctx, SupervisorURL(p.Address))
+			a.Name = p.Name
+			out[i] = a
+		})
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
-	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "pong" {
-		return fmt.Errorf("unexpected answer: HTTP %d %q", resp.StatusCode, body)
-	}
-	return nil
+	wg.Wait()
+	return out
 }

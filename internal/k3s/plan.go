@@ -9,14 +9,19 @@ import (
 )
 
 // Plan describes what Ensure does on node n, from the cluster file alone: the
-// join wait, the download and its checksum source, config.yaml (token
-// redacted) and the unit. It is what `nodeagent plan` shows.
+// join decision, the download and its checksum source, config.yaml (token
+// redacted, the join decided at join time) and the unit. It is what
+// `nodeagent plan` shows.
 func Plan(c *config.Cluster, n config.Node) (plan.Step, error) {
+	return planJoin(c, n, Join{Undecided: true})
+}
+
+func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 	rel, err := release.Resolve(c.K3s, n.Arch)
 	if err != nil {
 		return plan.Step{}, err
 	}
-	cfg, err := RenderConfig(c, n, plan.Redacted)
+	cfg, err := RenderConfig(c, n, plan.Redacted, j)
 	if err != nil {
 		return plan.Step{}, err
 	}
@@ -39,13 +44,23 @@ func Plan(c *config.Cluster, n config.Node) (plan.Step, error) {
 	if rel.Local {
 		step.Notes = append(step.Notes, fmt.Sprintf("air-gap images: %s is installed to %s when present", rel.ImagesLoc, release.ImagesDir))
 	}
-	if pred, ok := c.JoinPredecessor(n); ok {
-		step.Notes = append(step.Notes, fmt.Sprintf("before starting, wait up to %s for %s (https://%s:6443/ping) so servers join one at a time",
-			c.K3s.JoinTimeout.Duration, pred.Name, pred.Address))
-	} else {
-		step.Notes = append(step.Notes, "first server: initialises the embedded etcd cluster (cluster-init)")
+	if j.Undecided {
+		step.Notes = append(step.Notes, joinNote(c, n))
 	}
 	return step, nil
+}
+
+// joinNote says how the join is decided before k3s first starts.
+func joinNote(c *config.Cluster, n config.Node) string {
+	first, _ := c.FirstServer()
+	ask := fmt.Sprintf("decided at join (up to %s): ask every other configured server's /cacerts; server: the first one that has the cluster (its CA matching the one a pinned token names)", c.K3s.JoinTimeout.Duration)
+	switch {
+	case n.Role != config.RoleServer:
+		return ask + "; waits while none has"
+	case first.Name == n.Name:
+		return ask + "; cluster-init if no configured server has a cluster, the token pins no CA and this node never recorded one (a server that does not answer at all is waited for " + DefaultInitGrace.String() + ")"
+	}
+	return ask + "; waits while none has (only " + first.Name + " creates the cluster)"
 }
 
 func checksumSource(r release.Assets) string {

@@ -21,8 +21,19 @@ import (
 // Plan, its actions narrowed to what differs from what is installed (the
 // binary's hash, config.yaml key by key, the unit file). It only reads; the
 // token is compared but never shown.
+//
+// The join keys are those a joined node keeps; on a node that has not
+// joined they are decided at join, from the other servers' answers, so the
+// plan shows them undecided and does not compare them.
 func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
-	step, err := Plan(m.cluster, m.node)
+	j, joined, err := keptJoin(m.root, m.cluster, m.node)
+	if err != nil {
+		return plan.Step{}, err
+	}
+	if !joined {
+		j = Join{Undecided: true}
+	}
+	step, err := planJoin(m.cluster, m.node, j)
 	if err != nil {
 		return step, err
 	}
@@ -44,7 +55,7 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 		add(*bin)
 	}
 
-	cfg, err := m.configChange(fresh[1])
+	cfg, err := m.configChange(fresh[1], j)
 	if err != nil {
 		return step, err
 	}
@@ -120,7 +131,7 @@ func (m *Manager) releaseChecksum() string {
 // configChange returns the rewrite of config.yaml with the keys that
 // differ, or nil when it is up to date. freshWrite holds the content with
 // the token redacted.
-func (m *Manager) configChange(freshWrite plan.Action) (*plan.Action, error) {
+func (m *Manager) configChange(freshWrite plan.Action, j Join) (*plan.Action, error) {
 	have, err := os.ReadFile(m.root.Path(ConfigPath))
 	if errors.Is(err, fs.ErrNotExist) {
 		return &freshWrite, nil
@@ -132,16 +143,16 @@ func (m *Manager) configChange(freshWrite plan.Action) (*plan.Action, error) {
 	if tokenErr != nil {
 		token = plan.Redacted
 	}
-	want, err := RenderConfig(m.cluster, m.node, token)
+	want, err := RenderConfig(m.cluster, m.node, token, j)
 	if err != nil {
 		return nil, err
 	}
 	if bytes.Equal(have, want) {
 		return nil, nil
 	}
-	keys := differingKeys(have, want, tokenErr == nil)
-	if tokenErr != nil && len(keys) == 0 {
-		// Without the token the files cannot be compared byte for byte.
+	keys := differingKeys(have, want, tokenErr == nil, !j.Undecided)
+	if (tokenErr != nil || j.Undecided) && len(keys) == 0 {
+		// Without the token or the join the files cannot be compared byte for byte.
 		return nil, nil
 	}
 	what := "differs in " + strings.Join(keys, ", ")
@@ -154,8 +165,9 @@ func (m *Manager) configChange(freshWrite plan.Action) (*plan.Action, error) {
 }
 
 // differingKeys names the top-level keys whose values differ; the token's
-// value is compared only when known, and never returned, only its name.
-func differingKeys(have, want []byte, withToken bool) []string {
+// value is compared only when known, and never returned, only its name; the
+// join keys only when decided.
+func differingKeys(have, want []byte, withToken, withJoin bool) []string {
 	var h, w map[string]any
 	if yaml.Unmarshal(have, &h) != nil {
 		return []string{"(unreadable YAML)"}
@@ -163,7 +175,7 @@ func differingKeys(have, want []byte, withToken bool) []string {
 	_ = yaml.Unmarshal(want, &w)
 	var out []string
 	for _, k := range unionKeys(h, w) {
-		if k == "token" && !withToken {
+		if k == "token" && !withToken || (k == "server" || k == "cluster-init") && !withJoin {
 			continue
 		}
 		if !reflect.DeepEqual(h[k], w[k]) {

@@ -14,7 +14,7 @@ import (
 func TestPlanLiveShowsWhatDiffersHere(t *testing.T) {
 	fx := newEnsureFixture(t, 1024)
 	ctx := context.Background()
-	if _, err := fx.mgr.Ensure(ctx); err != nil {
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil {
 		t.Fatal(err)
 	}
 	// The fake systemd keeps units in memory; put the unit where systemd would.

@@ -13,10 +13,10 @@ import (
 func TestRestartOfAnEtcdMemberWaitsItsTurn(t *testing.T) {
 	fx := newEnsureFixture(t, 1024)
 	ctx := context.Background()
-	if _, err := fx.mgr.Ensure(ctx); err != nil { // first start: no etcd data yet
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil { // first start: no etcd data yet
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(fx.root.Path(EtcdDataDir), 0o700); err != nil {
+	if err := os.MkdirAll(fx.root.Path(EtcdMemberMarker), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	started := fx.svc.Restarts["k3s.service"]
@@ -32,13 +32,13 @@ func TestRestartOfAnEtcdMemberWaitsItsTurn(t *testing.T) {
 	}}
 	fx.mgr.turn = turn
 	fx.cluster.K3s.Disable = append(fx.cluster.K3s.Disable, "metrics-server")
-	if _, err := fx.mgr.Ensure(ctx); !errors.Is(err, refuse) {
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); !errors.Is(err, refuse) {
 		t.Fatalf("Ensure with the turn refused: err = %v, want it passed on", err)
 	}
 	if !pendingDuringTurn || fx.svc.Restarts["k3s.service"] != started {
 		t.Fatalf("pending marker during the turn %v, restarts %d; want true and none", pendingDuringTurn, fx.svc.Restarts["k3s.service"]-started)
 	}
-	res, err := fx.mgr.Ensure(ctx)
+	res, err := fx.mgr.Ensure(ctx, fx.join())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestRestartOfAnEtcdMemberWaitsItsTurn(t *testing.T) {
 	if _, err := os.Stat(fx.root.Path(RestartPendingPath)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the pending marker stayed after the restart: %v", err)
 	}
-	if res, err := fx.mgr.Ensure(ctx); err != nil || res.Restarted || turn.claims != 2 {
+	if res, err := fx.mgr.Ensure(ctx, fx.join()); err != nil || res.Restarted || turn.claims != 2 {
 		t.Errorf("third Ensure: %+v, %v, claims %d; want nothing to do", res, err, turn.claims)
 	}
 }
@@ -61,15 +61,15 @@ func TestRestartWithoutATurn(t *testing.T) {
 		t.Error("the rolling restart ran for a server that is no etcd member yet")
 		return nil
 	}}
-	if _, err := fx.mgr.Ensure(context.Background()); err != nil {
+	if _, err := fx.mgr.Ensure(context.Background(), fx.join()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(fx.root.Path(EtcdDataDir), 0o700); err != nil {
+	if err := os.MkdirAll(fx.root.Path(EtcdMemberMarker), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	fx.cluster.Nodes = fx.cluster.Nodes[1:2] // pi4-2 alone
 	fx.cluster.K3s.Disable = append(fx.cluster.K3s.Disable, "metrics-server")
-	res, err := fx.mgr.Ensure(context.Background())
+	res, err := fx.mgr.Ensure(context.Background(), fx.join())
 	if err != nil || !res.Restarted {
 		t.Errorf("single server: %+v, %v; want restarted at once", res, err)
 	}

@@ -14,7 +14,7 @@
 // nodeagent.service starts on all three nodes at the same moment and runs
 // the real code paths: download and verify, UFW, the disk (a loop device
 // bound into pi5), the USB labels (a fixture tree bound into pi4-2, the
-// only simulated hardware), the join order, the quorum gate and the
+// only simulated hardware), the join decision, the quorum gate and the
 // manifests. k3s itself is test/tools/k3s-standin, built from the real etcd
 // and kube-apiserver.
 //
