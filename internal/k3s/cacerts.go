@@ -68,8 +68,10 @@ func (p *HTTPCAProber) ProbeCA(ctx context.Context, url string) PeerAnswer {
 	case err == nil:
 		a.State, a.Err = PeerNoCluster, errors.New("answers /cacerts without a CA certificate")
 	case errors.Is(err, syscall.ECONNREFUSED):
-		// The host is up and says so: no k3s listens.
-		a.State, a.Err = PeerNoCluster, errors.New("connection refused")
+		// The host is up but no k3s listens yet: one that has the cluster
+		// may still be starting (a power cut boots all servers at once), so
+		// this is no proof that it has none.
+		a.State, a.Err = PeerUnknown, errors.New("connection refused")
 	case errors.Is(err, errNoCA):
 		a.State, a.Err = PeerNoCluster, err
 	default:

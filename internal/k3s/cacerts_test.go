@@ -69,7 +69,7 @@ func TestHTTPCAProber(t *testing.T) {
 		{"a PEM key is no CA", tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1}}))
 		})), PeerNoCluster, ""},
-		{"connection refused", closedURL, PeerNoCluster, ""},
+		{"connection refused", closedURL, PeerUnknown, ""},
 		{"no answer within the timeout", tlsServer(t, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			select {
 			case <-block:

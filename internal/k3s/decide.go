@@ -18,10 +18,10 @@ type Join struct {
 type PeerState int
 
 const (
-	// PeerUnknown: no answer (timeout, no route); it may have a cluster.
+	// PeerUnknown: no answer (timeout, no route, connection refused); it
+	// may have a cluster, or be starting the k3s that has one.
 	PeerUnknown PeerState = iota
-	// PeerNoCluster: the host answered, without a cluster CA (connection
-	// refused, or /cacerts without a certificate).
+	// PeerNoCluster: a server answered /cacerts without a cluster CA.
 	PeerNoCluster
 	// PeerHasCluster: /cacerts served a CA bundle, hashed in CAHash.
 	PeerHasCluster
@@ -70,12 +70,13 @@ type JoinDecision struct {
 // Some other server has the cluster: join through the first one in file
 // order (only servers whose CA matches the pin count). None has: only the
 // first server may initialise one, and only without a pin; it does so at
-// once when every other server answered that it has no cluster (a brand-new
-// homelab whose servers start together), and after the grace when some do
-// not answer (powered off, or slow). Everyone else waits.
+// once when every other server answered that it has no cluster, and after
+// the grace when some do not answer (powered off, slow, or k3s not started
+// yet: the brand-new homelab, whose first server so waits once, for the
+// grace). Everyone else waits.
 //
 // Residual risk: with a bare token, a rebuilt first server whose every peer
-// is unreachable (or refusing, e.g. all restarting) creates a second cluster.
+// stays unreachable for the whole grace creates a second cluster.
 // A pinned token (K10<CA hash>::server:<secret>) closes it: a pin proves a
 // cluster exists, so a pinned node never initialises.
 func DecideJoin(in JoinInput) JoinDecision {

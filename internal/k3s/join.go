@@ -22,9 +22,10 @@ type probeBackoff struct {
 var defaultProbeBackoff = probeBackoff{min: 500 * time.Millisecond, max: 5 * time.Second, probeTimeout: 3 * time.Second}
 
 // DefaultInitGrace is how long the first server waits for servers that do
-// not answer at all before it initialises a new cluster. Servers that answer
-// "no cluster" (refused, no CA) do not make it wait, so a brand-new homelab
-// starts at once.
+// not answer /cacerts (down, slow, or no k3s listening yet) before it
+// initialises a new cluster: on a brand-new homelab, once, those 20 s. A
+// peer whose k3s has the cluster serves /cacerts within seconds of its
+// start, before etcd (pkg/cluster/cluster.go Start).
 const DefaultInitGrace = 20 * time.Second
 
 // DecideJoin decides how k3s joins here. A node that has joined keeps the

@@ -84,7 +84,7 @@ func joinFixture(t *testing.T, node, token string) (*Manager, *fakeProber) {
 func peerURL(n int) string { return fmt.Sprintf("https://10.0.0.%d:6443", n) }
 
 var (
-	refused = PeerAnswer{State: PeerNoCluster, Err: fmt.Errorf("connection refused")}
+	refused = PeerAnswer{State: PeerUnknown, Err: fmt.Errorf("connection refused")}
 	caA     = strings.Repeat("a", 64)
 	caB     = strings.Repeat("b", 64)
 )
@@ -103,9 +103,13 @@ func TestManagerDecideJoin(t *testing.T) {
 		wantReason string
 		minRounds  int // at least this many probes of pi4-2
 	}{
-		{name: "brand-new homelab: every peer refuses, first server inits at once",
+		{name: "brand-new homelab: every peer refuses, the first server waits out the grace, then inits",
 			node: "pi4-1", token: "secret", state: map[string]PeerAnswer{peerURL(12): refused, peerURL(13): refused},
-			want: Join{ClusterInit: true}, wantReason: "first server, no cluster answers on pi4-2 (connection refused), pi5 (connection refused): initialising a new cluster"},
+			want: Join{ClusterInit: true}, minRounds: 2, wantReason: "first server, no cluster answers on pi4-2 (connection refused), pi5 (connection refused): initialising a new cluster"},
+		{name: "a booting server that has the cluster answers within the grace",
+			node: "pi4-1", token: "secret", state: map[string]PeerAnswer{peerURL(12): refused, peerURL(13): refused},
+			becomes: map[string]PeerAnswer{peerURL(13): hasCA(caA)},
+			want:    Join{Server: peerURL(13)}, minRounds: 3},
 		{name: "first server waits out the grace for a silent peer, then inits",
 			node: "pi4-1", token: "secret", state: map[string]PeerAnswer{peerURL(12): refused},
 			want: Join{ClusterInit: true}, minRounds: 3, wantReason: "initialising a new cluster"},
