@@ -24,27 +24,33 @@ func GenerateToken(path string) error {
 		return fmt.Errorf("generating token: %w", err)
 	}
 	data := []byte(hex.EncodeToString(buf) + "\n")
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing token %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeSynced(tmp, data); err != nil {
-		return fmt.Errorf("writing token %s: %w", path, err)
-	}
-	// link(2) fails when path exists, so the token appears whole or not at
-	// all and an existing one is never overwritten, even by a racing run.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := writeNewFile(path, data); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("token %s already exists; it is shared by the whole cluster, so it is not replaced: %w", path, fs.ErrExist)
 		}
 		return fmt.Errorf("writing token %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeNewFile writes data to path (mode 0600), which must not exist yet:
+// through a synced temp file that link(2) puts in place, so the file appears
+// whole or not at all and an existing one is never overwritten, even by a
+// racing run (the error then wraps fs.ErrExist).
+func writeNewFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeSynced(tmp, data); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
 }
 
 func writeSynced(f *os.File, data []byte) error {
