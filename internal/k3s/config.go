@@ -2,7 +2,10 @@ package k3s
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 
 	"gopkg.in/yaml.v3"
@@ -128,6 +131,24 @@ func WriteConfig(root host.Root, data []byte) (changed bool, err error) {
 		return false, fmt.Errorf("writing k3s config: %w", err)
 	}
 	return changed, nil
+}
+
+// configUpToDate reports whether config.yaml holds data with WriteConfig's
+// mode, that is whether WriteConfig would write nothing.
+func configUpToDate(root host.Root, data []byte) (bool, error) {
+	p := root.Path(ConfigPath)
+	old, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading k3s config: %w", err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return false, fmt.Errorf("reading k3s config: %w", err)
+	}
+	return bytes.Equal(old, data) && st.Mode().Perm() == 0o600, nil
 }
 
 // orderedMap builds a YAML mapping in insertion order; yaml.Node.Encode

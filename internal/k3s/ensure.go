@@ -76,92 +76,89 @@ func (r EnsureResult) Changed() bool {
 	return r.BinaryChanged || r.ImagesChanged || r.ConfigChanged || r.UnitChanged
 }
 
-// Ensure installs the binary, writes config.yaml (joining as j says, from
-// DecideJoin) and the unit, enables the unit, restarts k3s when any of
-// those changed (else starts it, a no-op when running; an etcd member
-// restarts in its turn, RestartTurn) and waits until it is active.
+// Ensure brings k3s to the cluster file (joining as j says, from
+// DecideJoin): the binary (and air-gap images), config.yaml and the unit,
+// enabled and active.
+//
+// It first stages every change without touching what k3s reads (Stage). With
+// nothing to change and no restart pending it only starts k3s, a no-op when
+// running. Otherwise it puts the staged files in place and restarts k3s; an
+// etcd member of a multi-server cluster (rolls) does both only inside its
+// RestartTurn, so k3s restarted by systemd or a power loss meanwhile comes
+// back with the old files, not outside the gate (issue #15, item 6).
 func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 	if j.Undecided {
 		return EnsureResult{}, errors.New("k3s config: the join is not decided")
 	}
-	var res EnsureResult
-	inst, err := m.installer.Install(ctx, m.cluster.K3s, m.node.Arch)
+	c, err := m.stage(ctx, j)
 	if err != nil {
-		return res, fmt.Errorf("installing k3s %s: %w", m.cluster.K3s.Version, err)
+		return EnsureResult{}, err
 	}
-	res.BinaryChanged, res.ImagesChanged = inst.BinaryChanged, inst.ImagesChanged
-	token, err := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	res, unit := c.res, UnitName(m.node.Role)
+	pending := m.restartPending()
+	if !res.Changed() && !pending {
+		m.log.Debug("k3s already up to date", zap.String("unit", unit))
+		// Writes nothing; enables a unit disabled by hand.
+		if err := m.commit(ctx, c); err != nil {
+			return res, err
+		}
+		if err := m.services.Start(ctx, unit); err != nil {
+			return res, fmt.Errorf("starting %s: %w", unit, err)
+		}
+		return res, m.waitActive(ctx, unit)
+	}
+	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
+		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
+		zap.Bool("pending", pending), zap.Bool("in_turn", m.rolls()))
+	if m.rolls() {
+		err = m.restartInTurn(ctx, c)
+	} else {
+		// No turn to wait for (first start, single server, agent).
+		err = m.commitAndRestart(ctx, c)
+	}
 	if err != nil {
 		return res, err
 	}
-	cfg, err := RenderConfig(m.cluster, m.node, token, j)
-	if err != nil {
-		return res, err
-	}
-	if res.ConfigChanged, err = WriteConfig(m.root, cfg); err != nil {
-		return res, err
-	}
-	unit := UnitName(m.node.Role)
-	if res.UnitChanged, err = m.services.InstallUnit(ctx, unit, UnitFile(m.node.Role)); err != nil {
-		return res, fmt.Errorf("installing %s: %w", unit, err)
-	}
-	if _, err := m.services.Enable(ctx, unit); err != nil {
-		return res, fmt.Errorf("enabling %s: %w", unit, err)
-	}
-	if err := m.startOrRestart(ctx, unit, &res); err != nil {
-		return res, err
+	res.Restarted = true
+	if err := os.Remove(m.root.Path(RestartPendingPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("clearing the pending k3s restart: %w", err)
 	}
 	return res, nil
 }
 
-func (m *Manager) startOrRestart(ctx context.Context, unit string, res *EnsureResult) error {
-	pending := m.restartPending()
-	if !res.Changed() && !pending {
-		m.log.Debug("k3s already up to date", zap.String("unit", unit))
-		if err := m.services.Start(ctx, unit); err != nil {
-			return fmt.Errorf("starting %s: %w", unit, err)
-		}
-		return m.waitActive(ctx, unit)
+// restartInTurn records the pending restart, then puts the staged change in
+// place and restarts k3s between claiming and releasing the turn. The record
+// comes first, so a change committed but not yet restarted (a crash, a
+// failed restart) is restarted by the next Ensure, in its turn. A failure
+// after the claim keeps the turn: it lapses with its Lease, and meanwhile
+// the others see this member unhealthy and wait anyway.
+func (m *Manager) restartInTurn(ctx context.Context, c *change) error {
+	unit := UnitName(m.node.Role)
+	if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), nil, 0o600); err != nil {
+		return fmt.Errorf("recording the pending k3s restart: %w", err)
 	}
-	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
-		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
-		zap.Bool("pending", pending))
-	restart := func(ctx context.Context) error {
-		if err := m.services.Restart(ctx, unit); err != nil {
-			return fmt.Errorf("restarting %s: %w", unit, err)
-		}
-		return m.waitActive(ctx, unit)
+	if err := m.turn.Claim(ctx); err != nil {
+		return fmt.Errorf("rolling restart of %s: %w", unit, err)
 	}
-	if !m.rolls() {
-		if err := restart(ctx); err != nil {
-			return err
-		}
-	} else {
-		if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), nil, 0o600); err != nil {
-			return fmt.Errorf("recording the pending k3s restart: %w", err)
-		}
-		if err := m.restartInTurn(ctx, restart); err != nil {
-			return fmt.Errorf("rolling restart of %s: %w", unit, err)
-		}
+	if err := m.commitAndRestart(ctx, c); err != nil {
+		return fmt.Errorf("rolling restart of %s: %w", unit, err)
 	}
-	res.Restarted = true
-	if err := os.Remove(m.root.Path(RestartPendingPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("clearing the pending k3s restart: %w", err)
+	if err := m.turn.Release(ctx); err != nil {
+		return fmt.Errorf("rolling restart of %s: %w", unit, err)
 	}
 	return nil
 }
 
-// restartInTurn restarts k3s between claiming and releasing the turn. A
-// failed restart keeps the turn: it lapses with its Lease, and meanwhile
-// the others see this member unhealthy and wait anyway.
-func (m *Manager) restartInTurn(ctx context.Context, restart func(context.Context) error) error {
-	if err := m.turn.Claim(ctx); err != nil {
+// commitAndRestart puts the staged change in place and restarts k3s.
+func (m *Manager) commitAndRestart(ctx context.Context, c *change) error {
+	if err := m.commit(ctx, c); err != nil {
 		return err
 	}
-	if err := restart(ctx); err != nil {
-		return err
+	unit := UnitName(m.node.Role)
+	if err := m.services.Restart(ctx, unit); err != nil {
+		return fmt.Errorf("restarting %s: %w", unit, err)
 	}
-	return m.turn.Release(ctx)
+	return m.waitActive(ctx, unit)
 }
 
 func (m *Manager) waitActive(ctx context.Context, unit string) error {

@@ -44,6 +44,13 @@ func (f *FakeServiceManager) InstallUnit(_ context.Context, name string, content
 	return true, nil
 }
 
+// InstalledUnit returns the stored unit, nil when none.
+func (f *FakeServiceManager) InstalledUnit(name string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return bytes.Clone(f.Units[name]), nil
+}
+
 // Enable marks an installed unit enabled.
 func (f *FakeServiceManager) Enable(_ context.Context, name string) (bool, error) {
 	f.mu.Lock()

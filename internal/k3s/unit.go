@@ -14,6 +14,9 @@ type ServiceManager interface {
 	// InstallUnit writes /etc/systemd/system/<name> (0644) and reloads
 	// systemd when the content changed.
 	InstallUnit(ctx context.Context, name string, content []byte) (changed bool, err error)
+	// InstalledUnit returns the unit file as installed, nil when there is
+	// none, so a change can be held back until the restart turn.
+	InstalledUnit(name string) ([]byte, error)
 	Enable(ctx context.Context, name string) (changed bool, err error)
 	Start(ctx context.Context, name string) error
 	Restart(ctx context.Context, name string) error

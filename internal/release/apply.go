@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -29,10 +30,11 @@ type file struct {
 // syscalls per chunk; one buffer per download.
 const copyBufSize = 1 << 20
 
-// installFile makes f.dest hold the verified content. An up-to-date file is
-// left untouched (changed=false); a failed download leaves the old file, or
-// none, and no temp file.
-func (i *Installer) installFile(ctx context.Context, st *installState, f file) (bool, error) {
+// stageFile makes the staged path of f.dest hold the verified content,
+// unless f.dest already does (changed=false). A staged file that still has
+// the hash is kept; a failed download leaves the installed file, no staged
+// file (or the earlier one) and no temp file.
+func (i *Installer) stageFile(ctx context.Context, st *installState, f file) (bool, error) {
 	dest := i.root.Path(f.dest)
 	ok, err := st.upToDate(dest, f.sha256)
 	if err != nil {
@@ -40,10 +42,18 @@ func (i *Installer) installFile(ctx context.Context, st *installState, f file) (
 	}
 	if ok {
 		i.log.Debug("already installed", zap.String("path", f.dest), zap.String("sha256", f.sha256))
+		i.dropStaged(st, dest)
 		return false, i.fixMode(dest, f.mode)
 	}
+	staged := stagedPath(dest)
+	if ok, err := st.upToDate(staged, f.sha256); err != nil || ok {
+		if ok {
+			i.log.Info("reusing verified staged file", zap.String("path", f.dest), zap.String("sha256", f.sha256))
+		}
+		return ok, err
+	}
 	for attempt := 1; ; attempt++ {
-		err = i.downloadOnce(ctx, f, dest)
+		err = i.downloadOnce(ctx, f, staged)
 		if err == nil {
 			break
 		}
@@ -57,8 +67,8 @@ func (i *Installer) installFile(ctx context.Context, st *installState, f file) (
 			return false, fmt.Errorf("downloading %s: %w", f.loc, err)
 		}
 	}
-	i.log.Info("installed verified file", zap.String("path", f.dest), zap.String("source", f.loc), zap.String("sha256", f.sha256))
-	return true, st.stamp(dest, f.sha256)
+	i.log.Info("staged verified file", zap.String("path", f.dest), zap.String("source", f.loc), zap.String("sha256", f.sha256))
+	return true, st.stamp(staged, f.sha256)
 }
 
 // fixMode restores the mode of an up-to-date file (a chmod by hand).
@@ -84,7 +94,7 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".download-*")
+	tmp, err := os.CreateTemp(dir, "."+strings.TrimPrefix(filepath.Base(dest), ".")+".download-*")
 	if err != nil {
 		return fmt.Errorf("creating temp file for %s: %w", dest, err)
 	}
@@ -132,16 +142,22 @@ func commit(tmp *os.File, dest string, mode fs.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return fmt.Errorf("replacing %s: %w", dest, err)
+	return renameSynced(tmp.Name(), dest)
+}
+
+// renameSynced renames from over to (same directory) and fsyncs the
+// directory, so the rename survives a power loss.
+func renameSynced(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("replacing %s: %w", to, err)
 	}
-	d, err := os.Open(filepath.Dir(dest))
+	d, err := os.Open(filepath.Dir(to))
 	if err != nil {
-		return fmt.Errorf("syncing %s: %w", filepath.Dir(dest), err)
+		return fmt.Errorf("syncing %s: %w", filepath.Dir(to), err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", filepath.Dir(dest), err)
+		return fmt.Errorf("syncing %s: %w", filepath.Dir(to), err)
 	}
 	return nil
 }

@@ -96,12 +96,27 @@ type InstallResult struct {
 }
 
 // Install makes BinaryPath the k3s release of k for arch, verified against
-// the pinned hash or the release checksum file. An up-to-date binary is left
-// alone and nothing is downloaded.
-func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (res InstallResult, err error) {
+// the pinned hash or the release checksum file: Stage, then Commit at once.
+// An up-to-date binary is left alone and nothing is downloaded.
+func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (InstallResult, error) {
+	s, err := i.Stage(ctx, k, arch)
+	if err != nil {
+		return InstallResult{}, err
+	}
+	if err := s.Commit(); err != nil {
+		return InstallResult{}, err
+	}
+	return s.InstallResult, nil
+}
+
+// Stage puts the verified files of the release of k for arch beside their
+// targets (same directory, so Commit is a rename) without touching the
+// installed ones; a file already installed is not staged. A staged file left
+// by an earlier run is reused when it still has the wanted hash.
+func (i *Installer) Stage(ctx context.Context, k config.K3s, arch string) (s *Staged, err error) {
 	rel, err := Resolve(k, arch)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
 	defer cancel()
@@ -114,22 +129,30 @@ func (i *Installer) Install(ctx context.Context, k config.K3s, arch string) (res
 	}()
 	want, sums, err := i.binaryHash(ctx, rel, st)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	res.SHA256 = want
-	res.BinaryChanged, err = i.installFile(ctx, st, file{loc: rel.BinaryLoc, local: rel.Local, sha256: want, dest: BinaryPath, mode: 0o755})
-	if err != nil {
-		return res, err
+	s = &Staged{inst: i}
+	s.SHA256 = want
+	bin := file{loc: rel.BinaryLoc, local: rel.Local, sha256: want, dest: BinaryPath, mode: 0o755}
+	if s.BinaryChanged, err = i.stageFile(ctx, st, bin); err != nil {
+		return nil, err
 	}
+	s.add(bin, s.BinaryChanged)
 	if rel.Pinned == "" {
 		st.rememberRelease(rel.BinaryLoc, want)
 	}
 	img, ok, err := i.imagesFile(rel, sums)
-	if err != nil || !ok {
-		return res, err
+	if err != nil {
+		return nil, err
 	}
-	res.ImagesChanged, err = i.installFile(ctx, st, img)
-	return res, err
+	if !ok {
+		return s, nil
+	}
+	if s.ImagesChanged, err = i.stageFile(ctx, st, img); err != nil {
+		return nil, err
+	}
+	s.add(img, s.ImagesChanged)
+	return s, nil
 }
 
 // binaryHash returns the wanted hash of the binary, the pinned one winning

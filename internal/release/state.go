@@ -117,6 +117,14 @@ func (st *installState) set(p string, s fileStamp) {
 	}
 }
 
+// forget drops the entry of a file that is gone (a staged file renamed or removed).
+func (st *installState) forget(p string) {
+	if _, ok := st.Files[p]; ok {
+		delete(st.Files, p)
+		st.dirty = true
+	}
+}
+
 func (st *installState) rememberRelease(loc, sum string) {
 	if st.Releases[loc] != sum {
 		st.Releases[loc] = sum

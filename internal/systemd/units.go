@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"go.uber.org/zap"
@@ -37,6 +39,22 @@ func (m *Manager) InstallUnit(ctx context.Context, name string, content []byte) 
 		return true, fmt.Errorf("reloading systemd after installing %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// InstalledUnit returns the content of the unit file name, nil when there
+// is none.
+func (m *Manager) InstalledUnit(name string) ([]byte, error) {
+	if err := validUnitName(name); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(m.root.Path(UnitPath(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading unit %s: %w", name, err)
+	}
+	return data, nil
 }
 
 // Enable enables name persistently (the symlinks its [Install] section
