@@ -39,7 +39,7 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 		},
 	}
 	if n.Role == config.RoleServer && len(c.Servers()) > 1 {
-		step.Notes = append(step.Notes, "once this server is an etcd member, a restart waits its turn: the other voters healthy, no other server restarting (Lease kube-system/nodeagent-k3s-restart)")
+		step.Notes = append(step.Notes, "once this server is an etcd member, a restart waits its turn: the other voters healthy, no other server restarting (Lease kube-system/nodeagent-k3s-restart); the new binary, config and unit are staged first and put in place only inside the turn")
 	}
 	if rel.Local {
 		step.Notes = append(step.Notes, fmt.Sprintf("air-gap images: %s is installed to %s when present", rel.ImagesLoc, release.ImagesDir))

@@ -83,6 +83,9 @@ func testInstallTwice(t *testing.T, f *fixture) {
 	if err != nil || string(data) != okUnit {
 		t.Errorf("unit file in container = %q, %v; want the installed content", data, err)
 	}
+	if got, err := f.m.InstalledUnit("ok.service"); err != nil || string(got) != okUnit {
+		t.Errorf("InstalledUnit = %q, %v; want the installed content", got, err)
+	}
 }
 
 func testNotifyActive(t *testing.T, f *fixture) {

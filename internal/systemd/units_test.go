@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +75,26 @@ func TestNewWithoutBus(t *testing.T) {
 	_, err := New(context.Background(), zaptest.NewLogger(t), host.NewRoot(t.TempDir()), WithBusSocket(sock))
 	if err == nil || !strings.Contains(err.Error(), sock) {
 		t.Errorf("New on a missing socket = %v, want an error naming %s", err, sock)
+	}
+}
+
+// InstalledUnit reads the unit file under the root; none is nil, no error.
+func TestInstalledUnit(t *testing.T) {
+	root := host.NewRoot(t.TempDir())
+	m := &Manager{root: root}
+	if got, err := m.InstalledUnit("k3s.service"); err != nil || got != nil {
+		t.Errorf("no unit: %q, %v; want nil, nil", got, err)
+	}
+	if err := os.MkdirAll(root.Path(UnitDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root.Path(UnitPath("k3s.service")), []byte("[Unit]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.InstalledUnit("k3s.service"); err != nil || string(got) != "[Unit]\n" {
+		t.Errorf("installed unit: %q, %v", got, err)
+	}
+	if _, err := m.InstalledUnit("../evil.service"); err == nil {
+		t.Error("a name outside the unit directory was read")
 	}
 }
