@@ -62,7 +62,8 @@ func NewManager(root host.Root, log *zap.Logger, c *config.Cluster, n config.Nod
 	}
 }
 
-// EnsureResult says what Ensure changed.
+// EnsureResult says what Ensure changed; with an error, what it found to
+// change, which may not be in place yet (the turn was not granted).
 type EnsureResult struct {
 	BinaryChanged bool
 	ImagesChanged bool
@@ -80,7 +81,7 @@ func (r EnsureResult) Changed() bool {
 // DecideJoin): the binary (and air-gap images), config.yaml and the unit,
 // enabled and active.
 //
-// It first stages every change without touching what k3s reads (Stage). With
+// It first stages every change without touching what k3s reads (stage). With
 // nothing to change and no restart pending it only starts k3s, a no-op when
 // running. Otherwise it puts the staged files in place and restarts k3s; an
 // etcd member of a multi-server cluster (rolls) does both only inside its
@@ -107,10 +108,11 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		}
 		return res, m.waitActive(ctx, unit)
 	}
+	rolls := m.rolls()
 	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
 		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
-		zap.Bool("pending", pending), zap.Bool("in_turn", m.rolls()))
-	if m.rolls() {
+		zap.Bool("pending", pending), zap.Bool("in_turn", rolls))
+	if rolls {
 		err = m.restartInTurn(ctx, c)
 	} else {
 		// No turn to wait for (first start, single server, agent).
