@@ -78,24 +78,10 @@ func (sc *scenario) idle(t *testing.T) {
 			return nil
 		})
 	}
-	watches := map[string]*idleWatch{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range sc.h.each() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, err := watchIdle(n, window)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				t.Errorf("%s: %v", n.name, err)
-				return
-			}
-			watches[n.name] = w
-		}()
+	watches, windows := watchQuiet(t, sc.h.each(), window)
+	if windows > 1 {
+		t.Logf("measured %d windows: the earlier ones held disk passes woken by block devices that changed elsewhere on the machine", windows)
 	}
-	wg.Wait()
 	var parts []string
 	for _, n := range sc.h.each() {
 		w := watches[n.name]
@@ -114,7 +100,53 @@ func (sc *scenario) idle(t *testing.T) {
 			t.Errorf("%s: goroutines grew while idle: %d → %d", n.name, w.goroutines[0], w.goroutines[1])
 		}
 	}
-	sc.sum.add("idle "+window.String(), "ok", strings.Join(parts, "; "))
+	sc.sum.add(fmt.Sprintf("idle %s (windows measured: %d)", window, windows), "ok", strings.Join(parts, "; "))
+}
+
+// maxWindows bounds watchQuiet; resyncPeriod is the daemon's default full
+// pass, which a window that long contains by design.
+const (
+	maxWindows   = 3
+	resyncPeriod = 10 * time.Minute
+)
+
+// watchQuiet watches every node's daemon over the same window, and measures
+// again (up to maxWindows) when a window held disk passes: block uevents
+// reach every network namespace, so loop devices that another test on the
+// machine sets up wake pi5's disk watch, and such a window is not idle. The
+// last window is returned either way, with the number of windows measured.
+func watchQuiet(t *testing.T, nodes []*node, window time.Duration) (map[string]*idleWatch, int) {
+	for i := 1; ; i++ {
+		watches := watchAll(t, nodes, window)
+		busy := false
+		for _, w := range watches {
+			busy = busy || w.diskPasses > 0
+		}
+		if !busy || i == maxWindows || window >= resyncPeriod {
+			return watches, i
+		}
+	}
+}
+
+// watchAll watches every node's daemon at once for window.
+func watchAll(t *testing.T, nodes []*node, window time.Duration) map[string]*idleWatch {
+	watches := map[string]*idleWatch{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() {
+			w, err := watchIdle(n, window)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("%s: %v", n.name, err)
+				return
+			}
+			watches[n.name] = w
+		})
+	}
+	wg.Wait()
+	return watches
 }
 
 // watchIdle watches n's daemon for window, asking for its goroutines at
