@@ -48,7 +48,7 @@ type JoinInput struct {
 	// Peers are the other configured servers, in cluster file order.
 	Peers []PeerAnswer
 	// GraceOver: the first server has waited long enough for peers that do
-	// not answer at all.
+	// not answer (down, or no k3s listening yet).
 	GraceOver bool
 }
 

@@ -58,7 +58,7 @@ func joinNote(c *config.Cluster, n config.Node) string {
 	case n.Role != config.RoleServer:
 		return ask + "; waits while none has"
 	case first.Name == n.Name:
-		return ask + "; cluster-init if no configured server has a cluster, the token pins no CA and this node never recorded one (a server that does not answer at all is waited for " + DefaultInitGrace.String() + ")"
+		return ask + "; cluster-init if no configured server has a cluster, the token pins no CA and this node never recorded one (a server that does not answer, down or with no k3s listening yet, is waited for " + DefaultInitGrace.String() + ")"
 	}
 	return ask + "; waits while none has (only " + first.Name + " creates the cluster)"
 }
