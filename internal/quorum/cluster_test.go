@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,11 +183,47 @@ func (c *testCluster) addLearner(t testing.TB, name string) *testMember {
 		case <-ticker.C:
 		}
 	}
+	c.waitListed(t, m.peerURL.String(), 15*time.Second)
 	c.members = append(c.members, m)
 	m.initial = c.initialCluster()
 	c.start(t, m)
 	c.ready(t, m, 30*time.Second)
 	return m
+}
+
+// waitListed waits until every member has applied the add of peerURL. A new
+// member checks its initial cluster against the member list of whichever
+// peer answers first; one that lags the add fails the start with "member
+// count is unequal" (seen in a cold CI run on a loaded machine).
+func (c *testCluster) waitListed(t testing.TB, peerURL string, timeout time.Duration) {
+	t.Helper()
+	for _, m := range c.members {
+		cli := c.client(t, m)
+		deadline := time.Now().Add(timeout)
+		for !lists(cli, peerURL) {
+			if time.Now().After(deadline) {
+				t.Fatalf("member %s does not list %s after %s", m.name, peerURL, timeout)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the member list, with the deadline above
+		}
+	}
+}
+
+// lists reports whether the member behind cli lists peerURL in its own
+// (serializable) member list.
+func lists(cli *clientv3.Client, peerURL string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := cli.MemberList(ctx, clientv3.WithSerializable())
+	if err != nil {
+		return false
+	}
+	for _, mem := range resp.Members {
+		if slices.Contains(mem.PeerURLs, peerURL) {
+			return true
+		}
+	}
+	return false
 }
 
 // client returns an etcd client to m with nodeagent's client certificate.
