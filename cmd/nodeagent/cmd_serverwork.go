@@ -95,6 +95,32 @@ func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
+func newRemoveNodeCommand(g *cli.Globals) *cobra.Command {
+	var force bool
+	var report string
+	cmd := &cobra.Command{
+		Use:   "remove-node NAME",
+		Short: "Remove a node that is gone for good: cordon, evict its pods, delete its Node, wait for its etcd member to go",
+		Long: `remove-node, run on a healthy server, removes a node that is gone for good: it
+cordons the Node, evicts its pods through the eviction API (honouring
+PodDisruptionBudgets for up to 2 minutes), deletes the Node and waits until
+k3s's member controller has removed the node's etcd member. It refuses when
+the node looks alive (its etcd member healthy, or its Node Ready with a
+heartbeat younger than a minute) or when removing its member would leave the
+other voters without a healthy majority, and says why; --force removes it
+anyway. It never removes the node it runs on.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				return p.RemoveNode(ctx, args[0], force, status)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove the node even if it looks alive, its pods cannot be evicted, or quorum would suffer")
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
 func addReportFlag(cmd *cobra.Command, report *string) {
 	cmd.Flags().StringVar(report, "report", "terminal", "progress format: terminal, or "+child.ReportLines+" for the daemon")
 	_ = cmd.Flags().MarkHidden("report")
