@@ -19,14 +19,16 @@ import (
 )
 
 // caFiles are the cluster-wide authorities (and the service-account key)
-// that every server shares; names are k3s's, relative to server/tls.
-// Joining servers copy them from the bootstrap endpoint.
-var caFiles = []string{
-	"server-ca.crt", "server-ca.key",
-	"client-ca.crt", "client-ca.key",
-	"service.key",
-	"etcd/server-ca.crt", "etcd/server-ca.key",
-	"etcd/peer-ca.crt", "etcd/peer-ca.key",
+// that every server shares: the bootstrap data's key (the field of k3s's
+// config.ControlRuntimeBootstrap, pkg/daemons/config/types.go) and the file
+// k3s keeps it in, relative to server/tls. Joining servers copy them from
+// the bootstrap endpoint.
+var caFiles = []struct{ key, path string }{
+	{"ServerCA", "server-ca.crt"}, {"ServerCAKey", "server-ca.key"},
+	{"ClientCA", "client-ca.crt"}, {"ClientCAKey", "client-ca.key"},
+	{"ServiceKey", "service.key"},
+	{"ETCDServerCA", "etcd/server-ca.crt"}, {"ETCDServerCAKey", "etcd/server-ca.key"},
+	{"ETCDPeerCA", "etcd/peer-ca.crt"}, {"ETCDPeerCAKey", "etcd/peer-ca.key"},
 }
 
 // createCAs generates the authorities of a new cluster, keeping any that

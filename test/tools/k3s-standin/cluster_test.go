@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -201,6 +203,36 @@ func checkSupervisor(t *testing.T, ins []*instance) {
 					t.Errorf("(-want +got):\n%s", diff)
 				}
 			})
+		}
+		t.Run(in.name+"/v1-k3s/server-bootstrap/format", func(t *testing.T) { checkBootstrapFormat(t, client, in) })
+	}
+}
+
+// checkBootstrapFormat wants k3s's bootstrap format (pkg/bootstrap
+// ReadFromDisk): the CA files keyed by ControlRuntimeBootstrap field, each
+// {"Timestamp", "Content": base64}, as the files on disk.
+func checkBootstrapFormat(t *testing.T, client *http.Client, in *instance) {
+	req, _ := http.NewRequest(http.MethodGet, "https://"+in.ip+":6443/v1-k3s/server-bootstrap", nil)
+	req.SetBasicAuth("server", testToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got map[string]struct {
+		Timestamp time.Time
+		Content   []byte
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatalf("decoding the bootstrap data: %v", err)
+	}
+	for key, file := range map[string]string{"ETCDServerCA": "etcd/server-ca.crt", "ETCDServerCAKey": "etcd/server-ca.key", "ServerCA": "server-ca.crt"} {
+		want, err := os.ReadFile(in.path("var/lib/rancher/k3s/server/tls/" + file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := got[key]; !ok || !bytes.Equal(f.Content, want) || f.Timestamp.IsZero() {
+			t.Errorf("bootstrap %s: present %v, content equal to %s %v, timestamp %v", key, ok, file, bytes.Equal(f.Content, want), f.Timestamp)
 		}
 	}
 }

@@ -108,15 +108,15 @@ func (c *joinClient) fetchBootstrap(ctx context.Context, tlsDir string) error {
 		return fmt.Errorf("decoding bootstrap data: %w", err)
 	}
 	for _, f := range caFiles {
-		content, ok := b.Files[f]
+		file, ok := b[f.key]
 		if !ok {
-			return fmt.Errorf("bootstrap data lacks %s", f)
+			return fmt.Errorf("bootstrap data lacks %s", f.key)
 		}
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(f, ".key") {
+		if strings.HasSuffix(f.path, ".key") {
 			mode = 0o600
 		}
-		if err := writeFile(filepath.Join(tlsDir, f), []byte(content), mode); err != nil {
+		if err := writeFile(filepath.Join(tlsDir, f.path), file.Content, mode); err != nil {
 			return err
 		}
 	}

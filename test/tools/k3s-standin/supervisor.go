@@ -21,10 +21,15 @@ import (
 // SupervisorPort is k3s's supervisor (and, in real k3s, API proxy) port.
 const SupervisorPort = "6443"
 
-// bootstrapData is what a joining server fetches: the shared CAs, keyed by
-// their path relative to server/tls.
-type bootstrapData struct {
-	Files map[string]string `json:"files"`
+// bootstrapData is what a joining server fetches: the shared CAs in k3s's
+// format (pkg/bootstrap/bootstrap.go ReadFromDisk), keyed by the field of
+// config.ControlRuntimeBootstrap, each with the file's modification time and
+// its bytes (base64 in JSON).
+type bootstrapData map[string]bootstrapFile
+
+type bootstrapFile struct {
+	Timestamp time.Time
+	Content   []byte
 }
 
 // dbInfo is /db/info: the serving member's etcd MemberList, which joiners
@@ -147,14 +152,20 @@ func (s *server) serveDBInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serveBootstrap(w http.ResponseWriter, _ *http.Request) {
-	b := bootstrapData{Files: map[string]string{}}
+	b := bootstrapData{}
 	for _, f := range caFiles {
-		data, err := os.ReadFile(filepath.Join(s.paths.tls, f))
+		path := filepath.Join(s.paths.tls, f.path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			http.Error(w, "bootstrap data incomplete", http.StatusServiceUnavailable)
 			return
 		}
-		b.Files[f] = string(data)
+		info, err := os.Stat(path)
+		if err != nil {
+			http.Error(w, "bootstrap data incomplete", http.StatusServiceUnavailable)
+			return
+		}
+		b[f.key] = bootstrapFile{Timestamp: info.ModTime(), Content: data}
 	}
 	writeJSON(w, b)
 }
