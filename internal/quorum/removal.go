@@ -39,13 +39,18 @@ func AfterRemoval(members []Member, remove ...uint64) Verdict {
 	return Evaluate(left)
 }
 
-// RemovalCostsQuorum is nil when removing the members with the given IDs
-// keeps quorum: the remaining healthy voters are a majority of the
-// remaining voters. Otherwise it says what would be left. etcd itself
-// refuses a MemberRemove that leaves too few started members
-// (server/etcdserver/server.go mayRemoveMember, with strict reconfig
-// checks, which k3s enables); this check is stricter: health, not started.
+// RemovalCostsQuorum is nil when the members with the given IDs can be
+// removed without losing quorum: the healthy voters are a majority now, as
+// a removal is a raft change that a majority of the current voters must
+// commit, and the remaining healthy voters are a majority of the remaining
+// voters. Otherwise it says why not. etcd itself refuses a MemberRemove
+// that leaves too few started members (server/etcdserver/server.go
+// mayRemoveMember, with strict reconfig checks, which k3s enables); this
+// check is stricter: health, not started.
 func RemovalCostsQuorum(members []Member, remove ...uint64) error {
+	if now := Evaluate(members); !now.Quorum {
+		return fmt.Errorf("etcd has no quorum now (%s): a removal needs a majority of the current voters", now)
+	}
 	v := AfterRemoval(members, remove...)
 	if v.Voters == 0 {
 		return fmt.Errorf("no voter would be left")
@@ -96,7 +101,7 @@ func DecideStaleMember(members []Member, node, peerURL string) StaleDecision {
 			m.Name, strings.Join(m.PeerURLs, ","), peerURL)}
 	}
 	if err := RemovalCostsQuorum(members, m.ID); err != nil {
-		return StaleDecision{Refused: fmt.Sprintf("removing etcd member %s would cost quorum: %v", m.Name, err)}
+		return StaleDecision{Refused: fmt.Sprintf("not safe to remove etcd member %s: %v", m.Name, err)}
 	}
 	return StaleDecision{Remove: &m, After: AfterRemoval(members, m.ID)}
 }

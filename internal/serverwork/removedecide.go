@@ -84,7 +84,7 @@ func DecideRemoveNode(in RemoveNodeInput) (RemoveNodePlan, error) {
 	}
 	if len(mine) > 0 {
 		if err := quorum.RemovalCostsQuorum(in.Members, ids...); err != nil {
-			reasons = append(reasons, fmt.Sprintf("removing etcd member %s would cost quorum: %v", memberList(mine), err))
+			reasons = append(reasons, fmt.Sprintf("not safe to remove etcd member %s: %v", memberList(mine), err))
 		}
 	}
 	plan := RemoveNodePlan{Members: mine, After: quorum.AfterRemoval(in.Members, ids...)}
