@@ -86,6 +86,14 @@ func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string
 		p.log.Debug("no stale etcd member", zap.String("endpoint", endpoint), zap.Int("members", len(st.Members)))
 		return nil
 	}
+	// A member under the name this node's k3s chose (its join stopped
+	// half-way) is not stale: k3s rejoins as that member (pkg/etcd/etcd.go
+	// join: "if we're already in the cluster, don't try to add ourselves").
+	if own := k3s.EtcdName(p.cfg.Root); own != "" && memberNamed(st.Members, own) {
+		p.log.Info("the etcd member named after this node is the one k3s chose here; k3s rejoins it",
+			zap.String("etcd_member", own), zap.String("endpoint", endpoint))
+		return nil
+	}
 	p.log.Info("stale etcd member", zap.String("decision", d.String()), zap.String("endpoint", endpoint),
 		zap.Bool("remove", d.Remove != nil))
 	status(d.String())
@@ -104,6 +112,16 @@ func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string
 		zap.String("member_id", fmt.Sprintf("%x", m.ID)), zap.String("etcd", after.Verdict.String()))
 	status(fmt.Sprintf("removed stale etcd member %s; %s", m.Name, after.Verdict))
 	return nil
+}
+
+// memberNamed reports whether a member is called name.
+func memberNamed(members []quorum.Member, name string) bool {
+	for _, m := range members {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // etcdURL is the etcd client URL on the host of supervisor URL via.

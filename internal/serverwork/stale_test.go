@@ -83,6 +83,11 @@ func etcdMember(id uint64, name, addr string, healthy bool) quorum.Member {
 func TestReplaceStale(t *testing.T) {
 	p := staleWork(t, "pi4-2")
 	own := p.cfg.Node.Address
+	// This node's k3s chose the name pi4-2-0c0c0c0c before a join that
+	// stopped half-way.
+	if _, err := host.WriteFileAtomic(p.cfg.Root.Path(k3s.EtcdNameFile), []byte("pi4-2-0c0c0c0c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pi41, pi5 := etcdMember(1, "pi4-1-0a0b0c0d", "10.9.0.1", true), etcdMember(3, "pi5-5e5e5e5e", "10.9.0.3", true)
 	tests := []struct {
 		name        string
@@ -111,6 +116,9 @@ func TestReplaceStale(t *testing.T) {
 			members: []quorum.Member{pi41, etcdMember(2, "pi4-2-1a2b3c4d", own, false), etcdMember(3, "pi5-5e5e5e5e", "10.9.0.3", false)},
 			wantErr: "would cost quorum", wantStatus: []string{"not removing: removing etcd member pi4-2-1a2b3c4d would cost quorum"},
 			wantMembers: []string{"pi4-1-0a0b0c0d", "pi4-2-1a2b3c4d", "pi5-5e5e5e5e"}},
+		{name: "the member k3s chose here (a join stopped half-way): left to k3s",
+			members:     []quorum.Member{pi41, etcdMember(2, "pi4-2-0c0c0c0c", own, false), pi5},
+			wantMembers: []string{"pi4-1-0a0b0c0d", "pi4-2-0c0c0c0c", "pi5-5e5e5e5e"}},
 		{name: "etcd not observable",
 			observeErr: errors.New("connection refused"),
 			wantErr:    "cannot observe etcd through https://10.9.0.1:2379 (its etcd may not be up yet)"},
