@@ -115,7 +115,17 @@ func parseBootstrap(body []byte) (Bootstrap, error) {
 	if err := json.Unmarshal(body, &files); err != nil {
 		return Bootstrap{}, fmt.Errorf("reading the bootstrap data: %w", err)
 	}
-	b := Bootstrap{ETCDServerCA: files["ETCDServerCA"].Content, ETCDServerCAKey: files["ETCDServerCAKey"].Content}
+	var b Bootstrap
+	// k3s keys the files by field name (bootstrap.ReadFromDisk); matched
+	// without case, as encoding/json matches struct fields.
+	for k, f := range files {
+		switch {
+		case strings.EqualFold(k, "ETCDServerCA"):
+			b.ETCDServerCA = f.Content
+		case strings.EqualFold(k, "ETCDServerCAKey"):
+			b.ETCDServerCAKey = f.Content
+		}
+	}
 	var missing []string
 	if len(b.ETCDServerCA) == 0 {
 		missing = append(missing, "ETCDServerCA")

@@ -65,6 +65,15 @@ func TestFetchBootstrap(t *testing.T) {
 	}
 }
 
+// Keys match without case, as encoding/json matches field names.
+func TestParseBootstrapKeyCase(t *testing.T) {
+	b, err := parseBootstrap([]byte(`{"etcdServerCA":{"Timestamp":"2024-05-01T10:00:00Z","Content":"Y2E="},` +
+		`"etcdServerCAKey":{"Timestamp":"2024-05-01T10:00:00Z","Content":"a2V5"}}`))
+	if err != nil || string(b.ETCDServerCA) != "ca" || string(b.ETCDServerCAKey) != "key" {
+		t.Errorf("parseBootstrap = %q, %q, %v; want ca, key", b.ETCDServerCA, b.ETCDServerCAKey, err)
+	}
+}
+
 func TestFetchBootstrapRefusals(t *testing.T) {
 	ctx := context.Background()
 	url, hash := bootstrapServer(t, "s3cret", nil)
