@@ -95,6 +95,32 @@ func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
+// newStaleMemberCommand is the daemon's plumbing for a server that joins
+// while its old etcd member is still listed (a re-flashed Pi): before k3s
+// first starts, it removes that member through the server the join goes
+// through, when quorum.DecideStaleMember allows it. The token is read from
+// the token file, never passed.
+func newStaleMemberCommand(g *cli.Globals) *cobra.Command {
+	var via, caHash, report string
+	cmd := &cobra.Command{
+		Use:    "stale-member --via URL --ca HASH",
+		Short:  "Remove this server's dead etcd member, left by an earlier life of the node, through the server at --via",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				return p.ReplaceStaleMember(ctx, via, caHash, status)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "", "supervisor URL of the server the join goes through (https://<addr>:6443)")
+	cmd.Flags().StringVar(&caHash, "ca", "", "sha256 of the cluster CA that server must serve on /cacerts")
+	_ = cmd.MarkFlagRequired("via")
+	_ = cmd.MarkFlagRequired("ca")
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
 func newRemoveNodeCommand(g *cli.Globals) *cobra.Command {
 	var force bool
 	var report string

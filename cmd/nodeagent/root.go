@@ -34,6 +34,7 @@ cluster's manifests once etcd has quorum.`,
 		newQuorumCommand(g),
 		newApplyCommand(g),
 		newRestartTurnCommand(g),
+		newStaleMemberCommand(g),
 		newRemoveNodeCommand(g),
 	)
 	root.AddCommand(newManCommand(root))

@@ -49,3 +49,19 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// stale-member needs the server to go through and the CA it must serve;
+// the token is never a flag.
+func TestStaleMemberNeedsViaAndCA(t *testing.T) {
+	_, _, err := run(t, "stale-member", "--via", "https://10.0.0.11:6443")
+	if err == nil || !strings.Contains(err.Error(), `"ca"`) {
+		t.Errorf("stale-member without --ca: err = %v, want the missing flag named", err)
+	}
+	cmd, _, err := newRootCommand().Find([]string{"stale-member"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmd.Hidden || cmd.Flags().Lookup("token") != nil {
+		t.Errorf("stale-member: hidden %v, token flag %v; want a hidden command without one", cmd.Hidden, cmd.Flags().Lookup("token"))
+	}
+}

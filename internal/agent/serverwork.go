@@ -22,6 +22,12 @@ type ServerWork interface {
 	// ReleaseRestart waits until this etcd member is healthy again and
 	// passes the turn on.
 	ReleaseRestart(ctx context.Context, status func(string)) error
+	// ReplaceStaleMember removes this server's own etcd member, left by an
+	// earlier life of the node, through the server at via (its supervisor
+	// URL, whose CA hashes to caHash) before k3s first joins, when it is
+	// dead, has this node's peer URL and its removal keeps quorum. nil when
+	// there is none; an error when one is there but may not go.
+	ReplaceStaleMember(ctx context.Context, via, caHash string, status func(string)) error
 	Close() error
 }
 

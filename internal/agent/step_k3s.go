@@ -34,12 +34,30 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if !d.Kept {
 		a.Reporter.Status(d.Reason)
 	}
+	if err := s.replaceStaleMember(ctx, d); err != nil {
+		return err
+	}
 	res, err := a.k3s.Ensure(ctx, d.Join)
 	if err != nil {
 		return err
 	}
 	a.log.Info("k3s running", zap.Bool("changed", res.Changed()), zap.Bool("restarted", res.Restarted))
 	return s.recordCA(st)
+}
+
+// replaceStaleMember removes, before k3s first starts on a server that
+// joins through another, the etcd member an earlier life of this node left
+// behind (a re-flashed SD card): k3s refuses to join while it exists
+// ("duplicate node name found"). The server work decides
+// (quorum.DecideStaleMember) and says what it did; see
+// docs/stale-member.md.
+func (s k3sStep) replaceStaleMember(ctx context.Context, d k3s.JoinDecision) error {
+	a := s.a
+	if a.server == nil || a.Node.Role != config.RoleServer || d.Kept || d.ClusterInit || d.Server == "" ||
+		k3s.IsEtcdMember(a.Root) {
+		return nil
+	}
+	return a.server.ReplaceStaleMember(ctx, d.Server, d.CAHash, a.Reporter.Status)
 }
 
 // recordCA keeps the hash of the cluster CA in state.json once this

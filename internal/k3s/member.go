@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,6 +19,20 @@ import (
 // server/db/etcd/name before it joins, so the db/etcd directory alone proves
 // nothing: a join that failed leaves it behind.
 const EtcdMemberMarker = "/var/lib/rancher/k3s/server/db/etcd/member/wal"
+
+// EtcdNameFile holds the etcd member name k3s chose for this server
+// ("<node>-<8 hex>"), written before it first joins (pkg/etcd/etcd.go
+// setName); a k3s whose join stopped half-way rejoins under that name.
+const EtcdNameFile = "/var/lib/rancher/k3s/server/db/etcd/name"
+
+// EtcdName is the member name k3s chose here, "" when it has not chosen one.
+func EtcdName(root host.Root) string {
+	data, err := os.ReadFile(root.Path(EtcdNameFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
 
 // AgentMarker is the node password a k3s agent writes when it first
 // registers with a server.

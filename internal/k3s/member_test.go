@@ -13,10 +13,13 @@ import (
 // k3s writes db/etcd/name before it joins; only member/wal makes a member.
 func TestIsEtcdMember(t *testing.T) {
 	root := newRoot(t)
-	if IsEtcdMember(root) || HasJoined(root, config.RoleServer) {
-		t.Fatal("an empty root is no member")
+	if IsEtcdMember(root) || HasJoined(root, config.RoleServer) || EtcdName(root) != "" {
+		t.Fatal("an empty root is no member and has no member name")
 	}
-	mustWrite(t, root.Path(filepath.Dir(filepath.Dir(EtcdMemberMarker))+"/name"), []byte("pi4-1-0a1b2c3d"), 0o600)
+	mustWrite(t, root.Path(filepath.Dir(filepath.Dir(EtcdMemberMarker))+"/name"), []byte("pi4-1-0a1b2c3d\n"), 0o600)
+	if got := EtcdName(root); got != "pi4-1-0a1b2c3d" {
+		t.Errorf("EtcdName = %q, want the name k3s wrote", got)
+	}
 	if IsEtcdMember(root) {
 		t.Error("a data dir with only db/etcd/name (a join that never finished) is no member")
 	}

@@ -37,25 +37,37 @@ func PinToken(token, caHash string) (string, error) {
 		return "", fmt.Errorf("pinning the token: it pins CA sha256 %s, this server's CA is sha256 %s: %w",
 			shortHash(pin), shortHash(caHash), ErrOtherClusterPin)
 	}
+	secret, err := tokenSecret(token)
+	if err != nil {
+		return "", fmt.Errorf("pinning the token: %w", err)
+	}
+	return tokenPrefix + caHash + "::" + tokenUser + ":" + secret, nil
+}
+
+// tokenSecret is the password of the "server" user a token carries: the
+// secret of "K10<hash>::server:<secret>", or the whole of a bare secret
+// (k3s gives it the same user, pkg/clientaccess/token.go). Errors never
+// quote the token.
+func tokenSecret(token string) (string, error) {
 	secret := token
 	if strings.HasPrefix(token, tokenPrefix) {
 		_, cred, ok := strings.Cut(token[len(tokenPrefix):], "::")
 		if !ok {
-			return "", errors.New("pinning the token: it starts with K10 but has no \"::\"; want K10<CA sha256>::server:<secret> or a bare secret")
+			return "", errors.New("it starts with K10 but has no \"::\"; want K10<CA sha256>::server:<secret> or a bare secret")
 		}
 		user, pw, ok := strings.Cut(cred, ":")
 		if !ok || pw == "" {
-			return "", errors.New("pinning the token: it has no \"user:secret\" after \"::\"")
+			return "", errors.New("it has no \"user:secret\" after \"::\"")
 		}
 		if user != tokenUser {
-			return "", fmt.Errorf("pinning the token: it is for user %q, want a %q token", user, tokenUser)
+			return "", fmt.Errorf("it is for user %q, want a %q token", user, tokenUser)
 		}
 		secret = pw
 	}
 	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
-		return "", errors.New("pinning the token: the secret is empty or holds white space")
+		return "", errors.New("the secret is empty or holds white space")
 	}
-	return tokenPrefix + caHash + "::" + tokenUser + ":" + secret, nil
+	return secret, nil
 }
 
 // WritePinnedToken writes the cluster token, pinned to the CA this server

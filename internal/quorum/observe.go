@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ type Config struct {
 	Endpoint string
 	// TLSDir holds CAFile, CertFile and KeyFile; DefaultTLSDir if empty.
 	TLSDir string
+	// TLS, when set, is used instead of TLSDir: a client certificate held
+	// in memory only (MintClientTLS), on a server whose k3s has not
+	// written its own yet.
+	TLS *tls.Config
 	// CallTimeout bounds each call; DefaultCallTimeout if zero.
 	CallTimeout time.Duration
 }
@@ -66,9 +71,12 @@ func NewObserver(cfg Config, log *zap.Logger) *Observer {
 func (o *Observer) Close() error { return o.conns.close() }
 
 func (o *Observer) dial(endpoints []string) (*clientv3.Client, error) {
-	tlsCfg, err := loadTLS(o.cfg.TLSDir)
-	if err != nil {
-		return nil, err
+	tlsCfg := o.cfg.TLS.Clone()
+	if tlsCfg == nil {
+		var err error
+		if tlsCfg, err = loadTLS(o.cfg.TLSDir); err != nil {
+			return nil, err
+		}
 	}
 	return clientv3.New(clientv3.Config{
 		Endpoints: endpoints,

@@ -32,6 +32,11 @@ type Config struct {
 	Clock   host.Clock
 	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
 	EtcdEndpoint, EtcdTLSDir string
+	// EtcdClientPort is the port of another server's etcd client URL
+	// ("2379"); StaleGoneWait bounds the wait for a removed member to go
+	// (tests).
+	EtcdClientPort string
+	StaleGoneWait  time.Duration
 }
 
 // Work runs the quorum gate and the manifests of one server. It keeps

@@ -1,6 +1,6 @@
 // Package child is the daemon's side of the server work: it runs
-// `nodeagent quorum --wait`, `nodeagent apply` and `nodeagent restart-turn`
-// as children (Command) and reads the progress they report in a line
+// `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`
+// and `nodeagent stale-member` as children (Command) and reads the progress they report in a line
 // protocol (ReportLines) that those commands write. It links no client-go
 // clientset and no etcd client, so the resident daemon can use it
 // (test/deps checks).
@@ -56,6 +56,13 @@ func (p *Command) ClaimRestart(ctx context.Context, status func(string)) error {
 // ReleaseRestart runs `nodeagent restart-turn release`.
 func (p *Command) ReleaseRestart(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "restart-turn", "release")
+}
+
+// ReplaceStaleMember runs `nodeagent stale-member --via URL --ca HASH`. The
+// child reads the token from the token file itself: it is never passed in
+// argv or the environment.
+func (p *Command) ReplaceStaleMember(ctx context.Context, via, caHash string, status func(string)) error {
+	return p.run(ctx, status, "stale-member", "--via", via, "--ca", caHash)
 }
 
 // Close has nothing to release: each child exits when its phase is done.

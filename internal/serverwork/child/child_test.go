@@ -74,6 +74,9 @@ func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
 		"quorum --wait --node pi4-1":        p.WaitQuorum,
 		"restart-turn claim --node pi4-1":   p.ClaimRestart,
 		"restart-turn release --node pi4-1": p.ReleaseRestart,
+		"stale-member --via https://10.0.0.11:6443 --ca 0a1b --node pi4-1": func(ctx context.Context, status func(string)) error {
+			return p.ReplaceStaleMember(ctx, "https://10.0.0.11:6443", "0a1b", status)
+		},
 	} {
 		if err := call(context.Background(), func(string) {}); err != nil {
 			t.Fatal(err)
