@@ -29,7 +29,9 @@
 // the agent) while the others run. pi4-2 is rebuilt, then pi4-1, the first
 // server, which must join the existing cluster (one CA, one member list,
 // cluster_init=false); each time the node's agent must remove its stale
-// etcd member itself and no workload object may change.
+// etcd member itself and no workload object may change. Then `nodeagent
+// remove-node pi4-2` on pi4-1 must refuse while pi4-2 is healthy and
+// succeed once it is stopped for good, and pi5 is rebuilt with pi4-2 gone.
 // The summary gives each rebuild's time from the agent's start to a
 // healthy voter, and the agent's share before it starts k3s.
 //

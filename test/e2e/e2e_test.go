@@ -50,6 +50,8 @@ func TestHomelab(t *testing.T) {
 	// Destructive, so last: cards re-flashed, a node removed for good.
 	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)
 	step(t, sum, "pi4-1 rebuilt", sc.rebuiltFirst)
+	step(t, sum, "remove-node", sc.removeNode)
+	step(t, sum, "pi5 rebuilt, pi4-2 removed", sc.rebuiltAfterRemoval)
 }
 
 // step runs one step as a subtest, records it in the summary, and stops
