@@ -35,7 +35,7 @@ func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 	h := sc.h
 	old := h.nodes[name]
 	voters := len(h.each())
-	witness := sc.witness(name)
+	witness := sc.witness(t, name)
 	r := rebuilt{name: name, oldMember: sc.onlyMember(t, witness, name, voters)}
 	before := snapshotVia(t, witness)
 	h.retire(t, old, fmt.Sprintf("card-%d", h.boots[name]))
@@ -63,13 +63,13 @@ func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 
 // witness is a running node other than name, whose view is read before
 // name is wiped.
-func (sc *scenario) witness(name string) *node {
+func (sc *scenario) witness(t *testing.T, name string) *node {
 	for _, n := range sc.h.each() {
 		if n.name != name {
 			return n
 		}
 	}
-	sc.h.t.Fatalf("no running node besides %s", name)
+	t.Fatalf("no running node besides %s", name)
 	return nil
 }
 
