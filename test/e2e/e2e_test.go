@@ -51,7 +51,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)
 	step(t, sum, "pi4-1 rebuilt", sc.rebuiltFirst)
 	step(t, sum, "remove-node", sc.removeNode)
-	step(t, sum, "pi5 rebuilt, pi4-2 removed", sc.rebuiltAfterRemoval)
+	step(t, sum, "pi4-2 replaced after removal", sc.replacedAfterRemoval)
 }
 
 // step runs one step as a subtest, records it in the summary, and stops

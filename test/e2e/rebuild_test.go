@@ -34,11 +34,21 @@ type rebuilt struct {
 func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 	h := sc.h
 	old := h.nodes[name]
-	voters := len(h.each())
 	witness := sc.witness(t, name)
-	r := rebuilt{name: name, oldMember: sc.onlyMember(t, witness, name, voters)}
+	r := rebuilt{name: name}
+	voters := len(h.each())
+	if old.c.Running() {
+		r.oldMember = sc.onlyMember(t, witness, name, voters)
+	} else {
+		// Removed for good earlier (remove-node): a new Pi takes the name,
+		// and there is no member of it to replace.
+		sc.noMember(t, witness, name, voters)
+		voters++
+	}
 	before := snapshotVia(t, witness)
-	h.retire(t, old, fmt.Sprintf("card-%d", h.boots[name]))
+	if old.c.Running() {
+		h.retire(t, old, fmt.Sprintf("card-%d", h.boots[name]))
+	}
 	n := h.bootNode(name, old.netns)
 	h.nodes[name] = n
 	n.clearFirewall(t)
@@ -52,7 +62,9 @@ func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 	h.checkInstalled(t, n)
 	poll(t, fmt.Sprintf("%s rejoined: %d healthy voters, one new member of %s", name, voters, name),
 		joinTimeout, pollEvery, func() error { return sc.rejoined(&r, voters) })
-	checkStaleRemoved(t, n, r.oldMember)
+	if r.oldMember != "" {
+		checkStaleRemoved(t, n, r.oldMember)
+	}
 	if diff := cmp.Diff(before, snapshotVia(t, n)); diff != "" {
 		t.Errorf("objects changed through the rebuild of %s (-before +after):\n%s", name, diff)
 	}
@@ -88,6 +100,21 @@ func (sc *scenario) onlyMember(t *testing.T, witness *node, node string, voters 
 		t.Fatalf("%s before the wipe: %d etcd members of %s, want 1: %s", witness.name, len(mine), node, st.Etcd.Summary)
 	}
 	return mine[0].Name
+}
+
+// noMember checks the cluster is whole without node as the witness sees
+// it: `voters` healthy voters, none of them node's.
+func (sc *scenario) noMember(t *testing.T, witness *node, node string, voters int) {
+	st, err := witness.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := healthyCluster(st, voters); err != nil {
+		t.Fatalf("%s before %s comes back: %v", witness.name, node, err)
+	}
+	if mine := quorum.MembersOfNode(st.Etcd.Members, node); len(mine) != 0 {
+		t.Fatalf("%s before %s comes back: it still has member %s", witness.name, node, mine[0].Name)
+	}
 }
 
 // rejoined checks every running node's status: joined, quorum, `voters`
