@@ -101,13 +101,13 @@ func (sc *scenario) benchRebuild(t *testing.T, n *node, r *rebuilt) {
 			r.name, r.agentStart.Format(time.StampMicro), r.k3sStart.Format(time.StampMicro), r.voterAt.Format(time.StampMicro))
 	}
 	total, share := r.voterAt.Sub(r.agentStart), r.k3sStart.Sub(r.agentStart)
-	member := "new member " + r.newMember
+	what, member := r.name+" replaced", "new member "+r.newMember
 	if r.oldMember != "" {
-		member = fmt.Sprintf("member %s replaces %s", r.newMember, r.oldMember)
+		what, member = r.name+" rebuilt", fmt.Sprintf("member %s replaces %s", r.newMember, r.oldMember)
 	}
 	figures := [][2]string{
-		{r.name + " rebuilt: agent start → healthy voter", fmt.Sprintf("%s (%s)", total.Round(time.Millisecond), member)},
-		{r.name + " rebuilt: agent share (start → k3s started)", fmt.Sprintf("%s (%.0f%%)",
+		{what + ": agent start → healthy voter", fmt.Sprintf("%s (%s)", total.Round(time.Millisecond), member)},
+		{what + ": agent share (start → k3s started)", fmt.Sprintf("%s (%.0f%%)",
 			share.Round(time.Millisecond), 100*share.Seconds()/total.Seconds())},
 	}
 	for _, f := range figures {
