@@ -11,12 +11,29 @@
 //
 // The project's .deb is built from the tree and installed with dpkg -i in
 // every container, after the cluster file and the token are in place, so
-// nodeagent.service starts on all three nodes at the same moment and runs
+// nodeagent.service starts on all three nodes at the same moment (each
+// container's hostname is its node's name, as on a Pi) and runs
 // the real code paths: download and verify, UFW, the disk (a loop device
 // bound into pi5), the USB labels (a fixture tree bound into pi4-2, the
 // only simulated hardware), the join decision, the quorum gate and the
 // manifests. k3s itself is test/tools/k3s-standin, built from the real etcd
 // and kube-apiserver.
+//
+// After the faults (one node down, two down, recovery), the rolling restart
+// and the idle measurement, the destructive steps come last (issue 15): a
+// rebuild wipes a node as a re-flashed SD card would, a new container from
+// the pristine rootfs on the same network namespace, hostname and USB
+// fixture (the old container stops for good, its journal kept), with the
+// namespace's firewall tables emptied as a power cycle would, and installs
+// it as its user would (cluster file, token, dpkg -i, whose postinst starts
+// the agent) while the others run. pi4-2 is rebuilt, then pi4-1, the first
+// server, which must join the existing cluster (one CA, one member list,
+// cluster_init=false); each time the node's agent must remove its stale
+// etcd member itself and no workload object may change. Then `nodeagent
+// remove-node pi4-2` on pi4-1 must refuse while pi4-2 is healthy and
+// succeed once it is stopped for good, and pi5 is rebuilt with pi4-2 gone.
+// The summary gives each rebuild's time from the agent's start to a
+// healthy voter, and the agent's share before it starts k3s.
 //
 // Container findings (systemd-nspawn 252 with --register=no --keep-unit):
 // no device cgroup policy is installed, so a bound /dev/loopN node is

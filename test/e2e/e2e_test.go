@@ -47,6 +47,11 @@ func TestHomelab(t *testing.T) {
 	sc.bench(t)
 	step(t, sum, "rolling restart", sc.rollingRestart)
 	step(t, sum, "idle", sc.idle)
+	// Destructive, so last: cards re-flashed, a node removed for good.
+	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)
+	step(t, sum, "pi4-1 rebuilt", sc.rebuiltFirst)
+	step(t, sum, "remove-node", sc.removeNode)
+	step(t, sum, "pi4-2 replaced after removal", sc.replacedAfterRemoval)
 }
 
 // step runs one step as a subtest, records it in the summary, and stops

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -99,17 +98,7 @@ func (sc *scenario) recover(t *testing.T) {
 	}
 	poll(t, "three voting members again", joinTimeout, pollEvery, func() error { return sc.allJoined() })
 	rejoined := time.Since(start)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	// A restarted apiserver answers before its discovery lists the CRDs'
-	// kinds: read until every inventoried kind maps.
-	var after []objectState
-	poll(t, "pi5 reading every inventoried object", 2*time.Minute, pollEvery, func() error {
-		var err error
-		after, _, err = sc.h.nodes["pi5"].inventorySnapshot(ctx)
-		return err
-	})
-	if diff := cmp.Diff(sc.snapshot, after); diff != "" {
+	if diff := cmp.Diff(sc.snapshot, snapshotVia(t, sc.h.nodes["pi5"])); diff != "" {
 		t.Errorf("objects changed through the outage (-before +after):\n%s", diff)
 	}
 	sc.settled(t)

@@ -26,17 +26,31 @@ const k3sVersion = "v1.33.5+k3s1"
 
 // homelab is the run: the network, the three nodes and their hardware.
 type homelab struct {
+	t       *testing.T // TestHomelab's: containers live as long as the run
 	lab     *lab
+	rootfs  string
 	nodes   map[string]*node
+	boots   map[string]int // containers booted per node, for unique machine names
 	disk    loopDisk
 	usb     *usbFixture
 	cluster []byte // the rendered cluster file
+	token   []byte // the k3s token every node gets
+	deb     string // path of the built .deb
+	// retired holds the journals of containers stopped for good (a
+	// rebuilt node's old SD card, a removed node) until saveJournals.
+	retired  string
+	shutdown sync.Once
 }
 
+// each returns the nodes whose container runs, in nodeOrder: a node
+// stopped for good (removed, or between its wipe and its rebuild) is no
+// longer part of the homelab.
 func (h *homelab) each() []*node {
 	out := make([]*node, 0, len(nodeOrder))
 	for _, name := range nodeOrder {
-		out = append(out, h.nodes[name])
+		if n := h.nodes[name]; n != nil && n.c.Running() {
+			out = append(out, n)
+		}
 	}
 	return out
 }
@@ -45,29 +59,54 @@ func (h *homelab) each() []*node {
 // containers (one after another: Boot reports failures with t.Fatal).
 func bootHomelab(t *testing.T) *homelab {
 	t.Helper()
-	h := &homelab{lab: newLab(t), nodes: map[string]*node{}}
+	h := &homelab{t: t, lab: newLab(t), nodes: map[string]*node{}, boots: map[string]int{}}
 	h.disk = newLoopDisk(t, "na-hd1-"+h.lab.id)
 	h.usb = newUSBFixture(t)
-	rootfs := nspawn.Rootfs(t)
+	h.rootfs = nspawn.Rootfs(t)
 	for _, name := range nodeOrder {
-		ns := h.lab.addNode(t, name, nodeAddrs[name])
-		opts := nspawn.Options{
-			Name: name + "-" + h.lab.id, Rootfs: rootfs, NetNSPath: ns, BootTimeout: 3 * time.Minute,
-		}
-		if name == "pi4-2" {
-			opts.Binds = []nspawn.Bind{{Host: h.usb.Dir}}
-		}
-		h.nodes[name] = &node{name: name, addr: nodeAddrs[name], netns: ns, c: nspawn.Boot(t, opts)}
+		h.nodes[name] = h.bootNode(name, h.lab.addNode(t, name, nodeAddrs[name]))
 	}
-	// Registered after Boot, so it runs before the containers stop.
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("NODEAGENT_E2E_LOGS") != "" {
-			h.saveJournals(t)
+	exposeDisk(t, h.nodes["pi5"], h.disk)
+	return h
+}
+
+// bootNode boots a container for the node from the pristine rootfs on a
+// fresh overlay, in the node's network namespace, with the node's name as
+// hostname (as a Pi flashed for it) and pi4-2's USB fixture. The machine
+// name is unique per boot. Containers belong to TestHomelab, not to the
+// step that boots them; the homelab's teardown is registered after each
+// Boot, so it runs while every container still runs.
+func (h *homelab) bootNode(name, netns string) *node {
+	h.t.Helper()
+	h.boots[name]++
+	machine := name + "-" + h.lab.id
+	if h.boots[name] > 1 {
+		machine += fmt.Sprintf("-r%d", h.boots[name]-1)
+	}
+	opts := nspawn.Options{
+		Name: machine, Hostname: name, Rootfs: h.rootfs, NetNSPath: netns, BootTimeout: 3 * time.Minute,
+	}
+	if name == "pi4-2" {
+		opts.Binds = []nspawn.Bind{{Host: h.usb.Dir}}
+	}
+	n := &node{name: name, addr: nodeAddrs[name], netns: netns, c: nspawn.Boot(h.t, opts)}
+	h.t.Cleanup(h.teardown)
+	return n
+}
+
+// teardown keeps the journals when the run failed (or NODEAGENT_E2E_LOGS
+// asks for them) and stops every agent and k3s; it runs once, from the
+// first of its cleanups to run.
+func (h *homelab) teardown() {
+	h.shutdown.Do(func() {
+		if h.t.Failed() || os.Getenv("NODEAGENT_E2E_LOGS") != "" {
+			h.saveJournals(h.t)
+		}
+		if h.retired != "" {
+			_ = os.RemoveAll(h.retired)
 		}
 		h.stopAll()
 	})
-	exposeDisk(t, h.nodes["pi5"], h.disk)
-	return h
 }
 
 func renderCluster(t *testing.T, diskLabel, k3sSHA256 string) []byte {
@@ -97,40 +136,56 @@ func (h *homelab) install(t *testing.T, art artifacts) {
 	if err := k3s.GenerateToken(tokenFile); err != nil {
 		t.Fatal(err)
 	}
-	token, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dropIn := fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent run --usb-root %s\n", h.usb.Dir)
+	h.token, h.deb = mustRead(t, tokenFile), art.Deb
 	for _, n := range h.each() {
-		n.writeFile(t, "/etc/nodeagent/cluster.yaml", h.cluster, 0o644)
-		n.writeFile(t, "/etc/nodeagent/token", token, 0o600)
 		n.writeFile(t, "/usr/sbin/policy-rc.d", []byte("#!/bin/sh\nexit 101\n"), 0o755)
-		if n.name == "pi4-2" {
-			n.writeFile(t, "/etc/systemd/system/nodeagent.service.d/usb.conf", []byte(dropIn), 0o644)
-		}
-		n.writeFile(t, "/root/nodeagent.deb", mustRead(t, art.Deb), 0o644)
-		n.mustExec(t, "systemctl", "daemon-reload")
+		h.prepare(t, n)
 	}
-	h.parallel(t, "installing the .deb", func(n *node) error {
-		_, err := n.exec("env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", "--force-confold", "/root/nodeagent.deb")
-		return err
-	})
+	h.parallel(t, "installing the .deb", (*node).installDeb)
 	for _, n := range h.each() {
 		n.mustExec(t, "rm", "-f", "/usr/sbin/policy-rc.d")
-		if got := strings.TrimSpace(n.unitProp("nodeagent.service", "UnitFileState")); got != "enabled" {
-			t.Errorf("%s: nodeagent.service is %q after dpkg -i, want enabled", n.name, got)
-		}
-		n.mustExec(t, "nodeagent", "validate", "--config", "/etc/nodeagent/cluster.yaml")
+		h.checkInstalled(t, n)
 	}
+}
+
+// prepare puts what a user puts on a freshly flashed card before
+// installing the package: the cluster file, the token, pi4-2's USB drop-in
+// and the .deb itself.
+func (h *homelab) prepare(t *testing.T, n *node) {
+	t.Helper()
+	n.writeFile(t, "/etc/nodeagent/cluster.yaml", h.cluster, 0o644)
+	n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600)
+	if n.name == "pi4-2" {
+		dropIn := fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent run --usb-root %s\n", h.usb.Dir)
+		n.writeFile(t, "/etc/systemd/system/nodeagent.service.d/usb.conf", []byte(dropIn), 0o644)
+	}
+	n.writeFile(t, "/root/nodeagent.deb", mustRead(t, h.deb), 0o644)
+	n.mustExec(t, "systemctl", "daemon-reload")
+}
+
+// installDeb is the user's `dpkg -i`: the package's postinst starts
+// nodeagent.service unless policy-rc.d withholds it.
+func (n *node) installDeb() error {
+	_, err := n.exec("env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", "--force-confold", "/root/nodeagent.deb")
+	return err
+}
+
+// checkInstalled: the package enabled the unit and the cluster file is valid.
+func (h *homelab) checkInstalled(t *testing.T, n *node) {
+	t.Helper()
+	if got := strings.TrimSpace(n.unitProp("nodeagent.service", "UnitFileState")); got != "enabled" {
+		t.Errorf("%s: nodeagent.service is %q after dpkg -i, want enabled", n.name, got)
+	}
+	n.mustExec(t, "nodeagent", "validate", "--config", "/etc/nodeagent/cluster.yaml")
 }
 
 // parallel runs fn on every node at once and fails on any error.
 func (h *homelab) parallel(t *testing.T, what string, fn func(*node) error) {
 	t.Helper()
 	var wg sync.WaitGroup
-	errs := make([]error, len(nodeOrder))
-	for i, n := range h.each() {
+	nodes := h.each()
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -140,7 +195,7 @@ func (h *homelab) parallel(t *testing.T, what string, fn func(*node) error) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("%s on %s: %v", what, nodeOrder[i], err)
+			t.Fatalf("%s on %s: %v", what, nodes[i].name, err)
 		}
 	}
 }
@@ -160,7 +215,8 @@ func (h *homelab) stopAll() {
 	wg.Wait()
 }
 
-// saveJournals keeps every node's journal for a post-mortem.
+// saveJournals keeps every running node's journal, and those of the
+// containers stopped for good, for a post-mortem.
 func (h *homelab) saveJournals(t *testing.T) {
 	dir := os.Getenv("NODEAGENT_E2E_LOGS")
 	if dir == "" {
@@ -175,8 +231,13 @@ func (h *homelab) saveJournals(t *testing.T) {
 		return
 	}
 	for _, n := range h.each() {
-		if err := n.saveJournal(dir); err != nil {
+		if err := n.saveJournal(filepath.Join(dir, n.name+".journal")); err != nil {
 			t.Errorf("saving the journal of %s: %v", n.name, err)
+		}
+	}
+	if h.retired != "" {
+		if err := copyFiles(h.retired, dir); err != nil {
+			t.Errorf("saving the journals of retired containers: %v", err)
 		}
 	}
 	t.Logf("journals of all nodes saved in %s", dir)

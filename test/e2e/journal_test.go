@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,21 @@ func (n *node) agentJournal() ([]entry, error) {
 		return nil, err
 	}
 	return parseJournal(out), nil
+}
+
+// unitStart is the time of the unit's first journal entry of this boot
+// (systemd's "Starting …"), whichever process logged it: the first start,
+// where the unit's *Timestamp properties say the last.
+func (n *node) unitStart(unit string) (time.Time, error) {
+	out, err := n.exec("sh", "-c", `journalctl -b -u "$1" -o json --no-pager --output-fields=MESSAGE | head -n 1`, "sh", unit)
+	if err != nil {
+		return time.Time{}, err
+	}
+	entries := parseJournal(out)
+	if len(entries) == 0 {
+		return time.Time{}, fmt.Errorf("%s: no journal entry of %s", n.name, unit)
+	}
+	return entries[0].Time, nil
 }
 
 // journalLag bounds how long an entry takes from the agent's send to
@@ -75,7 +91,7 @@ func parseJournal(out string) []entry {
 // fields to MESSAGE so plain journalctl shows them.
 func (e entry) msg() string {
 	m, _, _ := strings.Cut(e.Message, " ")
-	for _, known := range []string{"phase started", "phase done", "phase failed", "manifests applied", "runtime stats", "restart lease claimed", "restart lease released"} {
+	for _, known := range []string{"phase started", "phase done", "phase failed", "manifests applied", "runtime stats", "restart lease claimed", "restart lease released", "join decided"} {
 		if strings.HasPrefix(e.Message, known) {
 			return known
 		}

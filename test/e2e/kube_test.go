@@ -7,7 +7,10 @@ import (
 	"net"
 	"os"
 	"sort"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -45,6 +48,37 @@ func (n *node) restConfig() (*rest.Config, error) {
 	}
 	cfg.Timeout = execTimeout
 	return cfg, nil
+}
+
+// nodeObject reads the Node name through n's API server; nil when there
+// is none.
+func (n *node) nodeObject(ctx context.Context, name string) (*corev1.Node, error) {
+	cfg, err := n.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading Node %s: %w", n.name, name, err)
+	}
+	return node, nil
+}
+
+// readyHeartbeat is the last heartbeat of the Node's Ready condition.
+func readyHeartbeat(node *corev1.Node) time.Time {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.LastHeartbeatTime.Time
+		}
+	}
+	return time.Time{}
 }
 
 // objectState is what must not change once an object exists: a new UID

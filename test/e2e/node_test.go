@@ -27,8 +27,12 @@ type node struct {
 // execTimeout bounds every command run inside a container.
 const execTimeout = 60 * time.Second
 
-func (n *node) exec(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), execTimeout)
+func (n *node) exec(args ...string) (string, error) { return n.execFor(execTimeout, args...) }
+
+// execFor runs args inside the container for at most timeout: for a
+// command that waits itself (remove-node).
+func (n *node) execFor(timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return n.c.Exec(ctx, args...)
 }
@@ -89,15 +93,15 @@ func (n *node) monotonicProp(unit, prop string) time.Duration {
 	return time.Duration(us) * time.Microsecond
 }
 
-// saveJournal writes the node's whole journal of this boot to dir.
-func (n *node) saveJournal(dir string) error {
+// saveJournal writes the node's whole journal of this boot to path.
+func (n *node) saveJournal(path string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), execTimeout)
 	defer cancel()
 	out, err := n.c.Exec(ctx, "journalctl", "-b", "--no-pager", "-o", "short-precise")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, n.name+".journal"), []byte(out), 0o644)
+	return os.WriteFile(path, []byte(out), 0o644)
 }
 
 // poll calls check every interval until it returns nil or timeout passes;

@@ -83,3 +83,35 @@ func k3sStartup(n *node) time.Duration {
 		n.monotonicProp("k3s.service", "ExecMainStartTimestampMonotonic")
 	return max(d, 0)
 }
+
+// benchRebuild records a rebuilt server's figures: from nodeagent's start
+// to the first poll that saw its new member a healthy voter, and the
+// agent's own share, its start until k3s.service's first start (k3s's own
+// start-up, join and promotion excluded).
+func (sc *scenario) benchRebuild(t *testing.T, n *node, r *rebuilt) {
+	var err error
+	if r.agentStart, err = n.unitStart("nodeagent.service"); err != nil {
+		t.Fatal(err)
+	}
+	if r.k3sStart, err = n.unitStart("k3s.service"); err != nil {
+		t.Fatal(err)
+	}
+	if !r.agentStart.Before(r.k3sStart) || !r.k3sStart.Before(r.voterAt) {
+		t.Fatalf("%s: agent start %s, k3s start %s, healthy voter %s: want them in this order",
+			r.name, r.agentStart.Format(time.StampMicro), r.k3sStart.Format(time.StampMicro), r.voterAt.Format(time.StampMicro))
+	}
+	total, share := r.voterAt.Sub(r.agentStart), r.k3sStart.Sub(r.agentStart)
+	what, member := r.name+" replaced", "new member "+r.newMember
+	if r.oldMember != "" {
+		what, member = r.name+" rebuilt", fmt.Sprintf("member %s replaces %s", r.newMember, r.oldMember)
+	}
+	figures := [][2]string{
+		{what + ": agent start → healthy voter", fmt.Sprintf("%s (%s)", total.Round(time.Millisecond), member)},
+		{what + ": agent share (start → k3s started)", fmt.Sprintf("%s (%.0f%%)",
+			share.Round(time.Millisecond), 100*share.Seconds()/total.Seconds())},
+	}
+	for _, f := range figures {
+		sc.sum.add("bench: "+f[0], "figure", f[1])
+		t.Logf("figure: %s: %s", f[0], f[1])
+	}
+}

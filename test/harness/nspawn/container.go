@@ -23,11 +23,15 @@ type Bind struct {
 
 // Options configure Boot.
 type Options struct {
-	// Name is the machine name and hostname (letters, digits, "-"); it
-	// defaults to one derived from the test name plus a random suffix, as
-	// nspawn keeps per-name state in /run/systemd/nspawn and packages'
-	// tests run in parallel.
+	// Name is the machine name (letters, digits, "-"); it defaults to one
+	// derived from the test name plus a random suffix, as nspawn keeps
+	// per-name state in /run/systemd/nspawn and packages' tests run in
+	// parallel. It must be unique among the running containers.
 	Name string
+	// Hostname is the container's hostname; default Name. Two containers
+	// may share it (each has its own UTS namespace): a machine booted
+	// again from a fresh image under its old hostname needs a new Name.
+	Hostname string
 	// Rootfs is the image to boot; default Rootfs(t). It is never written:
 	// the container runs on an overlay whose upper layer is in t.TempDir().
 	Rootfs string
@@ -72,8 +76,11 @@ func Boot(t testing.TB, opts Options) *Container {
 	if opts.BootTimeout == 0 {
 		opts.BootTimeout = 90 * time.Second
 	}
+	if opts.Hostname == "" {
+		opts.Hostname = opts.Name
+	}
 	c := &Container{t: t, name: opts.Name, console: &syncBuffer{}, opts: opts}
-	c.dir = overlayRoot(t, opts.Rootfs, opts.Name)
+	c.dir = overlayRoot(t, opts.Rootfs, opts.Hostname)
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dumpLogs()
@@ -137,6 +144,9 @@ func nspawnArgs(dir string, opts Options) []string {
 		"--directory=" + dir, "--machine=" + opts.Name,
 		"--console=read-only", "--link-journal=no",
 	}
+	if opts.Hostname != "" && opts.Hostname != opts.Name {
+		args = append(args, "--hostname="+opts.Hostname)
+	}
 	switch {
 	case opts.NetNSPath != "":
 		// nspawn keeps CAP_NET_ADMIN only with --private-network; a node
@@ -161,6 +171,20 @@ func nspawnArgs(dir string, opts Options) []string {
 
 // Name is the machine name.
 func (c *Container) Name() string { return c.name }
+
+// Running reports whether systemd-nspawn still runs: false once Stop
+// returned or the container halted by itself.
+func (c *Container) Running() bool {
+	if c.exited == nil {
+		return false
+	}
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
 
 // Leader is the host PID of the container's PID 1.
 func (c *Container) Leader() int { return c.leader }

@@ -3,6 +3,7 @@ package nspawn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,7 +26,13 @@ var containerEnv = []string{
 // Exec runs args inside the container (all its namespaces, its root) and
 // returns stdout; the error carries stderr. --register=no leaves no machine
 // for `systemd-run --machine`, so this enters with nsenter.
+//
+// A container that is no longer running is refused: its leader's PID may
+// belong to another process by now, and nsenter would run args there.
 func (c *Container) Exec(ctx context.Context, args ...string) (string, error) {
+	if !c.Running() {
+		return "", fmt.Errorf("running %q in container %s: %w", strings.Join(args, " "), c.name, ErrStopped)
+	}
 	argv := append([]string{"-t", strconv.Itoa(c.leader), "-a", "--", "env", "-i"}, containerEnv...)
 	argv = append(argv, args...)
 	var stdout, stderr bytes.Buffer
@@ -41,9 +48,16 @@ func (c *Container) Exec(ctx context.Context, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// ErrStopped means the container is not running (stopped, or halted by
+// itself).
+var ErrStopped = errors.New("the container is not running")
+
 // CopyIn copies the host file src to dst inside the container, keeping its
 // permission bits; parent directories are created.
 func (c *Container) CopyIn(src, dst string) error {
+	if !c.Running() {
+		return fmt.Errorf("copying %s into container %s: %w", src, c.name, ErrStopped)
+	}
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("copying %s into container: %w", src, err)

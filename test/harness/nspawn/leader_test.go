@@ -3,6 +3,8 @@ package nspawn
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -105,5 +107,13 @@ func TestNspawnArgs(t *testing.T) {
 	got = nspawnArgs("/r", Options{Name: "n2", PrivateNetwork: true, NetNSPath: "/run/netns/x"})
 	if tail := got[len(got)-2:]; tail[0] != "--network-namespace-path=/run/netns/x" || tail[1] != "--capability=CAP_NET_ADMIN" {
 		t.Errorf("nspawnArgs with NetNSPath ends in %q, want the namespace path and CAP_NET_ADMIN (and no --private-network)", tail)
+	}
+	got = nspawnArgs("/r", Options{Name: "pi4-2-ab12-r1", Hostname: "pi4-2"})
+	if !slices.Contains(got, "--hostname=pi4-2") || !slices.Contains(got, "--machine=pi4-2-ab12-r1") {
+		t.Errorf("nspawnArgs with a Hostname = %q, want --machine=pi4-2-ab12-r1 and --hostname=pi4-2", got)
+	}
+	got = nspawnArgs("/r", Options{Name: "n3", Hostname: "n3"})
+	if slices.ContainsFunc(got, func(a string) bool { return strings.HasPrefix(a, "--hostname") }) {
+		t.Errorf("nspawnArgs with Hostname = Name = %q, want no --hostname (nspawn's default)", got)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // overlayRoot mounts an overlayfs of rootfs (read-only lower layer) with an
 // upper layer in t.TempDir(), gives it its own machine-id and hostname, and
-// returns the merged directory. An overlay mounts in milliseconds where a
+// returns the merged directory; name is the hostname. An overlay mounts in milliseconds where a
 // copy of the ~400 MB image takes seconds on ext4 (no reflinks).
 func overlayRoot(t testing.TB, rootfs, name string) string {
 	t.Helper()
@@ -42,10 +42,10 @@ func overlayRoot(t testing.TB, rootfs, name string) string {
 
 // personalize writes a fresh machine-id (journald names its directory after
 // it; k3s and flannel read it) and the hostname into the container's root.
-func personalize(root, name string) error {
+func personalize(root, hostname string) error {
 	files := map[string]string{
 		"etc/machine-id": randomHex(16) + "\n",
-		"etc/hostname":   name + "\n",
+		"etc/hostname":   hostname + "\n",
 	}
 	for rel, content := range files {
 		if err := os.WriteFile(filepath.Join(root, rel), []byte(content), 0o644); err != nil {
