@@ -112,7 +112,7 @@ func TestIntegrationStaleMemberRefused(t *testing.T) {
 	t.Logf("other peer URL: %s", d)
 
 	c.stop(t, c.members[1])
-	d = decideUntil(t, obs, peer, "a removal that costs quorum is refused", refused("would cost quorum"))
+	d = decideUntil(t, obs, peer, "a removal without quorum is refused", refused("etcd has no quorum now"))
 	t.Logf("second member down: %s", d)
 	st, err := obs.Observe(context.Background())
 	if err != nil {

@@ -33,10 +33,10 @@ type Config struct {
 	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
 	EtcdEndpoint, EtcdTLSDir string
 	// EtcdClientPort is the port of another server's etcd client URL
-	// ("2379"); StaleGoneWait bounds the wait for a removed member to go
-	// (tests).
-	EtcdClientPort string
-	StaleGoneWait  time.Duration
+	// ("2379"); StaleObserveWait and StaleGoneWait bound the waits for
+	// that etcd to answer and for a removed member to go (tests).
+	EtcdClientPort                  string
+	StaleObserveWait, StaleGoneWait time.Duration
 }
 
 // Work runs the quorum gate and the manifests of one server. It keeps

@@ -23,9 +23,11 @@ const (
 )
 
 // Bounds of the stale-member removal: observing through another server's
-// etcd, and waiting for the removal to show in its member list.
+// etcd (whose supervisor answers before its etcd starts, so a server that
+// is starting too gets half a minute), and waiting for the removal to show
+// in its member list.
 const (
-	staleObserveWait = 10 * time.Second
+	staleObserveWait = 30 * time.Second
 	staleGoneWait    = 2 * time.Minute
 	stalePoll        = time.Second
 )
@@ -74,9 +76,13 @@ func (p *Work) ReplaceStaleMember(ctx context.Context, via, caHash string, statu
 // replaceStale observes etcd through endpoint, decides, and removes the
 // member if the decision says so, confirming that it is gone.
 func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string, status func(string)) error {
-	octx, cancel := context.WithTimeout(ctx, staleObserveWait)
-	st, err := etcd.Observe(octx)
-	cancel()
+	var st quorum.Status
+	err := host.PollUntil(ctx, p.cfg.Clock, "observing etcd through "+endpoint, orDefault(p.cfg.StaleObserveWait, staleObserveWait), stalePoll,
+		func(ctx context.Context) (bool, error) {
+			var err error
+			st, err = etcd.Observe(ctx)
+			return err == nil, err
+		})
 	if err != nil {
 		return fmt.Errorf("cannot observe etcd through %s (its etcd may not be up yet), so this node's stale member cannot be checked: %w", endpoint, err)
 	}

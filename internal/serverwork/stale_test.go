@@ -73,7 +73,7 @@ func staleWork(t *testing.T, node string) *Work {
 		t.Fatalf("no node %s in the default cluster", node)
 	}
 	return New(Config{Log: zaptest.NewLogger(t), Cluster: &f.Cluster, Node: n,
-		Root: host.NewRoot(t.TempDir()), Clock: host.RealClock{}})
+		Root: host.NewRoot(t.TempDir()), Clock: host.RealClock{}, StaleObserveWait: 200 * time.Millisecond})
 }
 
 func etcdMember(id uint64, name, addr string, healthy bool) quorum.Member {
@@ -112,9 +112,9 @@ func TestReplaceStale(t *testing.T) {
 			members: []quorum.Member{pi41, etcdMember(2, "pi4-2-1a2b3c4d", "10.9.0.99", false), pi5},
 			wantErr: "not this node's", wantStatus: []string{"not removing: etcd member pi4-2-1a2b3c4d has peer URL"},
 			wantMembers: []string{"pi4-1-0a0b0c0d", "pi4-2-1a2b3c4d", "pi5-5e5e5e5e"}},
-		{name: "would cost quorum: refused",
+		{name: "no quorum to remove with: refused",
 			members: []quorum.Member{pi41, etcdMember(2, "pi4-2-1a2b3c4d", own, false), etcdMember(3, "pi5-5e5e5e5e", "10.9.0.3", false)},
-			wantErr: "would cost quorum", wantStatus: []string{"not removing: removing etcd member pi4-2-1a2b3c4d would cost quorum"},
+			wantErr: "etcd has no quorum now", wantStatus: []string{"not removing: not safe to remove etcd member pi4-2-1a2b3c4d: etcd has no quorum now (1/3 voters healthy, need 2)"},
 			wantMembers: []string{"pi4-1-0a0b0c0d", "pi4-2-1a2b3c4d", "pi5-5e5e5e5e"}},
 		{name: "the member k3s chose here (a join stopped half-way): left to k3s",
 			members:     []quorum.Member{pi41, etcdMember(2, "pi4-2-0c0c0c0c", own, false), pi5},
