@@ -38,7 +38,7 @@ plan: build ## print the full plan of every node of the built-in homelab
 # events that wake pi5's disk watch.
 test: tools ## all tests, integration ones against real components (needs root)
 	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/test/e2e$$')
-	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./test/e2e/
+	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 45m ./test/e2e/
 
 test-unit: ## only the tests that need no root and no built tools
 	$(GO) test -short -count=1 ./...
@@ -48,8 +48,8 @@ tools: ## build the slow test tools once, cached outside the repo by version
 	./test/tools/build-k3s-standin.sh
 	./test/tools/build-rootfs.sh
 
-e2e: ## the three-Pi homelab end to end in nspawn containers (needs root, ~5 min)
-	NODEAGENT_INTEGRATION=1 $(GO) test ./test/e2e/ -count=1 -v -timeout 30m
+e2e: ## the three-Pi homelab end to end in nspawn containers (needs root, ~10-15 min)
+	NODEAGENT_INTEGRATION=1 $(GO) test ./test/e2e/ -count=1 -v -timeout 45m
 
 fuzz: ## fuzz the cluster file decoder for a minute
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
