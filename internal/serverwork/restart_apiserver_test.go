@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/test/harness/apiserver"
@@ -39,15 +38,8 @@ func workFor(t *testing.T, kubeconfig, node string, clock host.Clock) *Work {
 	if _, err := host.WriteFileAtomic(root.Path(kube.K3sKubeconfig), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := config.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, ok := f.Cluster.Node(node)
-	if !ok {
-		t.Fatalf("no node %s in the default cluster", node)
-	}
-	p := New(Config{Log: zaptest.NewLogger(t), Cluster: &f.Cluster, Node: n, Root: root, Clock: clock})
+	c, n := defaultNode(t, node)
+	p := New(Config{Log: zaptest.NewLogger(t), Cluster: c, Node: n, Root: root, Clock: clock})
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }

@@ -64,6 +64,14 @@ func (f *fakeEtcd) WaitMemberGone(ctx context.Context, _ host.Clock, id uint64, 
 
 func staleWork(t *testing.T, node string) *Work {
 	t.Helper()
+	c, n := defaultNode(t, node)
+	return New(Config{Log: zaptest.NewLogger(t), Cluster: c, Node: n,
+		Root: host.NewRoot(t.TempDir()), Clock: host.RealClock{}, StaleObserveWait: 200 * time.Millisecond})
+}
+
+// defaultNode is node of the built-in homelab cluster file.
+func defaultNode(t *testing.T, node string) (*config.Cluster, config.Node) {
+	t.Helper()
 	f, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +80,7 @@ func staleWork(t *testing.T, node string) *Work {
 	if !ok {
 		t.Fatalf("no node %s in the default cluster", node)
 	}
-	return New(Config{Log: zaptest.NewLogger(t), Cluster: &f.Cluster, Node: n,
-		Root: host.NewRoot(t.TempDir()), Clock: host.RealClock{}, StaleObserveWait: 200 * time.Millisecond})
+	return &f.Cluster, n
 }
 
 func etcdMember(id uint64, name, addr string, healthy bool) quorum.Member {
