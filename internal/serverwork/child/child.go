@@ -1,9 +1,9 @@
 // Package child is the daemon's side of the server work: it runs
 // `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`
 // and `nodeagent stale-member` as children (Command) and reads the progress
-// they report in a line protocol (ReportLines) that those commands write. It links no client-go
-// clientset and no etcd client, so the resident daemon can use it
-// (test/deps checks).
+// they report in a line protocol (ReportLines) that those commands write.
+// It links no client-go clientset and no etcd client, so the resident
+// daemon can use it (test/deps checks).
 package child
 
 import (
