@@ -9,6 +9,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/firewall"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/logging"
 	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/systemd"
 )
@@ -37,6 +38,10 @@ type Deps struct {
 	// RebootPolicy: the daemon follows preflight.reboot; the zero value
 	// never reboots (`nodeagent join` without --reboot).
 	RebootPolicy RebootPolicy
+	// Phase marks log entries with the phase in progress; pass the one
+	// that also wraps the loggers given to the server work, so that their
+	// entries are marked too. New makes one when it is nil.
+	Phase *logging.Phase
 }
 
 // Agent provisions one node and keeps it in step.
@@ -60,7 +65,11 @@ func New(d Deps) *Agent {
 	}
 	// The node's name never changes for a running agent (a reload that drops
 	// it is refused), so the logger is set once; watchers share it.
-	a := &Agent{Deps: d, log: d.Log.With(zap.String("node", d.Node.Name)), usbUpdates: make(chan usbSettings, 1)}
+	if d.Phase == nil {
+		d.Phase = &logging.Phase{}
+	}
+	log := d.Phase.Logger(d.Log).With(zap.String("node", d.Node.Name))
+	a := &Agent{Deps: d, log: log, usbUpdates: make(chan usbSettings, 1)}
 	a.wire()
 	return a
 }

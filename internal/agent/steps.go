@@ -97,20 +97,29 @@ func (a *Agent) runSteps(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := s.Name()
-		slog := a.log.With(zap.String("phase", name))
-		a.Reporter.PhaseStarted(name)
-		slog.Info("phase started")
-		start := a.Clock.Now()
-		err := s.Apply(ctx)
-		elapsed := a.Clock.Now().Sub(start)
-		a.Reporter.PhaseDone(name, elapsed, err)
-		if err != nil {
-			slog.Error("phase failed", zap.Duration("elapsed", elapsed), zap.Error(err))
-			return fmt.Errorf("%s: %w", name, err)
+		if err := a.runStep(ctx, s); err != nil {
+			return err
 		}
-		slog.Info("phase done", zap.Duration("elapsed", elapsed))
 	}
+	return nil
+}
+
+// runStep applies one step; everything logged meanwhile carries its phase.
+func (a *Agent) runStep(ctx context.Context, s Step) error {
+	name := s.Name()
+	a.Phase.Set(name)
+	defer a.Phase.Set("")
+	a.Reporter.PhaseStarted(name)
+	a.log.Info("phase started")
+	start := a.Clock.Now()
+	err := s.Apply(ctx)
+	elapsed := a.Clock.Now().Sub(start)
+	a.Reporter.PhaseDone(name, elapsed, err)
+	if err != nil {
+		a.log.Error("phase failed", zap.Duration("elapsed", elapsed), zap.Error(err))
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	a.log.Info("phase done", zap.Duration("elapsed", elapsed))
 	return nil
 }
 

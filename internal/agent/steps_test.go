@@ -3,12 +3,16 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
@@ -172,5 +176,44 @@ func TestLivePlanOfAFreshHost(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("live plan of a fresh host lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// loggingStep logs through a logger it was given, as the step packages do.
+type loggingStep struct {
+	fakeStep
+	log *zap.Logger
+}
+
+func (s loggingStep) Apply(ctx context.Context) error {
+	s.log.Info("working")
+	return s.fakeStep.Apply(ctx)
+}
+
+// Every line logged while a phase runs carries the phase, not only the
+// agent's started/done lines, so `journalctl PHASE=k3s` shows the phase's work.
+func TestLinesWithinAPhaseCarryIt(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.Node("pi4-1")
+	a := New(Deps{Log: zap.New(core), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
+		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: &recordingReporter{}})
+	t.Cleanup(a.Close)
+	var ran []string
+	a.table = []Step{loggingStep{fakeStep{name: "k3s", applied: &ran}, a.log.Named("k3s")}}
+	if err := a.runSteps(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.log.Info("between passes")
+	var got []string
+	for _, e := range logs.All() {
+		got = append(got, e.Message+" phase="+fmt.Sprint(e.ContextMap()["phase"]))
+	}
+	want := []string{"phase started phase=k3s", "working phase=k3s", "phase done phase=k3s", "between passes phase=<nil>"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log lines (-want +got):\n%s", diff)
 	}
 }

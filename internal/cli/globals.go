@@ -34,6 +34,8 @@ type Globals struct {
 	USBRoot    string
 	LogLevel   string
 	Log        *zap.Logger
+	// Phase marks Log's entries with the agent's phase in progress.
+	Phase *logging.Phase
 }
 
 // AddFlags registers the shared flags on root and sets up the logger before
@@ -44,7 +46,8 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 		if err != nil {
 			return err
 		}
-		g.Log = log
+		g.Phase = &logging.Phase{}
+		g.Log = g.Phase.Logger(log)
 		return nil
 	}
 	f := root.PersistentFlags()
@@ -155,6 +158,7 @@ func (g *Globals) NewAgent(ctx context.Context, rep agent.Reporter, download rel
 		USBRoot: usbRoot,
 		Log:     g.Log, File: f, Node: n, Root: g.HostRoot(), Runner: runner, Clock: host.RealClock{},
 		Reporter: rep, Systemd: sd, Download: download, NewServerWork: newServerWork,
+		Phase: g.Phase,
 	})
 	return a, func() { a.Close(); sd.Close() }, nil
 }

@@ -70,10 +70,22 @@ func journalKey(k string) string {
 		}
 	}
 	s := strings.TrimLeft(b.String(), "_")
-	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') || reservedJournalKeys[s] {
 		s = "F_" + s
 	}
 	return s
+}
+
+// reservedJournalKeys are the fields journald itself gives a meaning
+// (systemd.journal-fields(7)). A zap field of that name would become a
+// second MESSAGE= (which journalctl then shows instead of the line) or a
+// bogus PRIORITY=, so such fields are prefixed like the others that are
+// not valid as they are.
+var reservedJournalKeys = map[string]bool{
+	"MESSAGE": true, "MESSAGE_ID": true, "PRIORITY": true, "CODE_FILE": true, "CODE_LINE": true,
+	"CODE_FUNC": true, "ERRNO": true, "INVOCATION_ID": true, "USER_INVOCATION_ID": true,
+	"SYSLOG_FACILITY": true, "SYSLOG_IDENTIFIER": true, "SYSLOG_PID": true, "SYSLOG_TIMESTAMP": true,
+	"SYSLOG_RAW": true, "DOCUMENTATION": true, "TID": true, "UNIT": true, "USER_UNIT": true,
 }
 
 func priority(l zapcore.Level) journal.Priority {

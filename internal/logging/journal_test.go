@@ -34,7 +34,7 @@ func TestJournalCoreFields(t *testing.T) {
 }
 
 func TestJournalKey(t *testing.T) {
-	for in, want := range map[string]string{"phase": "PHASE", "node-name": "NODE_NAME", "_x": "X", "1st": "F_1ST"} {
+	for in, want := range map[string]string{"phase": "PHASE", "node-name": "NODE_NAME", "_x": "X", "1st": "F_1ST", "message": "F_MESSAGE", "priority": "F_PRIORITY", "unit": "F_UNIT"} {
 		if got := journalKey(in); got != want {
 			t.Errorf("journalKey(%q) = %q, want %q", in, got, want)
 		}
