@@ -1,14 +1,15 @@
 # nodeagent: build, test, plan. `make help` lists the targets.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version everywhere: `nodeagent version` prints the package's.
+# Debian versions must start with a digit; a tag like v1.2.3 gives 1.2.3,
+# an untagged commit 0.1.0+git<commits>.g<hash>.
+DEB_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null | sed 's/^v//' || true)
+ifeq ($(DEB_VERSION),)
+DEB_VERSION := 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0).g$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+endif
+VERSION ?= $(DEB_VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 BIN := bin
-
-# Debian versions must start with a digit; a tag like v1.2.3 gives 1.2.3.
-DEB_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null | sed 's/^v//' || true)
-ifeq ($(DEB_VERSION),)
-DEB_VERSION := 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
-endif
 
 .PHONY: help build build-arm64 build-amd64 test test-unit plan lint staticcheck fuzz bench tools deb clean
 

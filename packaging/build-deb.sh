@@ -7,9 +7,12 @@ set -euo pipefail
 version=$1 arch=$2 bindir=$3 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# Dates in the package (manual pages, changelog) are the last commit's, so
+# the same commit builds the same package.
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 1)}"
 stage=$(mktemp -d)
 chmod 0755 "$stage" # mktemp makes it 0700, which would be the mode of ./ in the .deb
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$stage.gen"' EXIT
 
 install -D -m 0755 "$bindir/nodeagent" "$stage/usr/bin/nodeagent"
 install -D -m 0755 "$bindir/nodeagentd" "$stage/usr/lib/nodeagent/nodeagentd"
@@ -22,14 +25,20 @@ install -D -m 0644 "$top/README.md" "$stage/usr/share/doc/nodeagent/README.md"
 # Manual pages from the commands' own help; they do not depend on ARCH, so
 # the generator runs for this machine.
 man="$stage/usr/share/man/man1"
-(cd "$top" && env -u GOOS -u GOARCH CGO_ENABLED=0 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-0}" \
-  go run -trimpath -ldflags "-X main.version=$version" ./cmd/nodeagent gen-man "$man")
+gen="$stage.gen"
+(cd "$top" && env -u GOOS -u GOARCH CGO_ENABLED=0 \
+  go build -trimpath -ldflags "-X main.version=$version" -o "$gen" ./cmd/nodeagent)
+"$gen" gen-man "$man"
 gzip -9n "$man"/*.1
 chmod 0644 "$man"/*.1.gz
+install -d -m 0755 "$stage/usr/share/bash-completion/completions"
+"$gen" completion bash > "$stage/usr/share/bash-completion/completions/nodeagent"
+chmod 0644 "$stage/usr/share/bash-completion/completions/nodeagent"
+rm -f "$gen"
 install -D -m 0644 "$here/deb/lintian-overrides" "$stage/usr/share/lintian/overrides/nodeagent"
 install -D -m 0644 "$here/deb/copyright" "$stage/usr/share/doc/nodeagent/copyright"
 printf '%s\n' "nodeagent ($version) unstable; urgency=medium" "" "  * Release $version." "" \
-  " -- nodeagent maintainers <maintainers@nodeagent.invalid>  $(date -R -d @"${SOURCE_DATE_EPOCH:-0}")" \
+  " -- nodeagent maintainers <maintainers@nodeagent.invalid>  $(date -R -d @"$SOURCE_DATE_EPOCH")" \
   | gzip -9n > "$stage/usr/share/doc/nodeagent/changelog.gz"
 chmod 0644 "$stage/usr/share/doc/nodeagent/changelog.gz"
 

@@ -86,3 +86,35 @@ func TestPlanAllNodesJSON(t *testing.T) {
 		t.Error("plan JSON must show the token redacted")
 	}
 }
+
+// The manual pages are titled by their command, dated by SOURCE_DATE_EPOCH
+// and leave out the generated completion scripts.
+func TestGenManTitlesAndDatesEachPage(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SOURCE_DATE_EPOCH", "1796169600") // 2026-12-01
+	if _, _, err := run(t, "gen-man", dir); err != nil {
+		t.Fatal(err)
+	}
+	for page, title := range map[string]string{"nodeagent.1": "NODEAGENT", "nodeagent-join.1": "NODEAGENT-JOIN", "nodeagent-token-generate.1": "NODEAGENT-TOKEN-GENERATE"} {
+		data, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `.TH "` + title + `" "1" "Dec 2026" "nodeagent ` + version + `"`; !strings.Contains(string(data), want) {
+			t.Errorf("%s: no %q in\n%s", page, want, firstLines(string(data), 4))
+		}
+	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "*completion*"))
+	if len(pages) > 0 {
+		t.Errorf("pages about shell completion: %v", pages)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	if _, _, err := run(t, "gen-man", t.TempDir()); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+		t.Errorf("without SOURCE_DATE_EPOCH: err = %v, want one naming it", err)
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
+}

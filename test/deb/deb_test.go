@@ -125,6 +125,11 @@ func testInstall(t *testing.T, n node, st *pkgState) {
 	if err != nil {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
 	}
+	for _, step := range []string{"Next steps:", "examples/cluster.yaml /etc/nodeagent/cluster.yaml", "nodeagent validate", "nodeagent token generate", "nodeagent doctor"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("dpkg -i of a first install does not say %q:\n%s", step, out)
+		}
+	}
 	if got := n.sh(ctx, "dpkg-query -W -f '${Status} ${Version}' nodeagent"); got != "install ok installed "+oldVersion {
 		t.Errorf("dpkg-query = %q, want installed %s", got, oldVersion)
 	}
@@ -134,7 +139,7 @@ func testInstall(t *testing.T, n node, st *pkgState) {
 	if got := n.sh(ctx, "systemctl is-enabled nodeagent.service || true"); got != "enabled\n" {
 		t.Errorf("systemctl is-enabled = %q, want enabled", got)
 	}
-	for _, f := range []string{"/usr/lib/nodeagent/nodeagentd", "/usr/share/man/man1/nodeagent.1.gz", "/usr/share/man/man1/nodeagent-join.1.gz"} {
+	for _, f := range []string{"/usr/lib/nodeagent/nodeagentd", "/usr/share/man/man1/nodeagent.1.gz", "/usr/share/man/man1/nodeagent-join.1.gz", "/usr/share/bash-completion/completions/nodeagent"} {
 		if got := n.sh(ctx, "dpkg -S "+f+" 2>&1 || true"); got != "nodeagent: "+f+"\n" {
 			t.Errorf("dpkg -S %s = %q, want it shipped by nodeagent", f, got)
 		}
