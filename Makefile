@@ -11,7 +11,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 BIN := bin
 
-.PHONY: help build build-arm64 build-amd64 test test-unit plan lint staticcheck fuzz bench tools deb clean
+.PHONY: help build build-arm64 build-amd64 test test-as-root deps test-unit plan lint staticcheck fuzz bench tools deb clean
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,14 +37,20 @@ plan: build ## print the full plan of every node of the built-in homelab
 # The e2e runs on its own after the rest: its idle step measures the
 # daemons' CPU, and the loop devices that other packages set up send block
 # events that wake pi5's disk watch.
-test: tools ## all tests, integration ones against real components (needs root)
+test: ## all tests, against real components; as root or with sudo, installs the Debian packages they need
+	@./test/tools/as-root.sh $(MAKE) --no-print-directory test-as-root GO='$(GO)'
+
+test-as-root: deps tools
 	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/test/e2e$$')
 	NODEAGENT_INTEGRATION=1 $(GO) test -count=1 -timeout 45m ./test/e2e/
+
+deps: ## install the Debian packages the tests need, those missing only (needs root)
+	./test/tools/install-debs.sh
 
 test-unit: ## only the tests that need no root and no built tools
 	$(GO) test -short -count=1 ./...
 
-tools: ## build the slow test tools once, cached outside the repo by version
+tools: deps ## build the slow test tools once, cached outside the repo by version
 	./test/tools/build-kube-apiserver.sh
 	./test/tools/build-k3s-standin.sh
 	./test/tools/build-rootfs.sh
