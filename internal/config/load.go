@@ -49,7 +49,7 @@ func Load(path string) (*File, error) {
 func Parse(source string, data []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Errors{Source: source, List: []FieldError{syntaxError(err)}}
+		return nil, &Errors{Source: source, List: []FieldError{locateSyntaxError(data, syntaxError(err))}}
 	}
 	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && len(root.Content) == 0) {
 		return nil, &Errors{Source: source, List: []FieldError{{Line: 1, Msg: "the file is empty"}}}
@@ -66,7 +66,7 @@ func Parse(source string, data []byte) (*File, error) {
 	if err := dec.Decode(&f.Cluster); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, &Errors{Source: source, List: []FieldError{syntaxError(err)}}
+			return nil, &Errors{Source: source, List: []FieldError{locateSyntaxError(data, syntaxError(err))}}
 		}
 		// Type errors leave the rest decoded: validate it too, so the
 		// user sees every problem at once.
@@ -87,6 +87,7 @@ func (f *File) decodeErrors(te *yaml.TypeError) []FieldError {
 	for _, msg := range te.Errors {
 		fe := parseLineMessage(msg)
 		fe.Field = f.lines.fieldAt(fe.Line, fe.Msg)
+		fe.Msg = suggestField(fe.Msg)
 		out = append(out, fe)
 	}
 	return out
