@@ -31,10 +31,14 @@ func dialSystemd(ctx context.Context, g *cli.Globals) (*systemd.Manager, error) 
 func newDoctorCommand(g *cli.Globals, connect connectSystemd) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check that this machine can join: cluster file, identity, token, kernel, clock, ufw",
+		Short: "Check that this machine can join: cluster file, identity, token, k3s release, kernel, clock, ufw",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			checks := doctorChecks(cmd.Context(), g, connect)
+			width := 14
+			for _, c := range checks {
+				width = max(width, len(c.Name))
+			}
 			failed := 0
 			for _, c := range checks {
 				mark := "ok  "
@@ -44,9 +48,9 @@ func newDoctorCommand(g *cli.Globals, connect connectSystemd) *cobra.Command {
 						mark, failed = "FAIL", failed+1
 					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %-14s %s\n", mark, c.Name, c.Message)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %-*s %s\n", mark, width, c.Name, c.Message)
 				if !c.OK && c.Fix != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "     %-14s fix: %s\n", "", c.Fix)
+					fmt.Fprintf(cmd.OutOrStdout(), "     %-*s fix: %s\n", width, "", c.Fix)
 				}
 			}
 			if failed > 0 {

@@ -51,6 +51,44 @@ func writeFiles(t *testing.T, root string, files map[string]string, mode os.File
 	}
 }
 
+// homelabWithLocalRelease is the built-in homelab with an air-gap release
+// directory, so that doctor's release check reads files, never the network.
+func homelabWithLocalRelease(t *testing.T) string {
+	t.Helper()
+	const github = "releaseBase: https://github.com/k3s-io/k3s/releases/download"
+	y := string(config.DefaultYAML())
+	if !strings.Contains(y, github) {
+		t.Fatalf("the built-in homelab has no %q", github)
+	}
+	return strings.Replace(y, github, "releaseBase: /srv/k3s-release", 1)
+}
+
+// squash collapses runs of spaces: doctor pads its name column to the
+// longest check name.
+func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// The name column fits the longest name, so every message starts in one column.
+func TestDoctorAlignsMessages(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{config.DefaultPath: homelabWithLocalRelease(t)}, 0o644)
+	out, _ := runDoctor(t, root)
+	col := -1
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "fix:") {
+			continue
+		}
+		name := strings.Fields(line)[1]
+		start := strings.Index(line, name) + len(name)
+		at := start + len(line[start:]) - len(strings.TrimLeft(line[start:], " "))
+		if col == -1 {
+			col = at
+		}
+		if at != col {
+			t.Errorf("message of %s starts at column %d, others at %d:\n%s", name, at, col, out)
+		}
+	}
+}
+
 func TestDoctor(t *testing.T) {
 	root := t.TempDir()
 	out, err := runDoctor(t, root)
@@ -58,12 +96,12 @@ func TestDoctor(t *testing.T) {
 	if !errors.As(err, &exit) || exit.Code != 1 {
 		t.Fatalf("doctor without a cluster file: err = %v, want exit 1\n%s", err, out)
 	}
-	if want := "FAIL cluster-file   no cluster file: copy"; !strings.Contains(out, want) {
+	if want := "FAIL cluster-file   no cluster file: copy"; !strings.Contains(squash(out), squash(want)) {
 		t.Errorf("doctor without a cluster file lacks %q:\n%s", want, out)
 	}
 
 	// The homelab as the user's cluster file, on an otherwise empty host.
-	writeFiles(t, root, map[string]string{config.DefaultPath: string(config.DefaultYAML())}, 0o644)
+	writeFiles(t, root, map[string]string{config.DefaultPath: homelabWithLocalRelease(t)}, 0o644)
 	out, err = runDoctor(t, root)
 	if !errors.As(err, &exit) || exit.Code != 1 {
 		t.Fatalf("doctor on an empty tree: err = %v, want exit 1\n%s", err, out)
@@ -75,8 +113,10 @@ func TestDoctor(t *testing.T) {
 		"fix: add \"cgroup_memory=1 cgroup_enable=memory\"",
 		"WARN time-sync      cannot ask timedated",
 		"FAIL token ",
+		"FAIL k3s-release    fetching k3s checksums: opening /srv/k3s-release/",
+		"fix: check this node's access to k3s.releaseBase (/srv/k3s-release)",
 	} {
-		if !strings.Contains(out, want) {
+		if !strings.Contains(squash(out), squash(want)) {
 			t.Errorf("doctor on an empty tree lacks %q:\n%s", want, out)
 		}
 	}
@@ -90,12 +130,18 @@ func TestDoctor(t *testing.T) {
 		"/sys/module/vxlan/refcnt":          "0\n",
 	}, 0o644)
 	writeFiles(t, root, map[string]string{"/etc/nodeagent/token": "K10abc::server:0123456789abcdef0123456789abcdef\n"}, 0o600)
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, root, map[string]string{"/srv/k3s-release/" + f.Cluster.K3s.Version + "/sha256sum-arm64.txt": strings.Repeat("a", 64) + "  k3s-arm64\n"}, 0o644)
 	out, err = runDoctor(t, root)
 	if err != nil {
 		t.Fatalf("doctor on a ready tree: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ok   memory-cgroup", "ok   module-vxlan", "ok   swap", "ok   token "} {
-		if !strings.Contains(out, want) {
+	for _, want := range []string{"ok   memory-cgroup", "ok   module-vxlan", "ok   swap", "ok   token ",
+		"ok   k3s-release    k3s " + f.Cluster.K3s.Version + ": /srv/k3s-release/" + f.Cluster.K3s.Version + "/sha256sum-arm64.txt answers and lists the binary"} {
+		if !strings.Contains(squash(out), squash(want)) {
 			t.Errorf("doctor on a ready tree lacks %q:\n%s", want, out)
 		}
 	}
@@ -129,7 +175,7 @@ func TestDoctorNamesALateCgroupDisable(t *testing.T) {
 	root := t.TempDir()
 	const ours = "console=tty1 root=PARTUUID=x rootwait cgroup_memory=1 cgroup_enable=memory"
 	writeFiles(t, root, map[string]string{
-		config.DefaultPath:                  string(config.DefaultYAML()),
+		config.DefaultPath:                  homelabWithLocalRelease(t),
 		"/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io pids\n",
 		"/proc/cmdline":                     ours + " cgroup_disable=memory\n",
 		"/boot/firmware/cmdline.txt":        ours + " cgroup_disable=memory\n",
@@ -143,7 +189,7 @@ func TestDoctorNamesALateCgroupDisable(t *testing.T) {
 		"FAIL memory-cgroup  /proc/cmdline has cgroup_disable=memory after nodeagent's \"cgroup_memory=1 cgroup_enable=memory\"",
 		"fix: remove cgroup_disable=memory from /boot/firmware/cmdline.txt",
 	} {
-		if !strings.Contains(out, want) {
+		if !strings.Contains(squash(out), squash(want)) {
 			t.Errorf("doctor lacks %q:\n%s", want, out)
 		}
 	}

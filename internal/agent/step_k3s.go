@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	"context"
 
 	"go.uber.org/zap"
@@ -99,12 +101,26 @@ func (s k3sStep) Status(ctx context.Context, r *StatusReport) error {
 	return nil
 }
 
-// Checks checks the join token: present and readable by root only.
-func (s k3sStep) Checks(context.Context) []preflight.Check {
+// Checks checks the join token (present and readable by root only) and that
+// the k3s release can be had.
+func (s k3sStep) Checks(ctx context.Context) []preflight.Check {
 	file := s.a.cluster().K3s.TokenFile
 	tok := preflight.Check{Name: "token", Severity: preflight.SeverityError, OK: true, Message: file + " is readable by root only"}
 	if _, err := k3s.ReadToken(s.a.Root.Path(file)); err != nil {
 		tok.OK, tok.Message, tok.Fix = false, err.Error(), "nodeagent token generate on one node, then copy the file to every node"
 	}
-	return []preflight.Check{tok}
+	return []preflight.Check{tok, s.releaseCheck(ctx)}
+}
+
+// releaseCheck fetches the release's checksum file, with a short bound:
+// doctor answers in seconds, where the install retries for minutes.
+func (s k3sStep) releaseCheck(ctx context.Context) preflight.Check {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	msg, err := s.a.k3s.ReleaseReady(ctx)
+	if err != nil {
+		return preflight.Check{Name: "k3s-release", Severity: preflight.SeverityError, Message: err.Error(),
+			Fix: "check this node's access to k3s.releaseBase (" + s.a.cluster().K3s.ReleaseBase + "), or point it at a local directory with <version>/k3s-<arch> and its sha256sum file (air-gapped)"}
+	}
+	return preflight.Check{Name: "k3s-release", OK: true, Message: msg}
 }

@@ -102,13 +102,24 @@ func (s preflightStep) Checks(ctx context.Context) []preflight.Check {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return append(checks, preflight.CheckTimeSync(func() (bool, error) {
+	clock := preflight.CheckTimeSync(func() (bool, error) {
 		ok, err := s.a.Systemd.TimeSynced(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return false, fmt.Errorf("timedated did not answer")
 		}
 		return ok, err
-	}))
+	})
+	return append(checks, clockCheck(clock, s.a.cluster().Preflight.TimeSync))
+}
+
+// clockCheck is a warning, not a failure, where the owner chose to join
+// without a synchronised clock (preflight.timeSync: warn).
+func clockCheck(c preflight.Check, mode string) preflight.Check {
+	if !c.OK && mode == config.TimeSyncWarn {
+		c.Severity = preflight.SeverityWarning
+		c.Message += " (preflight.timeSync: warn: the join goes on)"
+	}
+	return c
 }
 
 func (preflightStep) Status(context.Context, *StatusReport) error { return nil }

@@ -217,3 +217,17 @@ func TestLinesWithinAPhaseCarryIt(t *testing.T) {
 		t.Errorf("log lines (-want +got):\n%s", diff)
 	}
 }
+
+func TestClockCheckFollowsTimeSync(t *testing.T) {
+	unsynced := preflight.Check{Name: "time-sync", Severity: preflight.SeverityError, Message: "the clock is not synchronized"}
+	if got := clockCheck(unsynced, config.TimeSyncWait); got.Severity != preflight.SeverityError {
+		t.Errorf("timeSync wait: severity %s, want error", got.Severity)
+	}
+	got := clockCheck(unsynced, config.TimeSyncWarn)
+	if got.Severity != preflight.SeverityWarning || !strings.Contains(got.Message, "preflight.timeSync: warn") {
+		t.Errorf("timeSync warn: %+v, want a warning that names the setting", got)
+	}
+	if synced := (preflight.Check{Name: "time-sync", OK: true, Severity: preflight.SeverityError}); clockCheck(synced, config.TimeSyncWarn) != synced {
+		t.Error("a synchronised clock's check changed")
+	}
+}

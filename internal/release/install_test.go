@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,34 @@ func assertBinary(t *testing.T, root host.Root, want []byte) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "k3s")); err != nil || st.Mode().Perm() != 0o755 {
 		t.Errorf("k3s mode: %v %v, want 0755", st.Mode(), err)
+	}
+}
+
+// Reachable reads the checksum file, as the install would first, and
+// writes nothing; an unknown version or a missing asset is an error.
+func TestReachable(t *testing.T) {
+	srv := newRelServer(t, []byte("k3s binary"))
+	root := newRoot(t)
+	i := NewInstaller(root, zaptest.NewLogger(t), host.RealClock{}, Options{Retries: 1})
+	k := config.K3s{Version: testVersion, ReleaseBase: srv.URL, SHA256: map[string]string{"arm64": sha([]byte("k3s binary"))}}
+	loc, err := i.Reachable(context.Background(), k, "arm64")
+	if err != nil || !strings.HasSuffix(loc, "/sha256sum-arm64.txt") {
+		t.Fatalf("Reachable = %q, %v; want the checksum file, nil", loc, err)
+	}
+	if bin, sums := srv.counts(); bin != 0 || sums != 1 {
+		t.Errorf("requests: %d binary, %d checksum; want only the checksum file", bin, sums)
+	}
+	if got := listDir(t, root.Path("/")); len(got) != 0 {
+		t.Errorf("Reachable wrote %v", got)
+	}
+	srv.Close()
+	if _, err := i.Reachable(context.Background(), k, "arm64"); err == nil {
+		t.Error("a release server that is gone: no error")
+	}
+	// An air-gap directory whose checksum file lists another arch only.
+	writeTree(t, root, map[string]string{"/srv/rel/" + testVersion + "/sha256sum-arm64.txt": sha([]byte("x")) + "  k3s\n"})
+	k = config.K3s{Version: testVersion, ReleaseBase: "/srv/rel"}
+	if _, err := i.Reachable(context.Background(), k, "arm64"); err == nil || !strings.Contains(err.Error(), "does not list k3s-arm64") {
+		t.Errorf("a checksum file without the binary: err = %v, want one saying so", err)
 	}
 }
