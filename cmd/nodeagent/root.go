@@ -36,6 +36,7 @@ cluster's manifests once etcd has quorum.`,
 		newRestartTurnCommand(g),
 		newStaleMemberCommand(g),
 		newRemoveNodeCommand(g),
+		newFirewallCommand(g),
 	)
 	root.AddCommand(newManCommand(root))
 	return root

@@ -75,6 +75,12 @@ func (f *Firewall) Apply(ctx context.Context, c *config.Cluster, n config.Node) 
 	if err := f.guardSSH(c, st, desired); err != nil {
 		return res, err
 	}
+	if !st.Installed || len(Changes(st, desired, DesiredDefaults())) > 0 {
+		// Before the first change: what removing the package puts back.
+		if err := f.recordBefore(st); err != nil {
+			return res, err
+		}
+	}
 	if !st.Installed {
 		if st, err = f.install(ctx, c); err != nil {
 			return res, err
