@@ -17,6 +17,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/identity"
 	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
@@ -156,7 +157,9 @@ func logRuntimeStats(ctx context.Context, log *zap.Logger) {
 
 func isConfigProblem(err error) bool {
 	var cfgErr *config.Errors
-	return errors.As(err, &cfgErr) || errors.Is(err, identity.ErrNotANode) || errors.Is(err, identity.ErrNoClusterFile)
+	var untrusted *host.UntrustedError // fixed by a chmod or chown, which the watch sees
+	return errors.As(err, &cfgErr) || errors.As(err, &untrusted) ||
+		errors.Is(err, identity.ErrNotANode) || errors.Is(err, identity.ErrNoClusterFile)
 }
 
 // watchConfigDir reports changes in the cluster file's directory (editors

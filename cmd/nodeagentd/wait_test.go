@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +38,29 @@ func TestConfigWaitStatus(t *testing.T) {
 				t.Errorf("status = %q, want it to start with %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A cluster file others could write is refused (issue #22 item 5); the
+// daemon waits for the chmod that fixes it, saying what is wrong, rather
+// than exiting into a restart loop.
+func TestWaitsForAClusterFileOnlyRootCanWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, config.DefaultYAML(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	if err == nil {
+		t.Fatal("a cluster file writable by others was loaded")
+	}
+	if !isConfigProblem(err) {
+		t.Errorf("isConfigProblem(%v) = false: the daemon would exit instead of waiting", err)
+	}
+	want := "waiting for a usable cluster file: reading cluster file: " + path + ": writable by others (mode 0666)"
+	if got := configWaitStatus(err, 0); !strings.HasPrefix(got, want) {
+		t.Errorf("status = %q, want it to start with %q", got, want)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -20,34 +19,37 @@ import (
 // dir (the cluster file's apply.overlayDir, resolved through root), in name
 // order, each a multi-document YAML stream. Empty documents are skipped. A
 // missing directory is no overlay. Errors name the file and the 1-based
-// document index. On error do not apply at all: applying the built-in set
-// alone would prune the overlay's objects.
+// document index. Every file and the directory must be ones only root could
+// have written (host.OpenTrustedDir: owned by root, not writable by others,
+// no symbolic link out of the directory); one that is not refuses the whole
+// overlay. On error do not apply at all: applying the built-in set alone
+// would prune the overlay's objects.
 func LoadOverlay(root host.Root, dir string) ([]*unstructured.Unstructured, error) {
 	if dir == "" {
 		return nil, nil
 	}
 	path := root.Path(dir)
-	entries, err := os.ReadDir(path)
+	d, err := host.OpenTrustedDir(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading overlay directory %s: %w", path, err)
+		return nil, fmt.Errorf("reading overlay: %w", err)
 	}
-	var names []string
-	for _, en := range entries {
-		ext := filepath.Ext(en.Name())
-		if !en.IsDir() && (ext == ".yaml" || ext == ".yml") {
-			names = append(names, en.Name())
-		}
+	defer d.Close()
+	entries, err := d.ReadDir()
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
 	var objs []*unstructured.Unstructured
-	for _, name := range names {
-		file := filepath.Join(path, name)
-		data, err := os.ReadFile(file)
+	for _, en := range entries {
+		if ext := filepath.Ext(en.Name()); en.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		file := filepath.Join(path, en.Name())
+		data, err := d.ReadFile(en.Name())
 		if err != nil {
-			return nil, fmt.Errorf("reading overlay file %s: %w", file, err)
+			return nil, fmt.Errorf("reading overlay: %w", err)
 		}
 		docs, err := decodeDocuments(data)
 		if err != nil {

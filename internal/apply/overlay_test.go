@@ -104,3 +104,72 @@ func TestMerge(t *testing.T) {
 		t.Errorf("Merge changed its input: %s", mode)
 	}
 }
+
+// The overlay is applied with the admin's credentials, so one file root
+// alone could not have written refuses the whole overlay (issue #22 item
+// 5): applying the rest would let prune delete that file's objects.
+func TestLoadOverlayRefusesUntrusted(t *testing.T) {
+	const dir = "/etc/nodeagent/manifests.d"
+	good := "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"
+	tests := []struct {
+		name    string
+		spoil   func(t *testing.T, root host.Root)
+		wantErr string // after the root's prefix
+	}{
+		{name: "a file writable by others", spoil: func(t *testing.T, root host.Root) {
+			overlayFile(t, root.Path(dir+"/20-b.yaml"), good, 0o666)
+		}, wantErr: dir + "/20-b.yaml: writable by others (mode 0666); refusing to use it — chmod o-w"},
+		{name: "the directory writable by others", spoil: func(t *testing.T, root host.Root) {
+			if err := os.Chmod(root.Path(dir), 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: dir + ": writable by others (mode 0777)"},
+		{name: "a file owned by another user", spoil: func(t *testing.T, root host.Root) {
+			overlayFile(t, root.Path(dir+"/20-b.yaml"), good, 0o644)
+			if os.Geteuid() != 0 {
+				t.Skip("giving a file to another user needs root")
+			}
+			if err := os.Chown(root.Path(dir+"/20-b.yaml"), 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: dir + "/20-b.yaml: owned by uid 65534, not root"},
+		{name: "a link out of the directory", spoil: func(t *testing.T, root host.Root) {
+			overlayFile(t, root.Path("/home/pi/b.yaml"), good, 0o644)
+			if err := os.Symlink(root.Path("/home/pi/b.yaml"), root.Path(dir+"/20-b.yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: dir + "/20-b.yaml: a symbolic link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := host.NewRoot(t.TempDir())
+			overlayFile(t, root.Path(dir+"/10-a.yaml"), good, 0o644)
+			if _, err := LoadOverlay(root, dir); err != nil {
+				t.Fatalf("the good overlay: %v", err)
+			}
+			tt.spoil(t, root)
+			objs, err := LoadOverlay(root, dir)
+			if want := root.Path(tt.wantErr); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("LoadOverlay error = %v, want one containing %q", err, want)
+			}
+			if objs != nil {
+				t.Errorf("LoadOverlay returned %d objects with its error, want none", len(objs))
+			}
+		})
+	}
+}
+
+// overlayFile writes data at path with mode (not the umask's), creating
+// its directories 0755.
+func overlayFile(t *testing.T, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // DefaultPath is where the cluster file lives on a node.
@@ -35,9 +36,12 @@ type File struct {
 // Default returns the built-in homelab cluster.
 func Default() (*File, error) { return Parse(BuiltinName, defaultYAML) }
 
-// Load reads and validates the cluster file at path.
+// Load reads and validates the cluster file at path. The file is applied
+// with the cluster's admin credentials, so it is read only if root alone
+// could have written it (host.ReadTrusted): owned by root, not writable by
+// others, not a symbolic link.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := host.ReadTrusted(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading cluster file: %w", err)
 	}

@@ -1,7 +1,8 @@
 // Package host is the seam between nodeagent and the machine it runs on: a
 // Root that every path to /sys, /dev, /proc, /etc and /var goes through, one
-// Runner for every command, a Clock, and crash-safe file writes. Tests point
-// a Root at a temporary tree and use the fakes beside these types.
+// Runner for every command, a Clock, crash-safe file writes, and reads of
+// files only root could have written (trust.go). Tests point a Root at a
+// temporary tree and use the fakes beside these types.
 package host
 
 import "path/filepath"

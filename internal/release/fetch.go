@@ -8,12 +8,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // maxRetryAfter caps a server's Retry-After so a misconfigured mirror cannot
@@ -104,9 +105,11 @@ func (e *readError) Unwrap() error { return e.err }
 // through the retrying client, or a host file for a local release.
 func (i *Installer) open(ctx context.Context, loc string, local bool) (io.ReadCloser, int64, error) {
 	if local {
-		f, err := os.Open(i.root.Path(loc))
+		// An air-gap release is trusted as the cluster file is: only a
+		// file root alone could have written (host.OpenTrusted).
+		f, err := host.OpenTrusted(i.root.Path(loc))
 		if err != nil {
-			return nil, 0, fmt.Errorf("opening %s: %w", loc, err)
+			return nil, 0, fmt.Errorf("opening k3s release file: %w", err)
 		}
 		st, err := f.Stat()
 		if err != nil {
