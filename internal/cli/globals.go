@@ -103,11 +103,23 @@ func (g *Globals) ThisNode(f *config.File) (config.Node, error) {
 	if err != nil {
 		g.Log.Debug("cannot read local identity", zap.Error(err))
 	}
-	n, err := identity.Resolve(&f.Cluster, g.NodeName, facts)
-	if err == nil && g.NodeName != "" && !identity.IsLocal(n, facts) {
-		// --node is the explicit way and stays so (images, tests), but a
-		// typo of the node name should not go unnoticed.
-		g.Log.Warn("the node named by --node has its address on no local interface",
+	name, source := g.NodeName, "--node"
+	if name == "" {
+		// The service's place for the name: it takes no --node. A bad
+		// file counts as no node, so the daemon waits for its fix.
+		source = identity.NodeFile
+		if name, err = identity.ReadNodeFile(g.HostRoot().Path(identity.NodeFile)); err != nil {
+			return config.Node{}, fmt.Errorf("%w: %v", identity.ErrNotANode, err)
+		}
+	}
+	n, err := identity.Resolve(&f.Cluster, name, facts)
+	if err != nil && name != "" && source != "--node" {
+		err = fmt.Errorf("%w: %s: %v", identity.ErrNotANode, identity.NodeFile, err)
+	}
+	if err == nil && name != "" && !identity.IsLocal(n, facts) {
+		// Naming the node is the explicit way and stays so (images,
+		// tests), but a typo of the node name should not go unnoticed.
+		g.Log.Warn("the named node has its address on no local interface", zap.String("by", source),
 			zap.String("node", n.Name), zap.String("address", n.Address), zap.Stringers("localAddresses", facts.Addrs))
 	}
 	return n, err

@@ -62,3 +62,50 @@ func TestThisNodeRefusesTheBuiltinHomelab(t *testing.T) {
 		t.Errorf("ThisNode(a file) --node pi4-1 = %v, %v; want pi4-1", n.Name, err)
 	}
 }
+
+// The service takes no --node: /etc/nodeagent/node names the node of a Pi
+// whose hostname and addresses do not tell; --node wins over it.
+func TestThisNodeReadsTheNodeFile(t *testing.T) {
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Source = "/etc/nodeagent/cluster.yaml"
+	root := t.TempDir()
+	g := &Globals{RootDir: root, Log: zap.NewNop()}
+	// (Unless this machine happens to have a homelab address.)
+	if _, err := g.ThisNode(f); err != nil && (!errors.Is(err, identity.ErrNotANode) || !strings.Contains(err.Error(), "write this machine's node name to "+identity.NodeFile)) {
+		t.Fatalf("no name anywhere: err = %v, want ErrNotANode naming %s", err, identity.NodeFile)
+	}
+	file := filepath.Join(root, identity.NodeFile)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for content, want := range map[string]string{
+		"pi5\n":                    "pi5",
+		"# this Pi\n  pi4-2  \n\n": "pi4-2",
+		"pi9\n":                    identity.NodeFile + `: node "pi9": no such node`,
+		"pi5\npi4-1\n":             "2 lines with names, want one",
+		"# only a comment\n":       "no node name in it",
+		"pi 5\n":                   `"pi 5" is not a node name`,
+	} {
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n, err := g.ThisNode(f)
+		got := n.Name
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("node file %q: got %q, want %q", content, got, want)
+		}
+		if err != nil && !errors.Is(err, identity.ErrNotANode) {
+			t.Errorf("node file %q: %v is no ErrNotANode: the daemon would exit instead of waiting for the fix", content, err)
+		}
+	}
+	g.NodeName = "pi4-1"
+	if n, err := g.ThisNode(f); err != nil || n.Name != "pi4-1" {
+		t.Errorf("--node pi4-1 with a node file: %v, %v; want pi4-1", n.Name, err)
+	}
+}

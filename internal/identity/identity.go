@@ -1,6 +1,7 @@
 // Package identity decides which node of the cluster file this machine is:
-// the --node flag, else the hostname (only when that node's address is on a
-// local interface), else an address on a local interface. It also waits,
+// the --node flag or the node file, else the hostname (only when that
+// node's address is on a local interface), else an address on a local
+// interface. It also waits,
 // through netlink, for a late address (DHCP) to appear.
 package identity
 
@@ -34,7 +35,7 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("hostname %q names node %s, but its address %s is on no local interface (local addresses [%s]): "+
-		"correct nodes[%s].address in the cluster file, give this machine that address, or pass --node",
+		"correct nodes[%s].address in the cluster file, give this machine that address, or name its node in "+NodeFile,
 		e.Hostname, e.Node.Name, e.Node.Address, joinAddrs(e.Local), e.Node.Name)
 }
 
@@ -56,7 +57,7 @@ func Resolve(c *config.Cluster, flagNode string, facts Facts) (config.Node, erro
 		if n, ok := c.Node(flagNode); ok {
 			return n, nil
 		}
-		return config.Node{}, fmt.Errorf("--node %q: no such node in the cluster file (nodes: %s)", flagNode, nodeNames(c))
+		return config.Node{}, fmt.Errorf("node %q: no such node in the cluster file (nodes: %s)", flagNode, nodeNames(c))
 	}
 	short, _, _ := strings.Cut(facts.Hostname, ".")
 	if n, ok := c.Node(short); ok && short != "" {
@@ -70,8 +71,8 @@ func Resolve(c *config.Cluster, flagNode string, facts Facts) (config.Node, erro
 			return n, nil
 		}
 	}
-	return config.Node{}, fmt.Errorf("%w: tried --node (not given), hostname %q, local addresses [%s]; nodes are %s: pass --node NAME",
-		ErrNotANode, facts.Hostname, joinAddrs(facts.Addrs), nodeNames(c))
+	return config.Node{}, fmt.Errorf("%w: tried --node and %s (neither given), hostname %q, local addresses [%s]; nodes are %s: write this machine's node name to %s",
+		ErrNotANode, NodeFile, facts.Hostname, joinAddrs(facts.Addrs), nodeNames(c), NodeFile)
 }
 
 // IsLocal reports whether n's configured address is on a local interface.

@@ -26,7 +26,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{name: "flag wins", flag: "pi5", facts: Facts{Hostname: "pi4-1"}, want: "pi5"},
 		{name: "flag is taken even when its address is not local", flag: "pi5", facts: Facts{Hostname: "x", Addrs: home}, want: "pi5"},
-		{name: "unknown flag", flag: "pi9", wantErr: `--node "pi9": no such node`},
+		{name: "unknown flag", flag: "pi9", wantErr: `node "pi9": no such node`},
 		{name: "hostname with its address", facts: Facts{Hostname: "pi4-2", Addrs: []netip.Addr{addr("10.0.0.12")}}, want: "pi4-2"},
 		{name: "fqdn hostname", facts: Facts{Hostname: "pi4-2.home", Addrs: []netip.Addr{addr("10.0.0.12")}}, want: "pi4-2"},
 		{name: "hostname on another LAN is not the node", facts: Facts{Hostname: "pi4-1", Addrs: home}, mismatch: true,

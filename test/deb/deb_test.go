@@ -92,6 +92,7 @@ func TestDebianPackage(t *testing.T) {
 		{"purge leaves nothing behind", testPurge, false},
 		{"the upgrade drops an unedited homelab file", testUpgradeUnedited, false},
 		{"purge again leaves nothing behind", testPurge, false},
+		{"purge puts the firewall back as it was", testPurgeUndoesTheFirewall, false},
 		// Last, so it covers the watchdog's goroutine dump and the upgrade.
 		{"the token never reached the journal", testNoTokenInJournal, true},
 	}
