@@ -38,7 +38,7 @@ func TestPlanWithObservedDevice(t *testing.T) {
 	if diff := cmp.Diff(string(UnitContent(d, "u-1")), unit); diff != "" {
 		t.Errorf("planned unit (-want +got):\n%s", diff)
 	}
-	if want := "mount -t ext4 -o noatime /dev/sda1 /mnt/hd1"; mount != want {
+	if want := "mount -t ext4 -o noatime,nosuid,nodev /dev/sda1 /mnt/hd1"; mount != want {
 		t.Errorf("planned mount = %q, want %q", mount, want)
 	}
 }

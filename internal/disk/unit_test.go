@@ -64,9 +64,11 @@ func TestUnitOptions(t *testing.T) {
 		opts []string
 		want string
 	}{
-		{"defaults", nil, "nofail,x-systemd.device-timeout=90s"},
-		{"configured first, no duplicates", []string{"noatime", "nofail"}, "noatime,nofail,x-systemd.device-timeout=90s"},
-		{"own timeout wins", []string{"x-systemd.device-timeout=5min"}, "x-systemd.device-timeout=5min,nofail"},
+		{"defaults", nil, "nosuid,nodev,nofail,x-systemd.device-timeout=90s"},
+		{"configured first, no duplicates", []string{"noatime", "nofail", "nodev"}, "noatime,nofail,nodev,nosuid,x-systemd.device-timeout=90s"},
+		{"own timeout wins", []string{"x-systemd.device-timeout=5min"}, "x-systemd.device-timeout=5min,nosuid,nodev,nofail"},
+		{"suid and dev opt out", []string{"suid", "dev"}, "suid,dev,nofail,x-systemd.device-timeout=90s"},
+		{"defaults does not opt out", []string{"defaults"}, "defaults,nosuid,nodev,nofail,x-systemd.device-timeout=90s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,8 +79,8 @@ func TestUnitOptions(t *testing.T) {
 		})
 	}
 	d := config.Disk{Options: []string{"noatime", "nofail", "x-systemd.device-timeout=5s"}}
-	if got := strings.Join(MountOptions(d), ","); got != "noatime" {
-		t.Errorf("MountOptions = %q, want noatime (systemd-only options dropped)", got)
+	if got := strings.Join(MountOptions(d), ","); got != "noatime,nosuid,nodev" {
+		t.Errorf("MountOptions = %q, want noatime,nosuid,nodev (systemd-only options dropped)", got)
 	}
 }
 
