@@ -29,8 +29,8 @@ var mountOptionRe = regexp.MustCompile(`^(` + strings.Join([]string{
 	`x-systemd\.device-timeout=[0-9]{1,6}(ms|s|sec|min|m|h)?`,
 }, "|") + `)$`)
 
-// AllowedMountOptions describes mountOptionRe for error messages and docs.
-const AllowedMountOptions = "defaults, ro, rw, noatime, nodiratime, relatime, strictatime, lazytime, " +
+// allowedMountOptions describes mountOptionRe for error messages and docs.
+const allowedMountOptions = "defaults, ro, rw, noatime, nodiratime, relatime, strictatime, lazytime, " +
 	"nolazytime, nosuid, suid, nodev, dev, noexec, exec, sync, async, dirsync, nofail, discard, " +
 	"nodiscard, acl, noacl, user_xattr, nouser_xattr, errors=continue|remount-ro|panic, commit=N, " +
 	"data=ordered|journal|writeback, inode64, ssd, nossd, autodefrag, noautodefrag, space_cache=v2, " +
@@ -43,7 +43,7 @@ func validateMountOptions(p *problems, diskField string, opts []string) {
 			continue // validateStrings says what is wrong
 		}
 		if !mountOptionRe.MatchString(o) {
-			p.add(fmt.Sprintf("%s.options[%d]", diskField, i), "%q is not an allowed mount option (one option per entry; allowed: %s)", o, AllowedMountOptions)
+			p.add(fmt.Sprintf("%s.options[%d]", diskField, i), "%q is not an allowed mount option (one option per entry; allowed: %s)", o, allowedMountOptions)
 		}
 	}
 }
