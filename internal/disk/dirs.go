@@ -160,7 +160,7 @@ func openDirNoFollow(base, rel string, create bool) (int, error) {
 		next, err := openChildDir(fd, part, create, mode)
 		unix.Close(fd)
 		if err != nil {
-			return -1, fmt.Errorf("opening %s of %s: %w", strings.Join(parts[:i+1], "/"), rel, err)
+			return -1, fmt.Errorf("opening %s: %w", strings.Join(parts[:i+1], "/"), err)
 		}
 		fd = next
 	}
