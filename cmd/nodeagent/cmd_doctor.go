@@ -31,7 +31,7 @@ func dialSystemd(ctx context.Context, g *cli.Globals) (*systemd.Manager, error) 
 func newDoctorCommand(g *cli.Globals, connect connectSystemd) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check that this machine can join: cluster file, identity, token, k3s release, kernel, clock, ufw",
+		Short: "Check that this machine can join: cluster file, identity, token, k3s release, kernel, clock, ufw, disk selectors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			checks := doctorChecks(cmd.Context(), g, connect)

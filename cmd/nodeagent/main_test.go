@@ -41,6 +41,30 @@ func TestValidateBadFileListsEveryError(t *testing.T) {
 	}
 }
 
+// A newline in a disk's mount point or options would add lines to its
+// mount unit: validate refuses them, naming file, line and field, on one
+// line each (the newline is shown quoted, not printed).
+func TestValidateRefusesInjectedDiskStrings(t *testing.T) {
+	path := filepath.Join("..", "..", "internal", "config", "testdata", "bad", "injection.yaml")
+	_, stderr, err := run(t, "validate", "--config", path)
+	var exit *cli.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 {
+		t.Fatalf("err = %v, want exit 1", err)
+	}
+	for _, want := range []string{
+		`injection.yaml:23: nodes[0].disks[0].mountPoint: "/mnt/hd1\nExecStartPre=/bin/sh -c id" contains the control character '\n'`,
+		`injection.yaml:27: nodes[0].disks[0].options[1]: "noatime\nExecStartPre=/bin/sh -c id" contains the control character '\n'`,
+		`injection.yaml:28: nodes[0].disks[0].options[2]: "user" is not an allowed mount option`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "\nExecStartPre") {
+		t.Errorf("stderr prints the injected line as a line of its own:\n%s", stderr)
+	}
+}
+
 func TestConfigDefaultValidatesAsAFile(t *testing.T) {
 	out, _, err := run(t, "config", "default")
 	if err != nil {

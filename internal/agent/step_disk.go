@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/plan"
+	"github.com/nodeagent/nodeagent/internal/preflight"
 )
 
 // diskStep finds, mounts and lays out the node's data disks.
@@ -51,4 +54,39 @@ func (s diskStep) Status(ctx context.Context, r *StatusReport) error {
 	ds, err := s.a.disks.NodeStatus(ctx, s.a.Node)
 	r.Disks = ds
 	return err
+}
+
+// Checks warns, for doctor, when a disk selected by label matches a device
+// anyone can plug in: while the intended disk is away, a USB stick with the
+// same label would be mounted in its place (#22).
+func (s diskStep) Checks(ctx context.Context) []preflight.Check {
+	var out []preflight.Check
+	for _, d := range s.a.Node.Disks {
+		if disk.SelectsByLabel(d.Selector) {
+			out = append(out, s.labelCheck(ctx, d))
+		}
+	}
+	return out
+}
+
+func (s diskStep) labelCheck(ctx context.Context, d config.Disk) preflight.Check {
+	c := preflight.Check{Name: "disk-selector " + d.MountPoint, Severity: preflight.SeverityWarning,
+		Fix: fmt.Sprintf("select the disk of %s by its filesystem UUID (lsblk -f): selector: {uuid: ...}", d.MountPoint)}
+	risks, err := s.a.disks.LabelRisks(ctx, d)
+	if err != nil {
+		c.Message = fmt.Sprintf("could not list block devices: %v", err)
+		return c
+	}
+	if len(risks) == 0 {
+		c.OK = true
+		c.Message = fmt.Sprintf("label %q matches no removable or USB device now", d.Selector.Label)
+		return c
+	}
+	var found []string
+	for _, r := range risks {
+		found = append(found, fmt.Sprintf("%s (%s)", r.Device.Path, r.Why))
+	}
+	c.Message = fmt.Sprintf("label %q matches %s: any stick labelled %q would be mounted at %s while the disk is away",
+		d.Selector.Label, strings.Join(found, ", "), d.Selector.Label, d.MountPoint)
+	return c
 }

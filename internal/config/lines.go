@@ -13,10 +13,11 @@ import (
 type lineIndex struct {
 	lines  map[string]int
 	values map[string]string
+	keys   map[string]string // path of a mapping entry -> its key as written
 }
 
 func indexLines(root *yaml.Node) lineIndex {
-	idx := lineIndex{lines: map[string]int{}, values: map[string]string{}}
+	idx := lineIndex{lines: map[string]int{}, values: map[string]string{}, keys: map[string]string{}}
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		idx.walk("", root.Content[0])
 	}
@@ -35,6 +36,7 @@ func (idx lineIndex) walk(path string, n *yaml.Node) {
 			key, val := n.Content[i], n.Content[i+1]
 			child := childPath(path, key.Value)
 			idx.lines[child] = key.Line
+			idx.keys[child] = key.Value
 			idx.walk(child, val)
 		}
 	case yaml.SequenceNode:

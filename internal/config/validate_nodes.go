@@ -66,6 +66,9 @@ func validateQuantity(p *problems, field, s string) {
 
 func validateLabels(p *problems, field string, labels map[string]string) {
 	for _, k := range SortedKeys(labels) {
+		if _, ctrl := controlChar(k, false); ctrl {
+			continue // validateStrings names it; the key would garble the field
+		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			p.add(field+"."+k, "bad label key: %s", strings.Join(errs, "; "))
 		}
@@ -92,7 +95,10 @@ func validateDisks(p *problems, nodeField string, disks []Disk) {
 			p.add(field+".mountPoint", "%q must be an absolute path", d.MountPoint)
 		case path.Clean(d.MountPoint) != d.MountPoint || d.MountPoint == "/":
 			p.add(field+".mountPoint", "%q must be a clean path below /", d.MountPoint)
+		default:
+			validateMountPoint(p, field+".mountPoint", d.MountPoint)
 		}
+		validateMountOptions(p, field, d.Options)
 		if j, dup := mounts[d.MountPoint]; dup {
 			p.add(field+".mountPoint", "%q is already the mount point of disks[%d]", d.MountPoint, j)
 		}

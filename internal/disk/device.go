@@ -33,6 +33,11 @@ type Device struct {
 	Label    string `json:"label,omitempty"`
 	PARTUUID string `json:"partuuid,omitempty"`
 	PTType   string `json:"ptType,omitempty"`
+	// Removable is the kernel's removable flag of the whole disk (a card
+	// reader, most USB sticks); USB is set when the disk hangs off a USB
+	// bus. Either means a stranger can plug in a device like it.
+	Removable bool `json:"removable,omitempty"`
+	USB       bool `json:"usb,omitempty"`
 	// Ambivalent is set when blkid found more than one signature.
 	Ambivalent bool `json:"ambivalent,omitempty"`
 	// ProbeError is why blkid could not read the device; such a device is
@@ -112,9 +117,26 @@ func readSysfs(root host.Root, name string) (Device, bool) {
 			d.Parent = filepath.Base(disk)
 		}
 	}
+	d.Removable = readAttr(disk, "removable") == "1"
+	d.USB = onUSBBus(disk)
 	d.Serial = readSerial(filepath.Join(disk, "device"))
 	d.Model = readAttr(filepath.Join(disk, "device"), "model")
 	return d, true
+}
+
+// onUSBBus reports whether the disk's sysfs directory lies below a USB
+// host controller's bus (/sys/devices/.../usb2/2-1/...).
+func onUSBBus(diskDir string) bool {
+	real, err := filepath.EvalSymlinks(diskDir)
+	if err != nil {
+		return false
+	}
+	for _, part := range strings.Split(real, "/") {
+		if strings.HasPrefix(part, "usb") {
+			return true
+		}
+	}
+	return false
 }
 
 // readSerial prefers the serial attribute (NVMe, virtio, MMC) and falls back

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nodeagent/nodeagent/internal/config"
 )
 
@@ -107,44 +109,79 @@ func checkNoSymlink(base, rel string) error {
 
 // ApplyDirs makes the changes; it creates and fixes, never deletes. Missing
 // parents of nested paths are created root-owned 0755.
+//
+// DiffDirs checked for symlinks, but a path can be swapped for one between
+// that check and now: every component is opened without following links
+// and the owner and mode are set on the opened descriptor, never by path.
 func ApplyDirs(base string, changes []DirChange) error {
 	for _, c := range changes {
-		p := filepath.Join(base, c.Path)
-		if c.Create {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return fmt.Errorf("creating parents of %s: %w", c.Path, err)
-			}
-			if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("creating %s: %w", c.Path, err)
-			}
-		}
-		if c.Chown {
-			if err := os.Lchown(p, c.Owner, c.Group); err != nil {
-				return fmt.Errorf("setting owner of %s: %w", c.Path, err)
-			}
-		}
-		if c.Chmod {
-			// Chmod after chown: chown clears setuid/setgid bits.
-			if err := os.Chmod(p, toGoMode(c.Mode)); err != nil {
-				return fmt.Errorf("setting mode of %s: %w", c.Path, err)
-			}
+		if err := applyDir(base, c); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func toGoMode(m fs.FileMode) fs.FileMode {
-	out := m.Perm()
-	if m&0o4000 != 0 {
-		out |= fs.ModeSetuid
+func applyDir(base string, c DirChange) error {
+	fd, err := openDirNoFollow(base, c.Path, c.Create)
+	if err != nil {
+		return err
 	}
-	if m&0o2000 != 0 {
-		out |= fs.ModeSetgid
+	defer unix.Close(fd)
+	if c.Chown {
+		if err := unix.Fchown(fd, c.Owner, c.Group); err != nil {
+			return fmt.Errorf("setting owner of %s: %w", c.Path, err)
+		}
 	}
-	if m&0o1000 != 0 {
-		out |= fs.ModeSticky
+	if c.Chmod {
+		// Chmod after chown: chown clears setuid/setgid bits. Fchmod
+		// takes the octal layout of the config as it is.
+		if err := unix.Fchmod(fd, uint32(c.Mode)); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", c.Path, err)
+		}
 	}
-	return out
+	return nil
+}
+
+// openDirNoFollow opens base/rel one component at a time with O_NOFOLLOW,
+// creating missing ones when create is set (parents 0755, the directory
+// itself 0700 until its mode is set), and returns the descriptor of rel.
+func openDirNoFollow(base, rel string, create bool) (int, error) {
+	fd, err := unix.Open(base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", base, err)
+	}
+	parts := strings.Split(rel, "/")
+	for i, part := range parts {
+		mode := uint32(0o755)
+		if i == len(parts)-1 {
+			mode = 0o700
+		}
+		next, err := openChildDir(fd, part, create, mode)
+		unix.Close(fd)
+		if err != nil {
+			return -1, fmt.Errorf("opening %s: %w", strings.Join(parts[:i+1], "/"), err)
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+// openChildDir opens the directory name below dirfd, refusing a symlink
+// (ELOOP) or anything else that is not a directory (ENOTDIR).
+func openChildDir(dirfd int, name string, create bool, mode uint32) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, name, flags, 0)
+	if errors.Is(err, unix.ENOENT) && create {
+		if err := unix.Mkdirat(dirfd, name, mode); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, err
+		}
+		fd, err = unix.Openat(dirfd, name, flags, 0)
+	}
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return -1, fmt.Errorf("not a directory or a symlink, refusing to follow it: %w", err)
+	}
+	return fd, err
 }
 
 // describe renders a change for logs and plans.

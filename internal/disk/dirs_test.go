@@ -1,8 +1,10 @@
 package disk
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -70,5 +72,53 @@ func TestDirsRefuseSymlinkAndFile(t *testing.T) {
 	must(t, err)
 	if len(entries) != 0 {
 		t.Errorf("something was written through the symlink: %v", entries)
+	}
+}
+
+// A directory swapped for a symlink between DiffDirs (the check) and
+// ApplyDirs (the change) must not let the owner, mode or a new directory
+// reach the link's target, which could be anywhere on the SD card.
+func TestApplyDirsRefusesSymlinkSwappedInAfterCheck(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	tests := []struct {
+		name    string
+		dir     config.Directory
+		prepare string // directory that exists when DiffDirs runs
+		swap    string // the path swapped for a symlink afterwards
+	}{
+		{"leaf chmod and chown", config.Directory{Path: "Library", Owner: 1000, Group: 1000, Mode: "0750"}, "Library", "Library"},
+		{"parent of a new directory", config.Directory{Path: "nested/deeper", Owner: 1000, Group: 1000, Mode: "0750"}, "nested", "nested"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, outside := t.TempDir(), t.TempDir()
+			must(t, os.Chmod(outside, 0o755))
+			must(t, os.MkdirAll(filepath.Join(base, tt.prepare), 0o777))
+			changes, err := DiffDirs(base, []config.Directory{tt.dir})
+			must(t, err)
+			if len(changes) != 1 {
+				t.Fatalf("DiffDirs = %+v, want one change", changes)
+			}
+			must(t, os.Rename(filepath.Join(base, tt.swap), filepath.Join(base, "moved-away")))
+			must(t, os.Symlink(outside, filepath.Join(base, tt.swap)))
+
+			err = ApplyDirs(base, changes)
+			if err == nil || !strings.Contains(err.Error(), tt.swap) {
+				t.Errorf("ApplyDirs = %v, want an error naming %s", err, tt.swap)
+			}
+			fi, err := os.Stat(outside)
+			must(t, err)
+			st := fi.Sys().(*syscall.Stat_t)
+			if got := []any{fi.Mode().Perm(), st.Uid, st.Gid}; !cmp.Equal(got, []any{fs.FileMode(0o755), uint32(0), uint32(0)}) {
+				t.Errorf("symlink target changed: mode/uid/gid = %v, want [-rwxr-xr-x 0 0]", got)
+			}
+			entries, err := os.ReadDir(outside)
+			must(t, err)
+			if len(entries) != 0 {
+				t.Errorf("created through the symlink: %v", entries)
+			}
+		})
 	}
 }

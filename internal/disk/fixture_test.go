@@ -15,6 +15,8 @@ import (
 type sysBlock struct {
 	name, parent, majMin, size, serial, model string
 	vpd80                                     []byte
+	removable                                 bool // the disk's removable attribute
+	usb                                       bool // the disk sits below a USB bus
 }
 
 // writeSysfs lays out /sys/class/block like the kernel does: class entries
@@ -24,10 +26,16 @@ func writeSysfs(t *testing.T, blocks ...sysBlock) host.Root {
 	root := t.TempDir()
 	class := filepath.Join(root, "sys/class/block")
 	must(t, os.MkdirAll(class, 0o755))
+	usbDisks := map[string]bool{}
 	for _, b := range blocks {
-		dir := filepath.Join(root, "sys/devices/virtual/block", b.name)
+		if b.usb {
+			usbDisks[b.name] = true
+		}
+	}
+	for _, b := range blocks {
+		dir := filepath.Join(root, blockParent(b, usbDisks), b.name)
 		if b.parent != "" {
-			dir = filepath.Join(root, "sys/devices/virtual/block", b.parent, b.name)
+			dir = filepath.Join(root, blockParent(b, usbDisks), b.parent, b.name)
 		}
 		must(t, os.MkdirAll(dir, 0o755))
 		writeAttr(t, dir, "dev", b.majMin)
@@ -35,6 +43,7 @@ func writeSysfs(t *testing.T, blocks ...sysBlock) host.Root {
 		if b.parent != "" {
 			writeAttr(t, dir, "partition", "1")
 		} else {
+			writeAttr(t, dir, "removable", map[bool]string{false: "0", true: "1"}[b.removable])
 			dev := filepath.Join(dir, "device")
 			must(t, os.MkdirAll(dev, 0o755))
 			if b.serial != "" {
@@ -50,6 +59,15 @@ func writeSysfs(t *testing.T, blocks ...sysBlock) host.Root {
 		must(t, os.Symlink(dir, filepath.Join(class, b.name)))
 	}
 	return host.NewRoot(root)
+}
+
+// blockParent is where the kernel puts a disk's directory: a USB disk
+// below its host controller's bus, as on a Raspberry Pi.
+func blockParent(b sysBlock, usbDisks map[string]bool) string {
+	if usbDisks[b.name] || usbDisks[b.parent] {
+		return "sys/devices/platform/scb/fd500000.pcie/pci0000:00/0000:01:00.0/usb2/2-1/2-1:1.0/host0/target0:0:0/0:0:0:0/block"
+	}
+	return "sys/devices/virtual/block"
 }
 
 func writeAttr(t *testing.T, dir, name, value string) {

@@ -24,7 +24,7 @@ func TestPlanGolden(t *testing.T) {
 
 func TestPlanWithObservedDevice(t *testing.T) {
 	n, d := pi5Disk(t)
-	devs := []Device{{Name: "sda1", Path: "/dev/sda1", Type: "ext4", Label: "hd1", UUID: "u-1"}}
+	devs := []Device{{Name: "sda1", Path: "/dev/sda1", Type: "ext4", Label: "hd1", UUID: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}}
 	st := PlanWith(n, devs)
 	var unit, mount string
 	for _, a := range st.Actions {
@@ -35,10 +35,10 @@ func TestPlanWithObservedDevice(t *testing.T) {
 			mount = a.Commands[0]
 		}
 	}
-	if diff := cmp.Diff(string(UnitContent(d, "u-1")), unit); diff != "" {
+	if diff := cmp.Diff(string(UnitContent(d, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")), unit); diff != "" {
 		t.Errorf("planned unit (-want +got):\n%s", diff)
 	}
-	if want := "mount -t ext4 -o noatime /dev/sda1 /mnt/hd1"; mount != want {
+	if want := "mount -t ext4 -o noatime,nosuid,nodev /dev/sda1 /mnt/hd1"; mount != want {
 		t.Errorf("planned mount = %q, want %q", mount, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 )
@@ -163,5 +164,40 @@ func assertEmptyDir(t *testing.T, dir string) {
 	}
 	if len(entries) > 0 {
 		t.Errorf("%s has %d entries, want it empty", dir, len(entries))
+	}
+}
+
+// The data disk is mounted nosuid,nodev unless its options say suid or dev:
+// a setuid binary or a device node on the disk, or on a stick carrying its
+// label, must not count on the host. statfs is the kernel's word on it.
+func TestRealMountIsNosuidNodevByDefault(t *testing.T) {
+	needRealDisks(t)
+	tests := []struct {
+		name   string
+		opts   []string
+		nosuid bool
+		nodev  bool
+	}{
+		{"default", []string{"noatime"}, true, true},
+		{"explicit suid and dev", []string{"noatime", "suid", "dev"}, false, false},
+		{"explicit dev only", []string{"dev"}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uuid := newUUID(t)
+			ext4Loop(t, "hd1", uuid)
+			mp := filepath.Join(t.TempDir(), "mnt", "hd1")
+			d := testDisk(mp, config.DiskSelector{UUID: uuid}, config.FormatNever)
+			d.Options = tt.opts
+			m, _, _ := realManager(t)
+			_, err := m.Ensure(context.Background(), d)
+			must(t, err)
+			var st unix.Statfs_t
+			must(t, unix.Statfs(mp, &st))
+			got := []bool{st.Flags&unix.ST_NOSUID != 0, st.Flags&unix.ST_NODEV != 0}
+			if diff := cmp.Diff([]bool{tt.nosuid, tt.nodev}, got); diff != "" {
+				t.Errorf("mounted with options %v: [nosuid nodev] (-want +got):\n%s", tt.opts, diff)
+			}
+		})
 	}
 }

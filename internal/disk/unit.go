@@ -3,6 +3,7 @@ package disk
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,10 +68,10 @@ func UnitContent(d config.Disk, uuid string) []byte {
 	return []byte(b.String())
 }
 
-// unitOptions are the configured options plus nofail and the device
-// timeout, unless the configuration sets them itself.
+// unitOptions are the configured options plus nosuid, nodev, nofail and the
+// device timeout, unless the configuration sets them itself.
 func unitOptions(d config.Disk) []string {
-	opts := dedupe(append(append([]string{}, d.Options...), "nofail"))
+	opts := dedupe(append(withSafeDefaults(d.Options), "nofail"))
 	for _, o := range d.Options {
 		if strings.HasPrefix(o, "x-systemd.device-timeout=") {
 			return opts
@@ -82,20 +83,32 @@ func unitOptions(d config.Disk) []string {
 	return opts
 }
 
-// MountOptions are the options for mounting now with mount(8): the
-// configured ones minus those only systemd understands, or "defaults".
+// MountOptions are the options for mounting now with mount(8): those of the
+// unit minus the ones only systemd understands.
 func MountOptions(d config.Disk) []string {
 	var out []string
-	for _, o := range d.Options {
+	for _, o := range withSafeDefaults(d.Options) {
 		if o == "nofail" || strings.HasPrefix(o, "x-systemd.") {
 			continue
 		}
 		out = append(out, o)
 	}
-	if len(out) == 0 {
-		return []string{"defaults"}
-	}
 	return dedupe(out)
+}
+
+// withSafeDefaults appends nosuid and nodev unless the options say suid or
+// dev (or already say nosuid or nodev): a data disk holds photos and
+// backups, and a setuid binary or device node on it, or on a stick that
+// carries its label, must not count on the host. "defaults" does not opt
+// out; mount(8) lets the later nosuid,nodev win over it.
+func withSafeDefaults(opts []string) []string {
+	out := append([]string{}, opts...)
+	for _, pair := range [][2]string{{"suid", "nosuid"}, {"dev", "nodev"}} {
+		if !slices.Contains(opts, pair[0]) && !slices.Contains(opts, pair[1]) {
+			out = append(out, pair[1])
+		}
+	}
+	return out
 }
 
 // systemdSeconds writes whole seconds, rounded up, which every systemd

@@ -21,7 +21,9 @@ const dumpKeepDays = 14
 // retention. Snapshots carry a fixed --host: the pod's hostname changes every
 // run, and restic's forget groups by host, so with the default every
 // snapshot would be the only one of its group and nothing would ever be
-// forgotten. The repository is initialised on the first run.
+// forgotten. The repository is initialised on the first run. The mount
+// point reaches the script only through the environment, expanded inside
+// double quotes, so no character of it is read as shell syntax.
 func (r *renderer) resticBackup(a app) {
 	src, ok := DiskFor(r.c, a.w.Require)
 	if !ok {
@@ -32,14 +34,23 @@ func (r *renderer) resticBackup(a app) {
 	script := strings.Join([]string{
 		"set -eu",
 		"restic cat config >/dev/null 2>&1 || restic init",
-		fmt.Sprintf("restic backup --host %s %s", host, src),
+		fmt.Sprintf(`restic backup --host %s "$%s"`, host, backupSourceEnv),
 		fmt.Sprintf("restic forget --host %s %s --prune", host, forgetFlags(a.w.Retention)),
 	}, "\n")
-	c := container(a, sortedEnv(map[string]string{"RESTIC_CACHE_DIR": "/cache", "HOME": "/tmp"}))
+	c := container(a, sortedEnv(map[string]string{
+		"RESTIC_CACHE_DIR": "/cache", "HOME": "/tmp", backupSourceEnv: kubeletLiteral(src),
+	}))
 	c.Command = []string{"/bin/sh", "-c", script}
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "source", MountPath: src, ReadOnly: true})
 	r.cronJob(a, podTemplate(a, []corev1.Volume{hostPathInline("source", src)}, c))
 }
+
+// backupSourceEnv carries the directory restic backs up into its script.
+const backupSourceEnv = "BACKUP_SOURCE"
+
+// kubeletLiteral escapes s for an env value or command, where the kubelet
+// replaces $(NAME) with another variable's value and $$ with $.
+func kubeletLiteral(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
 func forgetFlags(ret *config.Retention) string {
 	p := defaultRetention

@@ -72,6 +72,9 @@ func (sc *scenario) checkLabels(t *testing.T) {
 	if diff := cmp.Diff([]string{sc.h.disk.Dev, "ext4"}, out); diff != "" {
 		t.Errorf("pi5 /mnt/hd1 mount (-want +got):\n%s", diff)
 	}
+	if opts := pi5.mustExec(t, "findmnt", "-n", "-o", "OPTIONS", "/mnt/hd1"); !strings.Contains(opts, "nosuid") || !strings.Contains(opts, "nodev") {
+		t.Errorf("pi5 /mnt/hd1 mounted with %q, want nosuid and nodev", strings.TrimSpace(opts))
+	}
 	got := strings.Fields(pi5.mustExec(t, "stat", "-c", "%n:%u:%g:%a", "/mnt/hd1/Library", "/mnt/hd1/Files", "/mnt/hd1/backups"))
 	wantDirs := []string{"/mnt/hd1/Library:1000:1000:750", "/mnt/hd1/Files:1000:1000:750", "/mnt/hd1/backups:0:0:700"}
 	if diff := cmp.Diff(wantDirs, got); diff != "" {

@@ -31,7 +31,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "hardware", func(t *testing.T) { checkHardware(t, h) })
 	standin := k3sStandin(t)
 	rs := startReleaseServer(t, h.lab.bridge, k3sVersion, standin)
-	h.cluster = renderCluster(t, h.disk.Label, rs.SHA256)
+	h.cluster = renderCluster(t, h.disk.UUID, rs.SHA256)
 	step(t, sum, "release server", func(t *testing.T) { checkRelease(t, h, rs) })
 	step(t, sum, "install", func(t *testing.T) { h.install(t, art) })
 	sc := &scenario{h: h, rs: rs, sum: sum}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,9 +33,26 @@ func newLoopDisk(t *testing.T, label string) loopDisk {
 			t.Errorf("detaching %s: %v: %s", dev, err, out)
 		}
 	})
-	run(t, "mkfs.ext4", "-q", "-F", "-L", label, dev)
-	uuid := strings.TrimSpace(run(t, "blkid", "-p", "-s", "UUID", "-o", "value", dev))
+	// The cluster file selects the disk by this UUID, as the shipped
+	// example selects the HDD.
+	uuid := randomUUID(t)
+	run(t, "mkfs.ext4", "-q", "-F", "-L", label, "-U", uuid, dev)
+	if got := strings.TrimSpace(run(t, "blkid", "-p", "-s", "UUID", "-o", "value", dev)); got != uuid {
+		t.Fatalf("blkid reads UUID %q on %s, formatted with %s", got, dev, uuid)
+	}
 	return loopDisk{Dev: dev, Label: label, UUID: uuid}
+}
+
+// randomUUID is a version 4 UUID, unique to the run like the label.
+func randomUUID(t *testing.T) string {
+	t.Helper()
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // exposeDisk does inside the container what udev does on a Pi: it creates

@@ -109,7 +109,7 @@ func (h *homelab) teardown() {
 	})
 }
 
-func renderCluster(t *testing.T, diskLabel, k3sSHA256 string) []byte {
+func renderCluster(t *testing.T, diskUUID, k3sSHA256 string) []byte {
 	t.Helper()
 	tmpl, err := template.ParseFiles(filepath.Join("testdata", "cluster.yaml.tmpl"))
 	if err != nil {
@@ -118,7 +118,7 @@ func renderCluster(t *testing.T, diskLabel, k3sSHA256 string) []byte {
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, map[string]any{
 		"Version": k3sVersion, "ReleaseBase": "http://" + serverAddr + ":" + releasePort,
-		"Subnet": subnetCIDR, "Interface": nodeIface, "Addrs": nodeAddrs, "DiskLabel": diskLabel, "SHA256": k3sSHA256,
+		"Subnet": subnetCIDR, "Interface": nodeIface, "Addrs": nodeAddrs, "DiskUUID": diskUUID, "SHA256": k3sSHA256,
 	})
 	if err != nil {
 		t.Fatal(err)
