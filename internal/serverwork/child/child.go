@@ -8,6 +8,7 @@ package child
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -119,18 +120,52 @@ func writeReportLine(w io.Writer, kind, text string) {
 	fmt.Fprintf(w, "%s %s\n", kind, strings.ReplaceAll(text, "\n", "; "))
 }
 
+// maxReportLine bounds what ReadReport keeps of one report line; the rest
+// of a longer line (a long error) is dropped and marked, and reading goes
+// on, so the child never blocks on a full pipe (issue #22, item 10).
+const maxReportLine = 64 << 10
+
+// truncatedMark ends a report line that was cut at maxReportLine.
+const truncatedMark = " [truncated]"
+
 // ReadReport passes each status line to status until r ends and returns the
-// text of the error line, if any.
+// text of the error line, if any. It reads r to its end whatever the lines
+// hold: a child whose output is not read blocks on the full pipe.
 func ReadReport(r io.Reader, status func(string)) (failure string) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		kind, text, _ := strings.Cut(sc.Text(), " ")
+	br := bufio.NewReader(r)
+	for {
+		line, err := readReportLine(br)
+		kind, text, _ := strings.Cut(line, " ")
 		switch kind {
 		case "status":
 			status(text)
 		case "error":
 			failure = text
 		}
+		if err != nil {
+			return failure
+		}
 	}
-	return failure
+}
+
+// readReportLine returns the next line without its newline, cut to
+// maxReportLine and marked when it was longer.
+func readReportLine(br *bufio.Reader) (string, error) {
+	var line []byte
+	long := false
+	for {
+		part, err := br.ReadSlice('\n')
+		part = bytes.TrimSuffix(part, []byte{'\n'})
+		if room := maxReportLine - len(line); len(part) > room {
+			part, long = part[:room], true
+		}
+		line = append(line, part...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if long {
+			return string(line) + truncatedMark, err
+		}
+		return string(line), err
+	}
 }

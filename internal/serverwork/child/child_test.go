@@ -167,3 +167,36 @@ func TestCommandRelaysTheChildsLog(t *testing.T) {
 		t.Errorf("the child was not told to log JSON lines (%s):\n%s", logging.ChildEnv, rec)
 	}
 }
+
+// A report line longer than the reader keeps (a long error) is cut and
+// marked, and reading goes on: the child is not left blocked on a full pipe
+// and its later lines still arrive (issue #22, item 10).
+func TestCommandReadsPastAnOverlongLine(t *testing.T) {
+	// 200 KiB on one line: more than the 64 KiB pipe buffer, so a reader
+	// that stops leaves the child blocked in its write.
+	cli, _ := fakeCLI(t, `head -c 204800 /dev/zero | tr '\0' x | sed 's/^/status /'; echo; `+
+		`echo "status after the long line"; echo "error apply stopped: no quorum"; exit 1`)
+	p := &Command{CLI: cli}
+	var got []string
+	done := make(chan error, 1)
+	go func() { done <- p.ApplyManifests(context.Background(), func(s string) { got = append(got, s) }) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ApplyManifests did not return: the child is blocked writing its report")
+	}
+	if err == nil || err.Error() != "nodeagent apply: apply stopped: no quorum" {
+		t.Errorf("err = %v, want the error line that followed the long line", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d status lines, want 2", len(got))
+	}
+	want := strings.Repeat("x", 64<<10-len("status ")) + " [truncated]"
+	if got[0] != want {
+		t.Errorf("long line: got %d bytes ending %q, want %d bytes ending %q", len(got[0]), got[0][max(0, len(got[0])-20):], len(want), want[len(want)-20:])
+	}
+	if got[1] != "after the long line" {
+		t.Errorf("line after the long one = %q", got[1])
+	}
+}
