@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -24,6 +25,8 @@ type file struct {
 	sha256 string
 	dest   string // host path
 	mode   fs.FileMode
+	// maxSize is the most the download may write.
+	maxSize int64
 }
 
 // copyBufSize is large so a loopback or LAN download is not bound by
@@ -90,6 +93,9 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 		return err
 	}
 	defer body.Close()
+	if size > f.maxSize {
+		return fmt.Errorf("downloading %s: %w: %d bytes announced, at most %d allowed", f.loc, ErrTooLarge, size, f.maxSize)
+	}
 	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
@@ -105,7 +111,7 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 		}
 	}()
 	h := sha256.New()
-	if err := i.copyHashed(tmp, h, body, size, f.loc); err != nil {
+	if err := i.copyHashed(&capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc); err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.sha256 {
@@ -160,6 +166,24 @@ func renameSynced(from, to string) error {
 		return fmt.Errorf("syncing %s: %w", filepath.Dir(to), err)
 	}
 	return nil
+}
+
+// ErrTooLarge is a download bigger than its cap; nothing was installed.
+var ErrTooLarge = errors.New("larger than allowed")
+
+// capWriter writes to w until left bytes are used up, then refuses: the
+// file is never written past its cap.
+type capWriter struct {
+	w         io.Writer
+	max, done int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.done+int64(len(p)) > c.max {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
+	}
+	c.done += int64(len(p))
+	return c.w.Write(p)
 }
 
 // errTagReader marks read failures as readError so the caller can tell a
