@@ -111,7 +111,7 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 		}
 	}()
 	h := sha256.New()
-	if err := i.copyHashed(&capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc); err != nil {
+	if err := i.copyHashed(ctx, &capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc); err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.sha256 {
@@ -121,9 +121,10 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 }
 
 // copyHashed copies body into w and h, reporting progress, and checks the
-// length against the announced size.
-func (i *Installer) copyHashed(w io.Writer, h hash.Hash, body io.Reader, size int64, loc string) error {
-	dst := io.MultiWriter(w, h)
+// length against the announced size. Every chunk is host.Progress of ctx:
+// on a slow link the daemon's watchdog must see the bytes arrive.
+func (i *Installer) copyHashed(ctx context.Context, w io.Writer, h hash.Hash, body io.Reader, size int64, loc string) error {
+	dst := io.MultiWriter(w, h, aliveWriter{ctx})
 	if i.opts.Progress != nil {
 		dst = io.MultiWriter(dst, &progressWriter{total: size, fn: i.opts.Progress})
 	}
@@ -200,6 +201,14 @@ func (e *errTagReader) Read(p []byte) (int, error) {
 
 // onlyReader hides WriterTo so io.CopyBuffer uses our large buffer.
 type onlyReader struct{ io.Reader }
+
+// aliveWriter marks the work of ctx alive on every chunk written.
+type aliveWriter struct{ ctx context.Context }
+
+func (a aliveWriter) Write(b []byte) (int, error) {
+	host.Progress(a.ctx)
+	return len(b), nil
+}
 
 type progressWriter struct {
 	done, total int64

@@ -14,11 +14,14 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // maxRetryAfter caps a server's Retry-After so a misconfigured mirror cannot
-// park the install for hours; the overall timeout still applies.
-const maxRetryAfter = 5 * time.Minute
+// park the install for hours; the overall timeout still applies. It stays
+// well below the daemon's stall limit (5 minutes without progress).
+const maxRetryAfter = 2 * time.Minute
 
 // newHTTPClient builds the retrying client: connection errors, 429 and 5xx
 // are retried with exponential backoff and full jitter, honouring
@@ -69,6 +72,7 @@ func refuseDowngrade(req *http.Request, via []*http.Request) error {
 // retryPolicy retries what retryablehttp's propagating policy retries,
 // except a refused redirect: it is the same on every attempt.
 func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	host.Progress(ctx) // an attempt came back; a retry waits at most maxRetryAfter
 	if errors.Is(err, ErrRedirectDowngrade) {
 		return false, err
 	}
