@@ -14,11 +14,13 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/logging"
 )
 
@@ -92,7 +94,8 @@ func (p *Command) run(ctx context.Context, status func(string), sub ...string) e
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	failure := ReadReport(out, status)
+	// Every line is the child's sign of life for the daemon's watchdog.
+	failure := ReadReport(out, status, func() { host.Progress(ctx) })
 	err = cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
@@ -106,9 +109,26 @@ func (p *Command) run(ctx context.Context, status func(string), sub ...string) e
 }
 
 // ReportLines is the --report format of the server-work commands when the
-// daemon runs them: one "status <text>" line per progress report, and an
-// "error <text>" line before a failing exit.
+// daemon runs them: one "status <text>" line per progress report, a
+// "progress" line when a wait polled without news (at most one a second),
+// and an "error <text>" line before a failing exit.
 const ReportLines = "lines"
+
+// ProgressLines returns the host.Progress mark of a child reporting in
+// ReportLines to w: a poll that came back is a "progress" line, so the
+// daemon's watchdog sees a long wait alive (issue #22, item 2).
+func ProgressLines(w io.Writer, clock host.Clock) func() {
+	var mu sync.Mutex
+	var last time.Time
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := clock.Now(); now.Sub(last) >= time.Second {
+			last = now
+			fmt.Fprintln(w, "progress")
+		}
+	}
+}
 
 // WriteStatusLine writes one progress report in the ReportLines format.
 func WriteStatusLine(w io.Writer, text string) { writeReportLine(w, "status", text) }
@@ -129,12 +149,16 @@ const maxReportLine = 64 << 10
 const truncatedMark = " [truncated]"
 
 // ReadReport passes each status line to status until r ends and returns the
-// text of the error line, if any. It reads r to its end whatever the lines
-// hold: a child whose output is not read blocks on the full pipe.
-func ReadReport(r io.Reader, status func(string)) (failure string) {
+// text of the error line, if any; alive hears every line. It reads r to its
+// end whatever the lines hold: a child whose output is not read blocks on
+// the full pipe.
+func ReadReport(r io.Reader, status func(string), alive func()) (failure string) {
 	br := bufio.NewReader(r)
 	for {
 		line, err := readReportLine(br)
+		if line != "" {
+			alive()
+		}
 		kind, text, _ := strings.Cut(line, " ")
 		switch kind {
 		case "status":
