@@ -88,6 +88,8 @@ func (i *Installer) fixMode(dest string, mode fs.FileMode) error {
 func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, i.opts.AttemptTimeout)
 	defer cancel()
+	ctx, stall := context.WithCancelCause(ctx)
+	defer stall(nil)
 	body, size, err := i.open(ctx, f.loc, f.local)
 	if err != nil {
 		return err
@@ -111,7 +113,13 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 		}
 	}()
 	h := sha256.New()
-	if err := i.copyHashed(ctx, &capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc); err != nil {
+	kick, stopIdle := i.watchIdle(stall)
+	defer stopIdle()
+	alive := func() { kick(); host.Progress(ctx) }
+	if err := i.copyHashed(&capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc, alive); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+			return fmt.Errorf("downloading %s: %w", f.loc, &readError{cause})
+		}
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.sha256 {
@@ -120,11 +128,31 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 	return commit(tmp, dest, f.mode)
 }
 
+// errIdle ends a download attempt whose body stalled.
+var errIdle = errors.New("no data received")
+
+// watchIdle calls stall when kick is not called for IdleTimeout, so a
+// stalled body fails the attempt (and is retried) before the daemon's stall
+// rule restarts the daemon mid-download.
+func (i *Installer) watchIdle(stall context.CancelCauseFunc) (kick, stop func()) {
+	d := i.opts.IdleTimeout
+	t := i.clock.NewTimer(d)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			stall(fmt.Errorf("%w for %s", errIdle, d))
+		case <-done:
+		}
+	}()
+	return func() { t.Reset(d) }, func() { t.Stop(); close(done) }
+}
+
 // copyHashed copies body into w and h, reporting progress, and checks the
-// length against the announced size. Every chunk is host.Progress of ctx:
-// on a slow link the daemon's watchdog must see the bytes arrive.
-func (i *Installer) copyHashed(ctx context.Context, w io.Writer, h hash.Hash, body io.Reader, size int64, loc string) error {
-	dst := io.MultiWriter(w, h, aliveWriter{ctx})
+// length against the announced size. alive hears every chunk: on a slow
+// link the daemon's watchdog must see the bytes arrive (host.Progress).
+func (i *Installer) copyHashed(w io.Writer, h hash.Hash, body io.Reader, size int64, loc string, alive func()) error {
+	dst := io.MultiWriter(w, h, aliveWriter(alive))
 	if i.opts.Progress != nil {
 		dst = io.MultiWriter(dst, &progressWriter{total: size, fn: i.opts.Progress})
 	}
@@ -202,11 +230,11 @@ func (e *errTagReader) Read(p []byte) (int, error) {
 // onlyReader hides WriterTo so io.CopyBuffer uses our large buffer.
 type onlyReader struct{ io.Reader }
 
-// aliveWriter marks the work of ctx alive on every chunk written.
-type aliveWriter struct{ ctx context.Context }
+// aliveWriter calls itself on every chunk written.
+type aliveWriter func()
 
 func (a aliveWriter) Write(b []byte) (int, error) {
-	host.Progress(a.ctx)
+	a()
 	return len(b), nil
 }
 

@@ -28,8 +28,13 @@ const DefaultStatePath = "/var/lib/nodeagent/k3s-install.json"
 type Options struct {
 	// Timeout bounds a whole Install (all files, all attempts).
 	Timeout time.Duration
-	// AttemptTimeout bounds one download attempt, body included.
+	// AttemptTimeout bounds one download attempt, body included; it is
+	// long, so a slow link finishes (a 70 MB binary at 40 KB/s), and
+	// IdleTimeout gives up on an attempt whose body stalls.
 	AttemptTimeout time.Duration
+	// IdleTimeout ends an attempt that received nothing for that long,
+	// well inside the daemon's stall limit (5 minutes without progress).
+	IdleTimeout time.Duration
 	// HeaderTimeout bounds the wait for response headers of one request.
 	HeaderTimeout time.Duration
 	// Retries is how often the client retries a request (connection error,
@@ -55,7 +60,8 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.Timeout, 30*time.Minute)
-	def(&o.AttemptTimeout, 10*time.Minute)
+	def(&o.AttemptTimeout, 30*time.Minute)
+	def(&o.IdleTimeout, 2*time.Minute)
 	def(&o.HeaderTimeout, 30*time.Second)
 	def(&o.RetryWaitMin, time.Second)
 	def(&o.RetryWaitMax, 30*time.Second)

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -123,4 +124,29 @@ func TestSweepLeftovers(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("a directory was removed: %v", err)
 	}
+}
+
+// A body that stalls ends its attempt after IdleTimeout without data, and
+// the download is retried, all well before the daemon's stall limit would
+// restart the daemon mid-download (the attempt timeout is for slow links,
+// not for stalls).
+func TestDownloadGivesUpOnAStalledBody(t *testing.T) {
+	bin := payload(5, 1<<20)
+	srv := newRelServer(t, bin, faultStall, faultStall)
+	opts := testOptions()
+	opts.IdleTimeout, opts.Attempts = 200*time.Millisecond, 2
+	root := newRoot(t)
+	inst := NewInstaller(root, zaptest.NewLogger(t), host.RealClock{}, opts)
+	start := time.Now()
+	_, err := inst.Install(context.Background(), testK3s(srv.URL), "arm64")
+	if !errors.Is(err, errIdle) || !strings.Contains(err.Error(), "no data received for 200ms") {
+		t.Fatalf("err = %v, want %v", err, errIdle)
+	}
+	if el := time.Since(start); el > opts.AttemptTimeout {
+		t.Errorf("took %s: the stall ran into the attempt timeout (%s)", el, opts.AttemptTimeout)
+	}
+	if bins, _ := srv.counts(); bins != 2 {
+		t.Errorf("binary requests = %d, want 2 (a stalled attempt is retried)", bins)
+	}
+	assertBinary(t, root, nil)
 }
