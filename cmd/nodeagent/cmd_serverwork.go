@@ -10,6 +10,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/serverwork"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
@@ -158,10 +159,12 @@ func runServerWork(cmd *cobra.Command, g *cli.Globals, report string, fn func(co
 	out := cmd.OutOrStdout()
 	status := func(text string) { fmt.Fprintf(out, "  … %s\n", text) }
 	fail := func(err error) error { return err }
+	ctx := cmd.Context()
 	switch report {
 	case "terminal":
 	case child.ReportLines:
 		status = func(text string) { child.WriteStatusLine(out, text) }
+		ctx = host.WithProgress(ctx, child.ProgressLines(out, host.RealClock{}))
 		fail = func(err error) error {
 			child.WriteErrorLine(out, err)
 			return err
@@ -182,7 +185,7 @@ func runServerWork(cmd *cobra.Command, g *cli.Globals, report string, fn func(co
 	}
 	p := newServerWork(g, f, n)
 	defer p.Close()
-	if err := fn(cmd.Context(), p, status); err != nil {
+	if err := fn(ctx, p, status); err != nil {
 		return fail(err)
 	}
 	return nil

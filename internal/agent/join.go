@@ -11,7 +11,7 @@ import (
 // crash converges, and Join on a joined node changes nothing.
 func (a *Agent) Join(ctx context.Context) error {
 	err := a.runSteps(ctx)
-	st, loadErr := LoadState(a.Root)
+	st, loadErr := a.loadState()
 	if loadErr != nil {
 		return errors.Join(err, loadErr)
 	}

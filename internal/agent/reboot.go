@@ -81,7 +81,7 @@ var ErrRebooting = errors.New("rebooting")
 // reboot once, or say why not. check is the memory cgroup check, for its
 // message when a reboot did not help.
 func (a *Agent) rebootForCmdline(ctx context.Context, res preflight.CmdlineResult, check preflight.Check) error {
-	st, err := LoadState(a.Root)
+	st, err := a.loadState()
 	if err != nil {
 		return err
 	}

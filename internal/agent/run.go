@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 // Daemon is the systemd notification side of `nodeagent run`.
@@ -47,7 +49,9 @@ func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
 	defer cancel()
 	q := newQueue()
 	var beat atomic.Int64 // unix nanos of the worker's last sign of life; 0 = idle
-	a.Reporter = beatingReporter{a.Reporter, &beat, a.Clock}
+	mark := beatMark(&beat, a.Clock)
+	a.Reporter = beatingReporter{a.Reporter, mark}
+	a.sweepLeftovers()
 
 	var wg sync.WaitGroup
 	a.startWatchers(ctx, &wg, q, opts)
@@ -55,7 +59,9 @@ func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.worker(ctx, q, &beat)
+		// Bytes of a download and polls of a wait mark progress too
+		// (host.Progress), not only phases and status lines.
+		a.worker(host.WithProgress(ctx, mark), q, &beat)
 	}()
 	if err := d.Ready(); err != nil {
 		a.log.Warn("cannot notify systemd", zap.Error(err))
@@ -90,6 +96,32 @@ func (a *Agent) supervise(ctx context.Context, d Daemon, q *queue, beat *atomic.
 				_ = d.Watchdog()
 			} else {
 				a.log.Error("reconcile stalled: withholding the watchdog ping", zap.Time("lastProgress", time.Unix(0, last)))
+			}
+		}
+	}
+}
+
+// sweepLeftovers removes what downloads killed mid-way left beside the k3s
+// binary and images, before the worker can start a new one.
+func (a *Agent) sweepLeftovers() {
+	removed, err := release.SweepLeftovers(a.Root)
+	for _, p := range removed {
+		a.log.Warn("removed the leftover of an unfinished download", zap.String("path", p))
+	}
+	if err != nil {
+		a.log.Error("cannot remove download leftovers", zap.Error(err))
+	}
+}
+
+// beatMark returns the worker's sign of life: it moves beat to now while a
+// reconcile runs and leaves an idle (0) beat alone. Marks come from the
+// worker and from the goroutines of its steps, hence the compare-and-swap.
+func beatMark(beat *atomic.Int64, clock host.Clock) func() {
+	return func() {
+		for {
+			last := beat.Load()
+			if last == 0 || beat.CompareAndSwap(last, clock.Now().UnixNano()) {
+				return
 			}
 		}
 	}

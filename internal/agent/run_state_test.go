@@ -1,11 +1,17 @@
 package agent
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 )
@@ -78,3 +84,46 @@ func TestStateRoundTripAndErrorHistory(t *testing.T) {
 		t.Errorf("state after save = %+v", got)
 	}
 }
+
+// A state file that does not parse is moved aside, kept for root only, and
+// the join goes on with a fresh state and says so; before, every join
+// failed on it forever (issue #22, item 3).
+func TestJoinMovesACorruptStateAside(t *testing.T) {
+	root := host.NewRoot(t.TempDir())
+	if err := os.MkdirAll(root.Path(StateDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte("{\"joined\": tru")
+	if err := os.WriteFile(root.Path(StateDir+"/state.json"), garbage, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 2, 11, 50, 0, 0, time.UTC)
+	rep := &recordingReporter{}
+	a := &Agent{Deps: Deps{Root: root, Clock: fixedClock{now}, Reporter: rep}, log: zaptest.NewLogger(t)}
+	if err := a.Join(context.Background()); err != nil {
+		t.Fatalf("join with a corrupt state file: %v", err)
+	}
+	aside := StateDir + "/state.json.corrupt-20261202T115000Z"
+	got, err := os.ReadFile(root.Path(aside))
+	if err != nil || !bytes.Equal(got, garbage) {
+		t.Fatalf("corrupt state not kept at %s: %q, %v", aside, got, err)
+	}
+	if fi, err := os.Stat(root.Path(aside)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode of %s = %v, %v; want 0600", aside, fi.Mode().Perm(), err)
+	}
+	st, err := LoadState(root)
+	if err != nil || !st.Joined {
+		t.Errorf("state after the join = %+v, %v; want a fresh, joined state", st, err)
+	}
+	want := "status state file " + StateDir + "/state.json was corrupt: moved to " + aside + ", starting with a fresh state"
+	if !slices.Contains(rep.events, want) {
+		t.Errorf("reported %q, want %q", rep.events, want)
+	}
+}
+
+// fixedClock is a clock that stays at one instant.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time                        { return c.t }
+func (c fixedClock) NewTimer(d time.Duration) host.Timer   { return host.RealClock{}.NewTimer(d) }
+func (c fixedClock) NewTicker(d time.Duration) host.Ticker { return host.RealClock{}.NewTicker(d) }

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,6 +108,94 @@ func TestFullPassSettlesOnlyOnAFullSuccess(t *testing.T) {
 			}
 			if inStep != tc.wantInStep {
 				t.Errorf("in step = %v, want %v", inStep, tc.wantInStep)
+			}
+		})
+	}
+}
+
+// pacedStep is a step that runs for a while, marking progress through its
+// context (as a download or a polling wait does) when marks is set.
+type pacedStep struct {
+	fakeStep
+	run     time.Duration
+	marks   bool
+	started chan struct{}
+	d       *countingDaemon
+	stall   time.Duration
+	pings   chan [2]int // watchdog pings at 1.5 and 3 stall limits
+}
+
+func (p pacedStep) Apply(ctx context.Context) error {
+	close(p.started)
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond) // pacing the marks
+	defer tick.Stop()
+	pings := [2]int{-1, -1}
+	for time.Since(start) < p.run {
+		if p.marks {
+			host.Progress(ctx)
+		}
+		if pings[0] < 0 && time.Since(start) >= p.stall*3/2 {
+			pings[0] = p.d.count()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	pings[1] = p.d.count()
+	p.pings <- pings
+	return nil
+}
+
+// Progress a step marks through its context (bytes of a download, polls of
+// a wait) keeps the watchdog fed past the stall limit; a step that marks
+// nothing still starves it (issue #22, item 2). The daemon also sweeps the
+// leftovers of killed downloads before its first reconcile.
+func TestRunCountsProgressFromTheStepsContext(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		marks    bool
+		wantFeed bool
+	}{
+		{"marking progress", true, true},
+		{"hung", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testAgent(t, "pi4-1", &recordingReporter{})
+			leftover := a.Root.Path("/usr/local/bin/.k3s.staged.download-12345")
+			if err := os.MkdirAll(filepath.Dir(leftover), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(leftover, []byte("half a binary"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := &countingDaemon{}
+			step := pacedStep{fakeStep: fakeStep{name: "k3s", applied: &[]string{}}, run: 3 * stall, marks: tc.marks,
+				started: make(chan struct{}), d: d, stall: stall, pings: make(chan [2]int, 1)}
+			a.table = []Step{step}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- a.Run(ctx, d, RunOptions{Watchdog: 10 * time.Millisecond, Resync: time.Hour, StallLimit: stall})
+			}()
+			<-step.started
+			if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+				t.Errorf("the leftover download is still there at the first reconcile: %v", err)
+			}
+			var pings [2]int
+			select {
+			case pings = <-step.pings:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the step never finished")
+			}
+			cancel()
+			<-done
+			fed := pings[1]-pings[0] >= 3
+			if pings[0] < 0 || pings[1] < 0 || fed != tc.wantFeed {
+				t.Errorf("watchdog pings between 1.5 and 3 stall limits into the step: %d -> %d, want fed=%v", pings[0], pings[1], tc.wantFeed)
 			}
 		})
 	}

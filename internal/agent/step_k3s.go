@@ -25,7 +25,7 @@ func (k3sStep) Applies() bool { return true }
 // server is an etcd member.
 func (s k3sStep) Apply(ctx context.Context) error {
 	a := s.a
-	st, err := LoadState(a.Root)
+	st, err := a.loadState()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -12,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/config"
-	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // startWatchers turns host events into queued work: USB hotplug and disk
@@ -131,14 +129,7 @@ func (a *Agent) reloadConfig() {
 // beatingReporter marks the worker alive on every progress report.
 type beatingReporter struct {
 	Reporter
-	beat  *atomic.Int64
-	clock host.Clock
-}
-
-func (b beatingReporter) mark() {
-	if b.beat.Load() != 0 {
-		b.beat.Store(b.clock.Now().UnixNano())
-	}
+	mark func()
 }
 
 func (b beatingReporter) PhaseStarted(name string) { b.mark(); b.Reporter.PhaseStarted(name) }

@@ -7,7 +7,7 @@ import (
 )
 
 // PollUntil runs check every interval until it reports done, ctx ends, or
-// timeout passes. A failed attempt's error is kept: the timeout error names
+// timeout passes. Each check that comes back is Progress of ctx. A failed attempt's error is kept: the timeout error names
 // what was waited for and wraps the last one.
 func PollUntil(ctx context.Context, clock Clock, what string, timeout, interval time.Duration, check func(context.Context) (bool, error)) error {
 	deadline := clock.NewTimer(timeout)
@@ -19,6 +19,9 @@ func PollUntil(ctx context.Context, clock Clock, what string, timeout, interval 
 		done, err := check(ctx)
 		if done {
 			return nil
+		}
+		if ctx.Err() == nil {
+			Progress(ctx) // the check came back: the wait is alive
 		}
 		if err != nil {
 			lastErr = err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,5 +33,31 @@ func TestPollUntil(t *testing.T) {
 	err = PollUntil(cancelled, RealClock{}, "never", time.Minute, time.Minute, func(context.Context) (bool, error) { return false, nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("PollUntil after ctx ended = %v, want context.Canceled", err)
+	}
+}
+
+// Every check that comes back marks progress; a check that hangs does not,
+// so the daemon's stall rule still catches it (issue #22, item 2).
+func TestPollUntilMarksProgressPerCheck(t *testing.T) {
+	var marks atomic.Int32
+	ctx := WithProgress(context.Background(), func() { marks.Add(1) })
+	attempts := 0
+	err := PollUntil(ctx, RealClock{}, "fourth time", time.Minute, time.Millisecond, func(context.Context) (bool, error) {
+		attempts++
+		return attempts == 4, nil
+	})
+	if err != nil || marks.Load() != 3 {
+		t.Errorf("PollUntil = %v with %d progress marks, want 3 (one per check that did not finish)", err, marks.Load())
+	}
+
+	marks.Store(0)
+	hung, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_ = PollUntil(hung, RealClock{}, "hung", time.Minute, time.Millisecond, func(ctx context.Context) (bool, error) {
+		<-ctx.Done()
+		return false, ctx.Err()
+	})
+	if marks.Load() != 0 {
+		t.Errorf("a check hung until its context ended marked progress %d times", marks.Load())
 	}
 }

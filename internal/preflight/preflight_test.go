@@ -144,6 +144,18 @@ func TestWaitTimeSync(t *testing.T) {
 			t.Errorf("calls = %d, want 3", calls)
 		}
 	})
+	t.Run("each reading while waiting is progress", func(t *testing.T) {
+		// The daemon's watchdog counts it (issue #22, item 2).
+		calls, marks := 0, 0
+		ctx := host.WithProgress(context.Background(), func() { marks++ })
+		src := func() (bool, error) { calls++; return calls >= 4, nil }
+		if err := WaitTimeSync(ctx, host.RealClock{}, src, 5*time.Second, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if marks != 3 {
+			t.Errorf("progress marks = %d, want 3 (one per unsynced reading)", marks)
+		}
+	})
 	t.Run("deadline names the last error", func(t *testing.T) {
 		src := func() (bool, error) { return false, errors.New("timedated not running") }
 		err := WaitTimeSync(context.Background(), host.RealClock{}, src, 50*time.Millisecond, 10*time.Millisecond)

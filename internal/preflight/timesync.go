@@ -12,6 +12,7 @@ import (
 // at most timeout. A Pi has no RTC and boots with a stale clock, which makes
 // every TLS certificate look not-yet-valid; k3s must not start before NTP
 // synced. The caller wires synced to timedated's NTPSynchronized over D-Bus.
+// Each reading while it waits is host.Progress of ctx.
 func WaitTimeSync(ctx context.Context, clock host.Clock, synced func() (bool, error), timeout, interval time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -21,6 +22,7 @@ func WaitTimeSync(ctx context.Context, clock host.Clock, synced func() (bool, er
 		if err == nil && ok {
 			return nil
 		}
+		host.Progress(ctx) // the reading came back: the wait is alive
 		lastErr = err
 		if werr := host.Sleep(ctx, clock, interval); werr != nil {
 			if lastErr != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -24,6 +25,8 @@ type file struct {
 	sha256 string
 	dest   string // host path
 	mode   fs.FileMode
+	// maxSize is the most the download may write.
+	maxSize int64
 }
 
 // copyBufSize is large so a loopback or LAN download is not bound by
@@ -85,11 +88,16 @@ func (i *Installer) fixMode(dest string, mode fs.FileMode) error {
 func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, i.opts.AttemptTimeout)
 	defer cancel()
+	ctx, stall := context.WithCancelCause(ctx)
+	defer stall(nil)
 	body, size, err := i.open(ctx, f.loc, f.local)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	if size > f.maxSize {
+		return fmt.Errorf("downloading %s: %w: %d bytes announced, at most %d allowed", f.loc, ErrTooLarge, size, f.maxSize)
+	}
 	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
@@ -105,7 +113,13 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 		}
 	}()
 	h := sha256.New()
-	if err := i.copyHashed(tmp, h, body, size, f.loc); err != nil {
+	kick, stopIdle := i.watchIdle(stall)
+	defer stopIdle()
+	alive := func() { kick(); host.Progress(ctx) }
+	if err := i.copyHashed(&capWriter{w: tmp, max: f.maxSize}, h, body, size, f.loc, alive); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+			return fmt.Errorf("downloading %s: %w", f.loc, &readError{cause})
+		}
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.sha256 {
@@ -114,10 +128,31 @@ func (i *Installer) downloadOnce(ctx context.Context, f file, dest string) (err 
 	return commit(tmp, dest, f.mode)
 }
 
+// errIdle ends a download attempt whose body stalled.
+var errIdle = errors.New("no data received")
+
+// watchIdle calls stall when kick is not called for IdleTimeout, so a
+// stalled body fails the attempt (and is retried) before the daemon's stall
+// rule restarts the daemon mid-download.
+func (i *Installer) watchIdle(stall context.CancelCauseFunc) (kick, stop func()) {
+	d := i.opts.IdleTimeout
+	t := i.clock.NewTimer(d)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			stall(fmt.Errorf("%w for %s", errIdle, d))
+		case <-done:
+		}
+	}()
+	return func() { t.Reset(d) }, func() { t.Stop(); close(done) }
+}
+
 // copyHashed copies body into w and h, reporting progress, and checks the
-// length against the announced size.
-func (i *Installer) copyHashed(w io.Writer, h hash.Hash, body io.Reader, size int64, loc string) error {
-	dst := io.MultiWriter(w, h)
+// length against the announced size. alive hears every chunk: on a slow
+// link the daemon's watchdog must see the bytes arrive (host.Progress).
+func (i *Installer) copyHashed(w io.Writer, h hash.Hash, body io.Reader, size int64, loc string, alive func()) error {
+	dst := io.MultiWriter(w, h, aliveWriter(alive))
 	if i.opts.Progress != nil {
 		dst = io.MultiWriter(dst, &progressWriter{total: size, fn: i.opts.Progress})
 	}
@@ -162,6 +197,24 @@ func renameSynced(from, to string) error {
 	return nil
 }
 
+// ErrTooLarge is a download bigger than its cap; nothing was installed.
+var ErrTooLarge = errors.New("larger than allowed")
+
+// capWriter writes to w until left bytes are used up, then refuses: the
+// file is never written past its cap.
+type capWriter struct {
+	w         io.Writer
+	max, done int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.done+int64(len(p)) > c.max {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
+	}
+	c.done += int64(len(p))
+	return c.w.Write(p)
+}
+
 // errTagReader marks read failures as readError so the caller can tell a
 // broken-off download (worth retrying) from a local write failure.
 type errTagReader struct{ r io.Reader }
@@ -176,6 +229,14 @@ func (e *errTagReader) Read(p []byte) (int, error) {
 
 // onlyReader hides WriterTo so io.CopyBuffer uses our large buffer.
 type onlyReader struct{ io.Reader }
+
+// aliveWriter calls itself on every chunk written.
+type aliveWriter func()
+
+func (a aliveWriter) Write(b []byte) (int, error) {
+	a()
+	return len(b), nil
+}
 
 type progressWriter struct {
 	done, total int64

@@ -18,8 +18,9 @@ import (
 )
 
 // maxRetryAfter caps a server's Retry-After so a misconfigured mirror cannot
-// park the install for hours; the overall timeout still applies.
-const maxRetryAfter = 5 * time.Minute
+// park the install for hours; the overall timeout still applies. It stays
+// well below the daemon's stall limit (5 minutes without progress).
+const maxRetryAfter = 2 * time.Minute
 
 // newHTTPClient builds the retrying client: connection errors, 429 and 5xx
 // are retried with exponential backoff and full jitter, honouring
@@ -36,14 +37,45 @@ func newHTTPClient(log *zap.Logger, o Options) *retryablehttp.Client {
 		MaxIdleConnsPerHost:   2,
 	}
 	c := retryablehttp.NewClient()
-	c.HTTPClient = &http.Client{Transport: transport}
+	c.HTTPClient = &http.Client{Transport: transport, CheckRedirect: refuseDowngrade}
 	c.RetryMax = o.Retries
 	c.RetryWaitMin = o.RetryWaitMin
 	c.RetryWaitMax = o.RetryWaitMax
 	c.Backoff = jitterBackoff
-	c.CheckRetry = retryablehttp.ErrorPropagatedRetryPolicy
+	c.CheckRetry = retryPolicy
 	c.Logger = zapLeveled{log.Sugar()}
 	return c
+}
+
+// ErrRedirectDowngrade is a redirect from https to another scheme: the
+// checksum file is what makes the binary trusted, so neither may come over
+// plain http once https was asked for (issue #22, item 9).
+var ErrRedirectDowngrade = errors.New("redirect leaves https")
+
+// maxRedirects is net/http's own default limit, kept.
+const maxRedirects = 10
+
+// refuseDowngrade is the client's CheckRedirect: net/http's limit, and no
+// step from https to http.
+func refuseDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	prev := via[len(via)-1]
+	if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("%w: refusing the redirect from %s to %s", ErrRedirectDowngrade, prev.URL.Redacted(), req.URL.Redacted())
+	}
+	return nil
+}
+
+// retryPolicy retries what retryablehttp's propagating policy retries,
+// except a refused redirect: it is the same on every attempt.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	host.Progress(ctx) // an attempt came back; a retry waits at most maxRetryAfter
+	if errors.Is(err, ErrRedirectDowngrade) {
+		return false, err
+	}
+	return retryablehttp.ErrorPropagatedRetryPolicy(ctx, resp, err)
 }
 
 // jitterBackoff is exponential backoff with full jitter (AWS architecture
@@ -153,7 +185,7 @@ func (i *Installer) readSmall(ctx context.Context, loc string, local bool, limit
 		return nil, fmt.Errorf("reading %s: %w", loc, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", loc, limit)
+		return nil, fmt.Errorf("reading %s: %w: more than %d bytes", loc, ErrTooLarge, limit)
 	}
 	return data, nil
 }

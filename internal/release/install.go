@@ -28,8 +28,13 @@ const DefaultStatePath = "/var/lib/nodeagent/k3s-install.json"
 type Options struct {
 	// Timeout bounds a whole Install (all files, all attempts).
 	Timeout time.Duration
-	// AttemptTimeout bounds one download attempt, body included.
+	// AttemptTimeout bounds one download attempt, body included; it is
+	// long, so a slow link finishes (a 70 MB binary at 40 KB/s), and
+	// IdleTimeout gives up on an attempt whose body stalls.
 	AttemptTimeout time.Duration
+	// IdleTimeout ends an attempt that received nothing for that long,
+	// well inside the daemon's stall limit (5 minutes without progress).
+	IdleTimeout time.Duration
 	// HeaderTimeout bounds the wait for response headers of one request.
 	HeaderTimeout time.Duration
 	// Retries is how often the client retries a request (connection error,
@@ -55,7 +60,8 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.Timeout, 30*time.Minute)
-	def(&o.AttemptTimeout, 10*time.Minute)
+	def(&o.AttemptTimeout, 30*time.Minute)
+	def(&o.IdleTimeout, 2*time.Minute)
 	def(&o.HeaderTimeout, 30*time.Second)
 	def(&o.RetryWaitMin, time.Second)
 	def(&o.RetryWaitMax, 30*time.Second)
@@ -78,13 +84,23 @@ type Installer struct {
 	clock  host.Clock
 	opts   Options
 	client *retryablehttp.Client
+	caps   sizeCaps
 }
+
+// sizeCaps bound what a download may write: a mirror that sends more (a
+// wrong file, an endless body) fails before it fills the SD card, not at
+// the hash check after (issue #22, item 9).
+type sizeCaps struct{ binary, images, checksums int64 }
+
+// defaultCaps leave room for growth: the k3s binary is about 70 MB and the
+// air-gap image tarball about 200 MB.
+var defaultCaps = sizeCaps{binary: 256 << 20, images: 1 << 30, checksums: 1 << 20}
 
 // NewInstaller returns an Installer writing under root.
 func NewInstaller(root host.Root, log *zap.Logger, clock host.Clock, opts Options) *Installer {
 	log = log.With(zap.String("component", "k3s"))
 	opts = opts.withDefaults()
-	return &Installer{root: root, log: log, clock: clock, opts: opts, client: newHTTPClient(log, opts)}
+	return &Installer{root: root, log: log, clock: clock, opts: opts, client: newHTTPClient(log, opts), caps: defaultCaps}
 }
 
 // InstallResult says what Install changed.
@@ -133,7 +149,7 @@ func (i *Installer) Stage(ctx context.Context, k config.K3s, arch string) (s *St
 	}
 	s = &Staged{inst: i}
 	s.SHA256 = want
-	bin := file{loc: rel.BinaryLoc, local: rel.Local, sha256: want, dest: BinaryPath, mode: 0o755}
+	bin := file{loc: rel.BinaryLoc, local: rel.Local, sha256: want, dest: BinaryPath, mode: 0o755, maxSize: i.caps.binary}
 	if s.BinaryChanged, err = i.stageFile(ctx, st, bin); err != nil {
 		return nil, err
 	}
@@ -187,7 +203,7 @@ func (i *Installer) binaryHash(ctx context.Context, rel Assets, st *installState
 }
 
 func (i *Installer) checksums(ctx context.Context, rel Assets) (map[string]string, error) {
-	data, err := i.readSmall(ctx, rel.ChecksumLoc, rel.Local, 1<<20)
+	data, err := i.readSmall(ctx, rel.ChecksumLoc, rel.Local, i.caps.checksums)
 	if err != nil {
 		return nil, fmt.Errorf("fetching k3s checksums: %w", err)
 	}
@@ -220,5 +236,6 @@ func (i *Installer) imagesFile(rel Assets, sums map[string]string) (file, bool, 
 		}
 		return file{}, false, fmt.Errorf("%s is present but not listed in %s, so it cannot be verified", rel.ImagesLoc, rel.ChecksumLoc)
 	}
-	return file{loc: rel.ImagesLoc, local: rel.Local, sha256: want, dest: path.Join(ImagesDir, rel.ImagesAsset), mode: 0o644}, true, nil
+	return file{loc: rel.ImagesLoc, local: rel.Local, sha256: want, dest: path.Join(ImagesDir, rel.ImagesAsset), mode: 0o644,
+		maxSize: i.caps.images}, true, nil
 }

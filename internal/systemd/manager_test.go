@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
 
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -158,7 +160,14 @@ func testWaitTimeout(t *testing.T, f *fixture) {
 	if _, err := f.c.Exec(f.ctx, "systemctl", "start", "--no-block", "slow.service"); err != nil {
 		t.Fatal(err)
 	}
-	err := f.m.WaitActive(f.ctx, "slow.service", 2*time.Second)
+	// Each answer while waiting marks progress, so the daemon's watchdog
+	// lets a long wait for k3s go on (issue #22, item 2).
+	var marks atomic.Int32
+	ctx := host.WithProgress(f.ctx, func() { marks.Add(1) })
+	err := f.m.WaitActive(ctx, "slow.service", 2*time.Second)
+	if marks.Load() < 2 {
+		t.Errorf("WaitActive marked progress %d times in 2s of waiting, want one per poll", marks.Load())
+	}
 	var ue *UnitError
 	if !errors.As(err, &ue) {
 		t.Fatalf("WaitActive = %v, want a *UnitError", err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // journalLines is how much of a failed unit's journal an error carries.
@@ -74,7 +76,8 @@ func unitState(name string, unit, svc map[string]any) UnitState {
 
 // WaitActive polls the unit until it is active. It fails early when the
 // unit fails or is not loadable, and after timeout; the error is a
-// *UnitError with the last state and journal lines.
+// *UnitError with the last state and journal lines. Each answer while it
+// waits is host.Progress of ctx.
 func (m *Manager) WaitActive(ctx context.Context, name string, timeout time.Duration) error {
 	deadline := m.clock.NewTimer(timeout)
 	defer deadline.Stop()
@@ -92,6 +95,8 @@ func (m *Manager) WaitActive(ctx context.Context, name string, timeout time.Dura
 		case waitFailed:
 			return m.unitError(ctx, "wait for", name, st.ActiveState)
 		}
+		// systemd answered: a wait through a long restart is alive.
+		host.Progress(ctx)
 		select {
 		case <-tick.C():
 		case <-deadline.C():

@@ -8,16 +8,19 @@ package child
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/logging"
 )
 
@@ -91,7 +94,8 @@ func (p *Command) run(ctx context.Context, status func(string), sub ...string) e
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	failure := ReadReport(out, status)
+	// Every line is the child's sign of life for the daemon's watchdog.
+	failure := ReadReport(out, status, func() { host.Progress(ctx) })
 	err = cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
@@ -105,9 +109,26 @@ func (p *Command) run(ctx context.Context, status func(string), sub ...string) e
 }
 
 // ReportLines is the --report format of the server-work commands when the
-// daemon runs them: one "status <text>" line per progress report, and an
-// "error <text>" line before a failing exit.
+// daemon runs them: one "status <text>" line per progress report, a
+// "progress" line when a wait polled without news (at most one a second),
+// and an "error <text>" line before a failing exit.
 const ReportLines = "lines"
+
+// ProgressLines returns the host.Progress mark of a child reporting in
+// ReportLines to w: a poll that came back is a "progress" line, so the
+// daemon's watchdog sees a long wait alive (issue #22, item 2).
+func ProgressLines(w io.Writer, clock host.Clock) func() {
+	var mu sync.Mutex
+	var last time.Time
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := clock.Now(); now.Sub(last) >= time.Second {
+			last = now
+			fmt.Fprintln(w, "progress")
+		}
+	}
+}
 
 // WriteStatusLine writes one progress report in the ReportLines format.
 func WriteStatusLine(w io.Writer, text string) { writeReportLine(w, "status", text) }
@@ -119,18 +140,56 @@ func writeReportLine(w io.Writer, kind, text string) {
 	fmt.Fprintf(w, "%s %s\n", kind, strings.ReplaceAll(text, "\n", "; "))
 }
 
+// maxReportLine bounds what ReadReport keeps of one report line; the rest
+// of a longer line (a long error) is dropped and marked, and reading goes
+// on, so the child never blocks on a full pipe (issue #22, item 10).
+const maxReportLine = 64 << 10
+
+// truncatedMark ends a report line that was cut at maxReportLine.
+const truncatedMark = " [truncated]"
+
 // ReadReport passes each status line to status until r ends and returns the
-// text of the error line, if any.
-func ReadReport(r io.Reader, status func(string)) (failure string) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		kind, text, _ := strings.Cut(sc.Text(), " ")
+// text of the error line, if any; alive hears every line. It reads r to its
+// end whatever the lines hold: a child whose output is not read blocks on
+// the full pipe.
+func ReadReport(r io.Reader, status func(string), alive func()) (failure string) {
+	br := bufio.NewReader(r)
+	for {
+		line, err := readReportLine(br)
+		if line != "" {
+			alive()
+		}
+		kind, text, _ := strings.Cut(line, " ")
 		switch kind {
 		case "status":
 			status(text)
 		case "error":
 			failure = text
 		}
+		if err != nil {
+			return failure
+		}
 	}
-	return failure
+}
+
+// readReportLine returns the next line without its newline, cut to
+// maxReportLine and marked when it was longer.
+func readReportLine(br *bufio.Reader) (string, error) {
+	var line []byte
+	long := false
+	for {
+		part, err := br.ReadSlice('\n')
+		part = bytes.TrimSuffix(part, []byte{'\n'})
+		if room := maxReportLine - len(line); len(part) > room {
+			part, long = part[:room], true
+		}
+		line = append(line, part...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if long {
+			return string(line) + truncatedMark, err
+		}
+		return string(line), err
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/logging"
 )
 
@@ -25,7 +27,7 @@ func TestReportLinesRoundTrip(t *testing.T) {
 	WriteErrorLine(&b, errors.New("apply stopped:\nno quorum"))
 	b.WriteString("a stray line a child printed\n")
 	var got []string
-	failure := ReadReport(&b, func(s string) { got = append(got, s) })
+	failure := ReadReport(&b, func(s string) { got = append(got, s) }, func() {})
 	want := []string{"waiting for quorum: 1/3 voters healthy", "two; lines"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("status lines (-want +got):\n%s", diff)
@@ -165,5 +167,82 @@ func TestCommandRelaysTheChildsLog(t *testing.T) {
 	}
 	if rec, _ := os.ReadFile(record); !strings.Contains(string(rec), "\n"+logging.ChildEnv+"\n") {
 		t.Errorf("the child was not told to log JSON lines (%s):\n%s", logging.ChildEnv, rec)
+	}
+}
+
+// A report line longer than the reader keeps (a long error) is cut and
+// marked, and reading goes on: the child is not left blocked on a full pipe
+// and its later lines still arrive (issue #22, item 10).
+func TestCommandReadsPastAnOverlongLine(t *testing.T) {
+	// 200 KiB on one line: more than the 64 KiB pipe buffer, so a reader
+	// that stops leaves the child blocked in its write.
+	cli, _ := fakeCLI(t, `head -c 204800 /dev/zero | tr '\0' x | sed 's/^/status /'; echo; `+
+		`echo "status after the long line"; echo "error apply stopped: no quorum"; exit 1`)
+	p := &Command{CLI: cli}
+	var got []string
+	done := make(chan error, 1)
+	go func() { done <- p.ApplyManifests(context.Background(), func(s string) { got = append(got, s) }) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ApplyManifests did not return: the child is blocked writing its report")
+	}
+	if err == nil || err.Error() != "nodeagent apply: apply stopped: no quorum" {
+		t.Errorf("err = %v, want the error line that followed the long line", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d status lines, want 2", len(got))
+	}
+	want := strings.Repeat("x", 64<<10-len("status ")) + " [truncated]"
+	if got[0] != want {
+		t.Errorf("long line: got %d bytes ending %q, want %d bytes ending %q", len(got[0]), got[0][max(0, len(got[0])-20):], len(want), want[len(want)-20:])
+	}
+	if got[1] != "after the long line" {
+		t.Errorf("line after the long one = %q", got[1])
+	}
+}
+
+// Every report line of a child, a bare "progress" line included, marks the
+// daemon's work alive, and only status lines change its STATUS (issue #22,
+// item 2: a child polling silently for minutes stopped the watchdog).
+func TestCommandMarksProgressPerLine(t *testing.T) {
+	cli, _ := fakeCLI(t, `echo progress; echo progress; echo "status waiting for this etcd member to be healthy again"; echo progress`)
+	p := &Command{CLI: cli}
+	var marks atomic.Int32
+	ctx := host.WithProgress(context.Background(), func() { marks.Add(1) })
+	var got []string
+	if err := p.ReleaseRestart(ctx, func(s string) { got = append(got, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := marks.Load(); n != 4 {
+		t.Errorf("progress marks = %d, want 4 (one per line)", n)
+	}
+	if diff := cmp.Diff([]string{"waiting for this etcd member to be healthy again"}, got); diff != "" {
+		t.Errorf("status lines (-want +got):\n%s", diff)
+	}
+}
+
+// steppedClock is a clock the test moves by hand.
+type steppedClock struct{ now time.Time }
+
+func (c *steppedClock) Now() time.Time                        { return c.now }
+func (c *steppedClock) NewTimer(d time.Duration) host.Timer   { return host.RealClock{}.NewTimer(d) }
+func (c *steppedClock) NewTicker(d time.Duration) host.Ticker { return host.RealClock{}.NewTicker(d) }
+
+// A child writes at most one progress line a second, however often its
+// polls come back.
+func TestProgressLinesAreRateLimited(t *testing.T) {
+	var b bytes.Buffer
+	clock := &steppedClock{now: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+	mark := ProgressLines(&b, clock)
+	for range 5 {
+		mark()
+	}
+	clock.now = clock.now.Add(time.Second)
+	mark()
+	mark()
+	if got := b.String(); got != "progress\nprogress\n" {
+		t.Errorf("progress lines = %q, want two", got)
 	}
 }
