@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Join provisions the node: it applies every step of the table that applies
@@ -10,6 +11,20 @@ import (
 // labels → quorum → manifests). Every step is idempotent, so Join after a
 // crash converges, and Join on a joined node changes nothing.
 func (a *Agent) Join(ctx context.Context) error {
+	lock, err := a.tryLock("nodeagent join")
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return fmt.Errorf("%w; `systemctl status nodeagent` shows what it does (stop it first to join by hand)", err)
+		}
+		return err
+	}
+	defer lock.Unlock()
+	return a.join(ctx)
+}
+
+// join runs the steps and records the outcome; the daemon calls it with the
+// lock held.
+func (a *Agent) join(ctx context.Context) error {
 	err := a.runSteps(ctx)
 	st, loadErr := a.loadState()
 	if loadErr != nil {

@@ -145,7 +145,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		}
 		w := q.take()
 		beat.Store(a.Clock.Now().UnixNano())
-		err := a.reconcile(ctx, w)
+		err := a.reconcileLocked(ctx, w)
 		beat.Store(0)
 		if owed.settle(w, err) {
 			backoff = 15 * time.Second
@@ -191,6 +191,16 @@ func (f *fullPass) settle(w work, err error) bool {
 	return !f.owed
 }
 
+// reconcileLocked does the work once no `nodeagent join` by hand is at it.
+func (a *Agent) reconcileLocked(ctx context.Context, w work) error {
+	lock, err := a.lockWaiting(ctx, "nodeagent.service")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return a.reconcile(ctx, w)
+}
+
 // reconcile does the queued work; a full pass covers all the rest.
 func (a *Agent) reconcile(ctx context.Context, w work) error {
 	if w&workConfig != 0 {
@@ -198,7 +208,7 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 		w |= workFull
 	}
 	if w&workFull != 0 {
-		return a.Join(ctx)
+		return a.join(ctx)
 	}
 	if w&workDisks != 0 {
 		for _, d := range a.Node.Disks {
