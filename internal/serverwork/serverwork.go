@@ -48,6 +48,8 @@ type Work struct {
 	quorum *quorum.Observer
 	engine *apply.Engine
 	client kubernetes.Interface
+	// restartSeen is the restart Lease as this process last saw it.
+	restartSeen leaseSeen
 }
 
 // New prepares the server work; it connects to nothing until used.
