@@ -99,7 +99,10 @@ func TestOverlayDifferentServers(t *testing.T) {
 		t.Fatalf("pi4-1 applying its overlay: PVC %s, want created", got)
 	}
 	created := livePVC(t, ns)
-	pi42.apply(t, builtin, ns) // records pi4-2's (empty) overlay
+	// pi4-2's overlay directory is missing: it records an empty overlay.
+	if r := pi42.apply(t, builtin, ns); len(r.Pruned) != 0 {
+		t.Errorf("pi4-2 pruned what only pi4-1's overlay holds: %+v", r.Pruned)
+	}
 	invRV := inventoryRV(t, "inv-"+ns)
 	for turn := range 4 {
 		s := []*applyServer{pi41, pi42}[turn%2]
