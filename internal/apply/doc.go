@@ -18,6 +18,15 @@
 //     no longer rendered. An object that is not in the inventory, lacks the
 //     app.kubernetes.io/managed-by=nodeagent label or has another UID than the
 //     one nodeagent created is never deleted;
+//   - keeps, beside the inventory, each server's overlay record: the keys of
+//     the overlay objects that server last applied. Servers' overlay
+//     directories may differ, and whichever holds the lease applies its own,
+//     so an object in any server's record is never pruned, and an overlay
+//     object only once every server of the cluster file has recorded an
+//     overlay without it (overlayrecord.go). This is the simplest rule that
+//     is safe whoever holds the lease: no server deletes what another's
+//     overlay holds, nothing is re-created and deleted turn after turn, and a
+//     manifest deleted from every server is pruned;
 //   - checks a "quorum still held" function between steps and stops at the
 //     next boundary when it reports false, leaving the rest pending.
 //

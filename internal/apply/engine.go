@@ -48,6 +48,12 @@ type Options struct {
 	Workers int
 	// Inventory is where the list of applied objects is kept.
 	Inventory types.NamespacedName
+	// Server is the name of the server that applies (the node name); its
+	// overlay record is kept under it. Servers names every server of the
+	// cluster file: an overlay object is pruned only once each of them
+	// recorded an overlay without it. Empty means Server alone.
+	Server  string
+	Servers []string
 	// Clock defaults to the real clock.
 	Clock host.Clock
 }
@@ -116,19 +122,34 @@ func New(cfg *rest.Config, opts Options, log *zap.Logger) (*Engine, error) {
 	}, nil
 }
 
-// Apply applies objs (in apply order; the built-in set then the overlay),
-// prunes what the inventory lists and objs no longer hold, and records the
-// new inventory. The error is for failures of the run itself (bad input,
-// inventory unreadable); per-object problems are in the Report.
-func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured) (*Report, error) {
-	desired, err := prepare(objs)
+// Set is what one server applies: the objects nodeagent renders and the
+// overlay read from this server's apply.overlayDir (see LoadOverlay).
+type Set struct {
+	Builtin []*unstructured.Unstructured
+	Overlay []*unstructured.Unstructured
+}
+
+// Objects is the set in apply order (see Merge).
+func (s Set) Objects() []*unstructured.Unstructured { return Merge(s.Builtin, s.Overlay) }
+
+// Apply applies set, records this server's overlay, prunes what the
+// inventory lists and no server wants any more (see overlayrecord.go), and
+// records the new inventory. The error is for failures of the run itself
+// (bad input, inventory unreadable); per-object problems are in the Report.
+func (e *Engine) Apply(ctx context.Context, set Set) (*Report, error) {
+	desired, err := prepare(set.Objects())
 	if err != nil {
 		return nil, err
+	}
+	overlay := make(map[objKey]bool, len(set.Overlay))
+	for _, u := range set.Overlay {
+		overlay[keyOf(u)] = true
 	}
 	inv, err := e.loadInventory(ctx)
 	if err != nil {
 		return nil, err
 	}
+	inv.recordOverlay(e.opts.Server, overlay, e.opts.Servers)
 	r := e.newRun(ctx, desired)
 	first, rest := splitFirst(desired)
 	r.step(ctx, "namespaces and CRDs", first)
@@ -146,7 +167,7 @@ func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured) (
 	} else {
 		report.Pruned = e.prune(ctx, inv, desired)
 	}
-	if err := e.saveInventory(ctx, inv.update(report)); err != nil {
+	if err := e.saveInventory(ctx, inv.update(report, overlay)); err != nil {
 		return report, err
 	}
 	e.log.Info("apply finished", zap.String("summary", report.Summary()))

@@ -61,7 +61,7 @@ func mustApply(t *testing.T, e *Engine, objs []*unstructured.Unstructured) *Repo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := e.Apply(ctx, objs)
+	r, err := e.Apply(ctx, Set{Builtin: objs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +24,12 @@ type Entry struct {
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
 	UID        string `json:"uid"`
+	// Source is SourceBuiltin or SourceOverlay; entries written before
+	// it was recorded count as overlay, the cautious side.
+	Source string `json:"source,omitempty"`
 }
+
+func (en Entry) fromOverlay() bool { return en.Source != SourceBuiltin }
 
 func (en Entry) key() objKey {
 	group, _, _ := splitAPIVersion(en.APIVersion)
@@ -32,19 +38,21 @@ func (en Entry) key() objKey {
 
 func (en Entry) String() string { return en.Kind + "/" + en.Namespace + "/" + en.Name }
 
-// inventory is the loaded list plus the ConfigMap's resourceVersion, so two
-// writers cannot silently overwrite each other.
+// inventory is the loaded list and overlay records plus the ConfigMap's
+// resourceVersion, so two writers cannot silently overwrite each other.
 type inventory struct {
-	entries         map[objKey]Entry
+	entries map[objKey]Entry
+	// overlays is each server's overlay record (see overlayrecord.go).
+	overlays        map[string]map[objKey]bool
 	resourceVersion string
-	raw             []byte
+	loaded          map[string]string // the ConfigMap's data as read
 }
 
 func (e *Engine) loadInventory(ctx context.Context) (*inventory, error) {
 	ref := e.opts.Inventory
 	cm, err := e.cs.CoreV1().ConfigMaps(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return &inventory{entries: map[objKey]Entry{}}, nil
+		return &inventory{entries: map[objKey]Entry{}, overlays: map[string]map[objKey]bool{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading inventory %s: %w", ref, err)
@@ -53,12 +61,22 @@ func (e *Engine) loadInventory(ctx context.Context) (*inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading inventory %s: %w", ref, err)
 	}
+	for dataKey, raw := range cm.Data {
+		server, ok := overlayServer(dataKey)
+		if !ok {
+			continue
+		}
+		if inv.overlays[server], err = decodeOverlayRecord(raw); err != nil {
+			return nil, fmt.Errorf("reading inventory %s: decoding %s: %w", ref, dataKey, err)
+		}
+	}
 	inv.resourceVersion = cm.ResourceVersion
+	inv.loaded = cm.Data
 	return inv, nil
 }
 
 func decodeInventory(raw []byte) (*inventory, error) {
-	inv := &inventory{entries: map[objKey]Entry{}, raw: raw}
+	inv := &inventory{entries: map[objKey]Entry{}, overlays: map[string]map[objKey]bool{}}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return inv, nil
 	}
@@ -96,30 +114,44 @@ func (inv *inventory) encode() []byte {
 // update records the run: objects nodeagent created are added (or their UID
 // refreshed); an entry whose object now has another UID was recreated by
 // someone else and is dropped (prune already dropped what it resolved).
-// Objects nodeagent configured but did not create are never added.
-func (inv *inventory) update(r *Report) *inventory {
+// Objects nodeagent configured but did not create are never added. Each
+// applied entry's source is set from overlay, the keys of the overlay.
+func (inv *inventory) update(r *Report, overlay map[objKey]bool) *inventory {
 	for _, res := range r.Results {
 		k := objKey{Group: res.GVK.Group, Kind: res.GVK.Kind, Namespace: res.Namespace, Name: res.Name}
 		old, listed := inv.entries[k]
+		source := SourceBuiltin
+		if overlay[k] {
+			source = SourceOverlay
+		}
 		switch {
 		case res.Outcome == Created:
 			inv.entries[k] = Entry{APIVersion: res.GVK.GroupVersion().String(), Kind: res.GVK.Kind,
-				Namespace: res.Namespace, Name: res.Name, UID: res.UID}
+				Namespace: res.Namespace, Name: res.Name, UID: res.UID, Source: source}
 		case listed && applied(res.Outcome) && old.UID != res.UID:
 			delete(inv.entries, k)
 		case listed && applied(res.Outcome):
-			old.APIVersion = res.GVK.GroupVersion().String()
+			old.APIVersion, old.Source = res.GVK.GroupVersion().String(), source
 			inv.entries[k] = old
 		}
 	}
 	return inv
 }
 
+// data is the ConfigMap's data: the entries and every overlay record.
+func (inv *inventory) data() map[string]string {
+	data := map[string]string{inventoryKey: string(inv.encode())}
+	for server, keys := range inv.overlays {
+		data[overlayDataKey(server)] = encodeOverlayRecord(keys)
+	}
+	return data
+}
+
 // saveInventory writes the ConfigMap only when its content changed, so a
 // no-op run writes nothing.
 func (e *Engine) saveInventory(ctx context.Context, inv *inventory) error {
-	data := inv.encode()
-	if bytes.Equal(data, inv.raw) || (len(inv.entries) == 0 && inv.resourceVersion == "") {
+	data := inv.data()
+	if maps.Equal(data, inv.loaded) || (len(inv.entries) == 0 && inv.resourceVersion == "" && !inv.anyOverlay()) {
 		return nil
 	}
 	ref := e.opts.Inventory
@@ -128,7 +160,7 @@ func (e *Engine) saveInventory(ctx context.Context, inv *inventory) error {
 			Name: ref.Name, Namespace: ref.Namespace, ResourceVersion: inv.resourceVersion,
 			Labels: map[string]string{LabelManagedBy: ManagedBy},
 		},
-		Data: map[string]string{inventoryKey: string(data)},
+		Data: data,
 	}
 	client := e.cs.CoreV1().ConfigMaps(ref.Namespace)
 	var err error
@@ -141,6 +173,16 @@ func (e *Engine) saveInventory(ctx context.Context, inv *inventory) error {
 		return fmt.Errorf("writing inventory %s: %w", ref, err)
 	}
 	return nil
+}
+
+// anyOverlay reports whether some server's record holds an object.
+func (inv *inventory) anyOverlay() bool {
+	for _, keys := range inv.overlays {
+		if len(keys) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func splitAPIVersion(apiVersion string) (group, version string, ok bool) {

@@ -12,13 +12,18 @@ func entry(apiVersion, kind, ns, name, uid string) Entry {
 	return Entry{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, UID: uid}
 }
 
+func builtin(en Entry) Entry {
+	en.Source = SourceBuiltin
+	return en
+}
+
 func result(apiVersion, kind, ns, name, uid string, o Outcome) Result {
 	gv, _ := schema.ParseGroupVersion(apiVersion)
 	return Result{Key: kind + "/" + ns + "/" + name, GVK: gv.WithKind(kind), Namespace: ns, Name: name, UID: uid, Outcome: o}
 }
 
 func invOf(entries ...Entry) *inventory {
-	inv := &inventory{entries: map[objKey]Entry{}}
+	inv := &inventory{entries: map[objKey]Entry{}, overlays: map[string]map[objKey]bool{}}
 	for _, en := range entries {
 		inv.entries[en.key()] = en
 	}
@@ -35,7 +40,7 @@ func TestInventoryUpdate(t *testing.T) {
 		{
 			name:    "created objects are recorded, adopted ones are not",
 			results: []Result{result("v1", "ConfigMap", "a", "mine", "u1", Created), result("v1", "ConfigMap", "a", "theirs", "u2", Configured)},
-			want:    []Entry{entry("v1", "ConfigMap", "a", "mine", "u1")},
+			want:    []Entry{builtin(entry("v1", "ConfigMap", "a", "mine", "u1"))},
 		},
 		{
 			name:    "a listed object recreated by someone else is dropped",
@@ -46,12 +51,12 @@ func TestInventoryUpdate(t *testing.T) {
 			name:    "pending, conflict and failed keep their entry; version moves",
 			before:  []Entry{entry("v1", "ConfigMap", "a", "p", "u1"), entry("g/v1", "W", "a", "c", "u2"), entry("g/v1beta1", "W", "a", "moved", "u3")},
 			results: []Result{result("v1", "ConfigMap", "a", "p", "", Pending), result("g/v1", "W", "a", "c", "", Conflict), result("g/v1", "W", "a", "moved", "u3", Unchanged)},
-			want:    []Entry{entry("g/v1", "W", "a", "c", "u2"), entry("g/v1", "W", "a", "moved", "u3"), entry("v1", "ConfigMap", "a", "p", "u1")},
+			want:    []Entry{entry("g/v1", "W", "a", "c", "u2"), builtin(entry("g/v1", "W", "a", "moved", "u3")), entry("v1", "ConfigMap", "a", "p", "u1")},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := invOf(tt.before...).update(&Report{Results: tt.results})
+			got := invOf(tt.before...).update(&Report{Results: tt.results}, nil)
 			// Round-trip through the stored form as well.
 			decoded, err := decodeInventory(got.encode())
 			if err != nil {

@@ -16,7 +16,10 @@ import (
 // objKey identifies an object independently of its API version, so moving a
 // rendered object to a newer version is not seen as "removed, prune it".
 type objKey struct {
-	Group, Kind, Namespace, Name string
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 func keyOf(u *unstructured.Unstructured) objKey {

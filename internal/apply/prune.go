@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,7 +14,8 @@ import (
 )
 
 // pruneCandidates returns the inventory entries that desired no longer
-// holds, namespaced objects first so a namespace goes after its content.
+// holds and no server's overlay record holds, namespaced objects first so a
+// namespace goes after its content.
 func pruneCandidates(inv *inventory, desired []*unstructured.Unstructured) []Entry {
 	want := make(map[objKey]bool, len(desired))
 	for _, u := range desired {
@@ -21,7 +23,7 @@ func pruneCandidates(inv *inventory, desired []*unstructured.Unstructured) []Ent
 	}
 	var out []Entry
 	for k, en := range inv.entries {
-		if !want[k] {
+		if !want[k] && len(inv.overlayHolders(k)) == 0 {
 			out = append(out, en)
 		}
 	}
@@ -38,7 +40,18 @@ func pruneCandidates(inv *inventory, desired []*unstructured.Unstructured) []Ent
 // Entries it resolves (deleted, gone, or no longer nodeagent's) leave inv.
 func (e *Engine) prune(ctx context.Context, inv *inventory, desired []*unstructured.Unstructured) []Result {
 	var results []Result
+	waiting := inv.unrecorded(e.servers())
 	for _, en := range pruneCandidates(inv, desired) {
+		if en.fromOverlay() && len(waiting) > 0 {
+			// A server that never recorded its overlay may hold it.
+			gv, _ := schema.ParseGroupVersion(en.APIVersion)
+			res := Result{Key: en.String(), GVK: gv.WithKind(en.Kind), Namespace: en.Namespace, Name: en.Name, UID: en.UID, Outcome: Kept,
+				Reason: fmt.Sprintf("in no recorded overlay, but %v have not recorded theirs yet: pruned once they have applied",
+					waiting)}
+			results = append(results, res)
+			e.logResult(res)
+			continue
+		}
 		res, drop := e.pruneOne(ctx, en)
 		if drop {
 			delete(inv.entries, en.key())
@@ -49,6 +62,14 @@ func (e *Engine) prune(ctx context.Context, inv *inventory, desired []*unstructu
 		}
 	}
 	return results
+}
+
+// servers is every server whose overlay counts: Options.Servers and this one.
+func (e *Engine) servers() []string {
+	if slices.Contains(e.opts.Servers, e.opts.Server) {
+		return e.opts.Servers
+	}
+	return append(slices.Clone(e.opts.Servers), e.opts.Server)
 }
 
 // pruneOne deletes one entry's object if it is still the one nodeagent

@@ -13,15 +13,16 @@ import (
 // Node to count as alive: a little over kube-controller-manager's
 // node-monitor-grace-period (50 s since Kubernetes 1.32), after which the
 // node lifecycle controller itself marks the Node not Ready. The heartbeat
-// is the kubelet's time, compared with this node's: both Pis keep NTP time
-// (preflight refuses to go on without time sync).
+// is never the kubelet's own timestamp, which a Pi without an RTC may have
+// minutes off, but when this node saw the kubelet renew its Lease.
 const heartbeatFresh = time.Minute
 
 // NodeHealth is what the API says about the Node to remove.
 type NodeHealth struct {
 	Ready bool
-	// Heartbeat is the later of its node Lease's renewal and its Ready
-	// condition's heartbeat; zero if neither was ever written.
+	// Heartbeat is when, on this node's clock, its kubelet was last seen
+	// renewing its node Lease (NodeRemover.watchRenewal); only read when
+	// Ready.
 	Heartbeat time.Time
 }
 

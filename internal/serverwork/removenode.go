@@ -1,6 +1,7 @@
 package serverwork
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,8 +44,9 @@ type NodeRemover struct {
 	Clock   host.Clock
 	Log     *zap.Logger
 	Self    string // the node this runs on
-	// EvictWait and MemberGoneWait override the defaults (tests).
-	EvictWait, MemberGoneWait time.Duration
+	// EvictWait, MemberGoneWait and ObserveWait (how long a Ready Node's
+	// Lease is watched for a renewal) override the defaults (tests).
+	EvictWait, MemberGoneWait, ObserveWait time.Duration
 }
 
 // Remove cordons the Node, evicts its pods, deletes it and waits until k3s
@@ -110,19 +112,55 @@ func (r *NodeRemover) node(ctx context.Context, name string) (*corev1.Node, *Nod
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			h.Ready = c.Status == corev1.ConditionTrue
-			h.Heartbeat = c.LastHeartbeatTime.Time
 		}
 	}
-	// The kubelet renews its Lease every 10 s and writes the Ready
-	// condition only every 5 min when nothing changes (KEP-589).
-	lease, err := r.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case err == nil && lease.Spec.RenewTime != nil && lease.Spec.RenewTime.After(h.Heartbeat):
-		h.Heartbeat = lease.Spec.RenewTime.Time
-	case err != nil && !apierrors.IsNotFound(err):
-		return nil, nil, fmt.Errorf("reading the node lease of %s: %w", name, err)
+	if h.Ready {
+		if h.Heartbeat, err = r.watchRenewal(ctx, name); err != nil {
+			return nil, nil, err
+		}
 	}
 	return node, h, nil
+}
+
+// watchRenewal watches the node's Lease, which its kubelet renews every
+// 10 s, and returns when, on this node's clock, it last saw it renewed: the
+// moment of a renewal it saw, or heartbeatFresh ago after a watch that long
+// saw none. The kubelet's RenewTime is its own clock, and a Pi without an RTC
+// may be minutes off, so it is only compared with itself (issue #22). A
+// Ready Node without a Lease cannot be judged: it counts as just renewed.
+func (r *NodeRemover) watchRenewal(ctx context.Context, name string) (time.Time, error) {
+	leases := r.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	first, err := leases.Get(ctx, name, metav1.GetOptions{})
+	start := r.Clock.Now()
+	switch {
+	case apierrors.IsNotFound(err):
+		return start, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("reading the node lease of %s: %w", name, err)
+	}
+	var renewed time.Time
+	wait := cmp.Or(r.ObserveWait, heartbeatFresh)
+	err = host.PollUntil(ctx, r.Clock, "a renewal of the node lease of "+name, wait, wait/30, func(ctx context.Context) (bool, error) {
+		l, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if !l.Spec.RenewTime.Equal(first.Spec.RenewTime) || holderOf(l) != holderOf(first) {
+			renewed = r.Clock.Now()
+			return true, nil
+		}
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return time.Time{}, ctx.Err()
+	}
+	if err != nil {
+		// Not renewed while watched for heartbeatFresh (ObserveWait
+		// shortens the watch in tests only): at least as old as that.
+		r.Log.Info("node lease not renewed while watched", zap.String("removed_node", name), zap.Duration("watched", wait))
+		return r.Clock.Now().Add(-heartbeatFresh), nil
+	}
+	return renewed, nil
 }
 
 func (r *NodeRemover) cordon(ctx context.Context, node *corev1.Node) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -205,5 +206,82 @@ func TestRemoveNodeHonoursPodDisruptionBudgets(t *testing.T) {
 	}
 	if st, _ := members.Observe(ctx); len(st.Members) != 2 {
 		t.Errorf("members after the forced removal: %v", st.Members)
+	}
+}
+
+// readyNode creates a Node that is Ready and whose node Lease was renewed at
+// renew, the kubelet's clock.
+func readyNode(t *testing.T, ctx context.Context, client kubernetes.Interface, name string, renew time.Time) {
+	t.Helper()
+	deadNode(t, ctx, client, name)
+	n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := metav1.NewTime(renew)
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		LastHeartbeatTime: at, LastTransitionTime: at}}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	micro := metav1.NewMicroTime(renew)
+	_, err = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: ptr(int32(40)), RenewTime: &micro},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kubelet renews name's node Lease every 100 ms with its own clock, off by
+// skew, until the test ends.
+func kubelet(t *testing.T, client kubernetes.Interface, name string, skew time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		leases := client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+		for ctx.Err() == nil {
+			if l, err := leases.Get(ctx, name, metav1.GetOptions{}); err == nil {
+				now := metav1.NewMicroTime(time.Now().Add(skew))
+				l.Spec.RenewTime = &now
+				_, _ = leases.Update(ctx, l, metav1.UpdateOptions{})
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+// A kubelet's RenewTime is its own clock, which on a Pi without an RTC may
+// be minutes off (issue #22): remove-node judges it by seeing the Lease
+// renewed. A kubelet 10 minutes behind that keeps renewing is alive; a
+// Ready Node whose kubelet, 30 minutes ahead, stopped renewing is not.
+func TestRemoveNodeJudgesHeartbeatBySeeingIt(t *testing.T) {
+	srv := server.Get(t)
+	client := srv.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	members := &k3sMembers{client: client, list: []quorum.Member{member(1, "pi4-1-0a0b0c0d", true), member(3, "pi5-5e5e5e5e", true)}}
+	r := &NodeRemover{Client: client, Members: members, Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "pi4-1",
+		ObserveWait: 2 * time.Second}
+
+	readyNode(t, ctx, client, "slow-clock", time.Now().Add(-10*time.Minute))
+	kubelet(t, client, "slow-clock", -10*time.Minute)
+	err := r.Remove(ctx, "slow-clock", false, func(string) {})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "its Node is Ready") {
+		t.Errorf("remove-node of a live agent whose clock is 10 min behind: %v, want a refusal naming the Ready Node", err)
+	}
+	if _, err := client.CoreV1().Nodes().Get(ctx, "slow-clock", metav1.GetOptions{}); err != nil {
+		t.Errorf("the live agent's Node: %v", err)
+	}
+
+	readyNode(t, ctx, client, "fast-clock", time.Now().Add(30*time.Minute))
+	if err := r.Remove(ctx, "fast-clock", false, func(string) {}); err != nil {
+		t.Errorf("remove-node of a dead agent whose clock was 30 min ahead: %v", err)
 	}
 }

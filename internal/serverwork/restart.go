@@ -20,8 +20,10 @@ import (
 // A server holds the restart Lease from just before its k3s restart until
 // its etcd member is healthy again, so servers restart one at a time when a
 // cluster-file change reaches them all at once. The Lease is claimed and
-// released by compare-and-swap, not renewed: its holder's own apiserver is
-// down while it restarts.
+// released by compare-and-swap; its holder renews it only while it waits for
+// its etcd member, since its own apiserver is down while k3s restarts.
+// Another server takes it over after it went restartLeaseDuration unchanged
+// by that server's own clock (see leaseSeen).
 const (
 	RestartLeaseNamespace = "kube-system"
 	RestartLeaseName      = "nodeagent-k3s-restart"
@@ -77,6 +79,10 @@ func (p *Work) ReleaseRestart(ctx context.Context, status func(string)) error {
 			return false, err
 		}
 		if !st.Quorum() || !selfHealthy(st.Members, st.Self) {
+			// Still restarting: tell the others this holder is alive.
+			if err := p.renewLease(ctx, client); err != nil {
+				p.log.Debug("restart lease not renewed", zap.Error(err))
+			}
 			return false, fmt.Errorf("not yet: %s", st.Summary())
 		}
 		if err := p.releaseLease(ctx, client); err != nil {
@@ -127,6 +133,23 @@ func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface) (hol
 	return "", leaseErr("claiming", err)
 }
 
+// renewLease moves the Lease's RenewTime on if this node holds it, so that
+// the others see its holder is alive while it waits for its etcd member.
+func (p *Work) renewLease(ctx context.Context, client kubernetes.Interface) error {
+	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
+	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if err != nil {
+		return leaseErr("reading", err)
+	}
+	if holderOf(l) != p.cfg.Node.Name {
+		return fmt.Errorf("lease %s/%s: held by %q, not this node", RestartLeaseNamespace, RestartLeaseName, holderOf(l))
+	}
+	now := metav1.NewMicroTime(p.cfg.Clock.Now())
+	l.Spec.RenewTime = &now
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+	return leaseErr("renewing", err)
+}
+
 // releaseLease frees the Lease if this node holds it.
 func (p *Work) releaseLease(ctx context.Context, client kubernetes.Interface) error {
 	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
@@ -145,12 +168,11 @@ func (p *Work) releaseLease(ctx context.Context, client kubernetes.Interface) er
 	return leaseErr("releasing", err)
 }
 
+// expired reports whether l's holder let it go a whole lease duration
+// without renewal while this node watched: a node that has just started
+// waits that long from its first look (see leaseSeen).
 func (p *Work) expired(l *coordinationv1.Lease) bool {
-	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
-		return true
-	}
-	until := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
-	return p.cfg.Clock.Now().After(until)
+	return p.restartSeen.observe(l, p.cfg.Clock.Now()) > leaseDuration(l, restartLeaseDuration)
 }
 
 func holderOf(l *coordinationv1.Lease) string {

@@ -48,6 +48,8 @@ type Work struct {
 	quorum *quorum.Observer
 	engine *apply.Engine
 	client kubernetes.Interface
+	// restartSeen is the restart Lease as this process last saw it.
+	restartSeen leaseSeen
 }
 
 // New prepares the server work; it connects to nothing until used.
@@ -98,7 +100,8 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	if err != nil {
 		return err
 	}
-	objs := apply.Merge(set.Objects(), overlay)
+	toApply := apply.Set{Builtin: set.Objects(), Overlay: overlay}
+	objs := toApply.Objects()
 	engine, err := p.applyEngine()
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	status("waiting for the apply lease")
 	err = leader.TryRun(ctx, leaseWait, func(ctx context.Context) error {
 		status(fmt.Sprintf("applying %d objects", len(objs)))
-		report, err := engine.Apply(ctx, objs)
+		report, err := engine.Apply(ctx, toApply)
 		if err != nil {
 			return err
 		}
@@ -186,12 +189,23 @@ func (p *Work) applyEngine() (*apply.Engine, error) {
 		ForceConflicts: p.cfg.Cluster.Apply.ForceConflicts,
 		Held:           p.gate().Held,
 		Clock:          p.cfg.Clock,
+		Server:         p.cfg.Node.Name,
+		Servers:        serverNames(p.cfg.Cluster),
 	}, p.log)
 	if err != nil {
 		return nil, err
 	}
 	p.engine = e
 	return e, nil
+}
+
+// serverNames names the servers of the cluster file.
+func serverNames(c *config.Cluster) []string {
+	var names []string
+	for _, n := range c.Servers() {
+		names = append(names, n.Name)
+	}
+	return names
 }
 
 // EtcdStatus is the quorum view of a server (`nodeagent status`).
