@@ -56,6 +56,10 @@ type Agent struct {
 	client   metadata.Interface
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
+	// configProblem says why the last edit of the cluster file was
+	// refused; "" when the running file is the one on disk. The worker's
+	// goroutine alone reads and writes it.
+	configProblem string
 }
 
 // New wires the step packages for node d.Node.

@@ -18,6 +18,10 @@ type queue struct {
 	mu      sync.Mutex
 	pending work
 	signal  chan struct{}
+	// interrupt stops the reconcile in progress when the configuration
+	// changes: a wait (clock, predecessor, unit) must not hold a reload
+	// back for minutes.
+	interrupt func()
 }
 
 func newQueue() *queue { return &queue{signal: make(chan struct{}, 1)} }
@@ -26,6 +30,9 @@ func newQueue() *queue { return &queue{signal: make(chan struct{}, 1)} }
 func (q *queue) add(w work) {
 	q.mu.Lock()
 	q.pending |= w
+	if w&workConfig != 0 && q.interrupt != nil {
+		q.interrupt()
+	}
 	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:
@@ -40,4 +47,12 @@ func (q *queue) take() work {
 	w := q.pending
 	q.pending = 0
 	return w
+}
+
+// setInterrupt sets what a configuration change calls while a reconcile
+// runs; nil when none does.
+func (q *queue) setInterrupt(f func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.interrupt = f
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,11 +146,17 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		}
 		w := q.take()
 		beat.Store(a.Clock.Now().UnixNano())
-		err := a.reconcileLocked(ctx, w)
+		err := a.reconcileInterruptible(ctx, q, w)
 		beat.Store(0)
+		if errors.Is(err, errReloaded) && ctx.Err() == nil {
+			// The queued reload runs next, at once.
+			a.log.Info("the cluster file changed: stopped the pass to reload", zap.Error(err))
+			a.Reporter.Status("the cluster file changed: reloading")
+			continue
+		}
 		if owed.settle(w, err) {
 			backoff = 15 * time.Second
-			a.Reporter.Status("in step")
+			a.Reporter.Status(joinStatus("in step", a.configProblem))
 			continue
 		}
 		if err == nil {
@@ -191,6 +198,24 @@ func (f *fullPass) settle(w work, err error) bool {
 	return !f.owed
 }
 
+// errReloaded ends a reconcile whose configuration changed under it. It
+// is a cancellation, so every wait ends with it, and the messages say why.
+var errReloaded = fmt.Errorf("the cluster file changed: %w", context.Canceled)
+
+// reconcileInterruptible does the work, ending it early when the
+// configuration changes meanwhile.
+func (a *Agent) reconcileInterruptible(ctx context.Context, q *queue, w work) error {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	q.setInterrupt(func() { cancel(errReloaded) })
+	defer q.setInterrupt(nil)
+	err := a.reconcileLocked(rctx, w)
+	if err != nil && errors.Is(context.Cause(rctx), errReloaded) {
+		return fmt.Errorf("%w: %v", errReloaded, err)
+	}
+	return err
+}
+
 // reconcileLocked does the work once no `nodeagent join` by hand is at it.
 func (a *Agent) reconcileLocked(ctx context.Context, w work) error {
 	lock, err := a.lockWaiting(ctx, "nodeagent.service")
@@ -228,4 +253,12 @@ func (a *Agent) maxBackoff() time.Duration {
 		return 5 * time.Minute
 	}
 	return 30 * time.Second
+}
+
+// joinStatus appends a standing problem (a refused edit) to a status line.
+func joinStatus(status, problem string) string {
+	if problem == "" {
+		return status
+	}
+	return status + "; " + problem
 }

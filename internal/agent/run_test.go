@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 )
 
@@ -198,5 +201,79 @@ func TestRunCountsProgressFromTheStepsContext(t *testing.T) {
 				t.Errorf("watchdog pings between 1.5 and 3 stall limits into the step: %d -> %d, want fed=%v", pings[0], pings[1], tc.wantFeed)
 			}
 		})
+	}
+}
+
+// waitingStep waits for something that never comes, as a wait for the
+// clock or a predecessor does, and hands back how its wait ended.
+type waitingStep struct {
+	fakeStep
+	starts chan struct{}
+	ended  chan error
+}
+
+func (w waitingStep) Apply(ctx context.Context) error {
+	w.starts <- struct{}{}
+	err := host.PollUntil(ctx, host.RealClock{}, "waiting for the predecessor", time.Hour, 10*time.Millisecond,
+		func(context.Context) (bool, error) { return false, nil })
+	w.ended <- err
+	return err
+}
+
+// An edit of the cluster file interrupts a wait in progress: the pass stops
+// at once, says why, and the next pass starts with the edit read. A
+// refused edit stays in STATUS.
+func TestAReloadInterruptsAWait(t *testing.T) {
+	rep := &recordingReporter{}
+	a := testAgent(t, "pi4-1", rep)
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, config.DefaultYAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := *a.File
+	f.Source = path
+	a.File = &f
+	step := waitingStep{fakeStep{name: "preflight", applied: &[]string{}}, make(chan struct{}, 4), make(chan error, 4)}
+	a.table = []Step{step}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Run(ctx, &countingDaemon{}, RunOptions{ConfigPath: path, Resync: time.Hour, StallLimit: time.Hour})
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+	waitFor("the first pass", step.starts)
+	// A broken edit: the running configuration stays, the wait is cut short.
+	// The file watch starts beside the worker, so the edit is repeated until
+	// one is seen.
+	deadline := time.After(10 * time.Second)
+	for edited := false; !edited; {
+		if err := os.WriteFile(path, append(config.DefaultYAML(), "bogus: 1\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-step.ended:
+			edited = true
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for the predecessor: interrupted: the cluster file changed") {
+				t.Errorf("the wait ended with %v, want it interrupted because the cluster file changed", err)
+			}
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the edit did not interrupt the wait")
+		}
+	}
+	waitFor("the pass after the edit", step.starts)
+	if !rep.saw("status the cluster file changed: reloading") {
+		t.Error("STATUS did not say the pass stopped for the reload")
+	}
+	if !rep.saw("status cluster file edit refused, running on the previous one: " + path + ":") {
+		t.Error("STATUS did not say the edit was refused")
 	}
 }

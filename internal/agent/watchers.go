@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,10 +115,12 @@ func (a *Agent) reloadConfig() {
 	f, err := config.Load(a.File.Source)
 	if err != nil {
 		a.log.Error("cluster file invalid: keeping the running configuration", zap.Error(err))
-		a.Reporter.Status("cluster file invalid: " + err.Error())
+		a.configProblem = "cluster file edit refused, running on the previous one: " + firstLine(err.Error())
+		a.Reporter.Status(a.configProblem)
 		return
 	}
 	if n, ok := f.Node(a.Node.Name); ok {
+		a.configProblem = ""
 		a.File, a.Node = f, n
 		a.wire()
 		offerUSBSettings(a.usbUpdates, usbSettingsOf(&f.Cluster))
@@ -124,6 +128,16 @@ func (a *Agent) reloadConfig() {
 		return
 	}
 	a.log.Error("cluster file no longer lists this node: keeping the running configuration", zap.String("node", a.Node.Name))
+	a.configProblem = "cluster file edit refused, running on the previous one: it no longer lists node " + a.Node.Name
+	a.Reporter.Status(a.configProblem)
+}
+
+// firstLine is s up to its first newline, marked when there is more.
+func firstLine(s string) string {
+	if first, rest, ok := strings.Cut(s, "\n"); ok {
+		return fmt.Sprintf("%s (and %d more)", first, strings.Count(rest, "\n")+1)
+	}
+	return s
 }
 
 // beatingReporter marks the worker alive on every progress report.

@@ -28,7 +28,8 @@ func PollUntil(ctx context.Context, clock Clock, what string, timeout, interval 
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// The cause says why (a reload, a shutdown), not only "canceled".
+			return fmt.Errorf("%s: interrupted: %w", what, context.Cause(ctx))
 		case <-deadline.C():
 			if lastErr != nil {
 				return fmt.Errorf("%s: not done after %s: %w", what, timeout, lastErr)

@@ -156,6 +156,15 @@ func TestWaitTimeSync(t *testing.T) {
 			t.Errorf("progress marks = %d, want 3 (one per unsynced reading)", marks)
 		}
 	})
+	t.Run("an interrupted wait says so, not that the time ran out", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		reload := errors.New("the cluster file changed")
+		src := func() (bool, error) { cancel(reload); return false, nil }
+		err := WaitTimeSync(ctx, host.RealClock{}, src, 10*time.Minute, time.Millisecond)
+		if !errors.Is(err, reload) || !strings.Contains(err.Error(), "interrupted after") || strings.Contains(err.Error(), "within 10m0s") {
+			t.Errorf("error = %v, want it interrupted by the reload", err)
+		}
+	})
 	t.Run("deadline names the last error", func(t *testing.T) {
 		src := func() (bool, error) { return false, errors.New("timedated not running") }
 		err := WaitTimeSync(context.Background(), host.RealClock{}, src, 50*time.Millisecond, 10*time.Millisecond)

@@ -14,6 +14,8 @@ import (
 // synced. The caller wires synced to timedated's NTPSynchronized over D-Bus.
 // Each reading while it waits is host.Progress of ctx.
 func WaitTimeSync(ctx context.Context, clock host.Clock, synced func() (bool, error), timeout, interval time.Duration) error {
+	parent := ctx
+	start := clock.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error
@@ -25,6 +27,11 @@ func WaitTimeSync(ctx context.Context, clock host.Clock, synced func() (bool, er
 		host.Progress(ctx) // the reading came back: the wait is alive
 		lastErr = err
 		if werr := host.Sleep(ctx, clock, interval); werr != nil {
+			if parent.Err() != nil {
+				// Not the timeout: a reload or a shutdown ended the wait.
+				return fmt.Errorf("waiting for time sync: interrupted after %s: %w",
+					clock.Now().Sub(start).Round(time.Second), context.Cause(parent))
+			}
 			if lastErr != nil {
 				return fmt.Errorf("waiting for time sync: not synchronized within %s: %w", timeout, lastErr)
 			}
