@@ -55,7 +55,7 @@ func (s SystemdReporter) PhaseStarted(name string) { _ = s.N.Status("phase: " + 
 // PhaseDone sets STATUS to the outcome.
 func (s SystemdReporter) PhaseDone(name string, _ time.Duration, err error) {
 	if err != nil {
-		_ = s.N.Status(fmt.Sprintf("phase %s failed: %v", name, err))
+		_ = s.N.Status(fmt.Sprintf("phase %s failed: %s", name, shorten(err.Error(), maxCause)))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 	retry := a.Clock.NewTimer(time.Hour)
 	retry.Stop()
 	var owed fullPass
+	failures := 0 // full passes failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -154,8 +156,9 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 			a.Reporter.Status("the cluster file changed: reloading")
 			continue
 		}
+		wasOwed := owed.owed
 		if owed.settle(w, err) {
-			backoff = 15 * time.Second
+			backoff, failures = 15*time.Second, 0
 			a.Reporter.Status(joinStatus("in step", a.configProblem))
 			continue
 		}
@@ -165,6 +168,13 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
+		if wasOwed && w&(workFull|workConfig) == 0 {
+			// A disk or labels pass that fails while a failed full pass is
+			// due most likely fails because of it (no kubeconfig before k3s
+			// runs): STATUS keeps the real cause, the retry stays as set.
+			a.log.Warn("pass failed while the full retry is due", zap.Error(err))
+			continue
+		}
 		if errors.Is(err, ErrRebooting) {
 			// systemd stops this daemon on the way down; the retry only
 			// notices a reboot that never came (verdictPending says so).
@@ -173,8 +183,9 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 			retry.Reset(backoff)
 			continue
 		}
-		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Error(err))
-		a.Reporter.Status("retrying in " + backoff.String() + ": " + err.Error())
+		failures++
+		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Int("failures", failures), zap.Error(err))
+		a.Reporter.Status(joinStatus(failureStatus(err, failures, a.Clock.Now().Add(backoff)), a.configProblem))
 		retry.Reset(backoff)
 		backoff = min(backoff*2, a.maxBackoff())
 	}
@@ -261,4 +272,35 @@ func joinStatus(status, problem string) string {
 		return status
 	}
 	return status + "; " + problem
+}
+
+// maxCause bounds the cause in STATUS, which systemctl status shows on one
+// line; the journal has the whole error.
+const maxCause = 160
+
+// failureStatus is the one line STATUS shows for a failed pass: the phase,
+// its cause (shortened in the middle, where the wrapping context is, so the
+// innermost cause stays), how often in a row, and when the retry comes.
+func failureStatus(err error, failures int, retryAt time.Time) string {
+	phase, cause := "reconcile", err.Error()
+	var pe *PhaseError
+	if errors.As(err, &pe) {
+		phase, cause = pe.Phase, pe.Err.Error()
+	}
+	times := ""
+	if failures > 1 {
+		times = fmt.Sprintf(" (%d× in a row)", failures)
+	}
+	return fmt.Sprintf("%s failed%s: %s; retry at %s", phase, times, shorten(cause, maxCause), retryAt.Format("15:04:05"))
+}
+
+// shorten cuts s to at most max runes, keeping its start and its end.
+func shorten(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ") // one line
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	head := max / 3
+	return string(r[:head]) + " … " + string(r[len(r)-(max-head-3):])
 }

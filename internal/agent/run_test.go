@@ -3,6 +3,9 @@ package agent
 import (
 	"context"
 	"errors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +278,67 @@ func TestAReloadInterruptsAWait(t *testing.T) {
 	}
 	if !rep.saw("status cluster file edit refused, running on the previous one: " + path + ":") {
 		t.Error("STATUS did not say the edit was refused")
+	}
+}
+
+// STATUS after a failure is one short line: the phase, the cause (its
+// innermost part kept), how often in a row, when the retry comes.
+func TestFailureStatusIsOneShortLine(t *testing.T) {
+	cause := errors.New("installing k3s: fetching k3s checksums: downloading https://github.com/k3s-io/k3s/releases/download/v1.33.5%2Bk3s1/sha256sum-arm64.txt: " +
+		strings.Repeat("retrying; ", 40) + "dial tcp: lookup github.com: no such host")
+	at := time.Date(2026, 12, 2, 12, 3, 4, 0, time.Local)
+	got := failureStatus(&PhaseError{Phase: "k3s", Err: cause}, 3, at)
+	if n := len([]rune(got)); n > 220 {
+		t.Errorf("STATUS is %d characters, want at most 220: %s", n, got)
+	}
+	for _, want := range []string{"k3s failed (3× in a row): installing k3s: fetching", "no such host; retry at 12:03:04"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("STATUS %q lacks %q", got, want)
+		}
+	}
+	if got := failureStatus(&PhaseError{Phase: "preflight", Err: ErrRebootRequired}, 1, at); got != "preflight failed: reboot required; retry at 12:03:04" {
+		t.Errorf("short cause: %q", got)
+	}
+}
+
+// A labels pass that fails while a failed full pass is due (no kubeconfig
+// before k3s runs) does not replace the real cause in STATUS.
+func TestAFollowOnFailureKeepsTheRealCause(t *testing.T) {
+	rep := &recordingReporter{}
+	core, logs := observer.New(zapcore.InfoLevel)
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.Node("pi4-1")
+	a := New(Deps{Log: zap.New(core), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
+		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: rep})
+	t.Cleanup(a.Close)
+	a.table = []Step{fakeStep{name: "k3s", err: errors.New("download failed"), applied: &[]string{}}}
+	q := newQueue()
+	var beat atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.worker(ctx, q, &beat); close(done) }()
+	defer func() { cancel(); <-done }()
+	poll := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s", what)
+			}
+			time.Sleep(10 * time.Millisecond) // polls; the deadline bounds it
+		}
+	}
+	q.add(workFull)
+	poll("the failure STATUS of the full pass", func() bool { return rep.saw("status k3s failed: download failed; retry at ") })
+	// The labels pass fails for lack of a kubeconfig on this empty host.
+	q.add(workLabels)
+	poll("the labels pass", func() bool { return logs.FilterMessage("pass failed while the full retry is due").Len() > 0 })
+	rep.mu.Lock()
+	last := rep.events[len(rep.events)-1]
+	rep.mu.Unlock()
+	if !strings.HasPrefix(last, "status k3s failed: download failed") {
+		t.Errorf("STATUS after the labels pass = %q, want the k3s failure still", last)
 	}
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,6 +89,15 @@ var ErrRebootRequired = errors.New("reboot required")
 // off although the running kernel's command line enables it.
 var ErrMemoryCgroup = errors.New("memory cgroup unavailable")
 
+// PhaseError is a step's failure, named by its phase.
+type PhaseError struct {
+	Phase string
+	Err   error
+}
+
+func (e *PhaseError) Error() string { return e.Phase + ": " + e.Err.Error() }
+func (e *PhaseError) Unwrap() error { return e.Err }
+
 // runSteps applies the steps that apply here, in order, stopping at the
 // first error.
 func (a *Agent) runSteps(ctx context.Context) error {
@@ -117,7 +125,7 @@ func (a *Agent) runStep(ctx context.Context, s Step) error {
 	a.Reporter.PhaseDone(name, elapsed, err)
 	if err != nil {
 		a.log.Error("phase failed", zap.Duration("elapsed", elapsed), zap.Error(err))
-		return fmt.Errorf("%s: %w", name, err)
+		return &PhaseError{Phase: name, Err: err}
 	}
 	a.log.Info("phase done", zap.Duration("elapsed", elapsed))
 	return nil
