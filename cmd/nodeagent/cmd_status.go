@@ -24,16 +24,25 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "One screen: k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
+		Short: "One screen: what the daemon does now, k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			live, running, liveErr := agent.ReadLive(g.HostRoot())
 			// No server work in the agent: only the etcd view below needs one.
 			a, closeAll, err := g.NewAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, release.Options{}, nil)
 			if err != nil {
+				// An invalid cluster file: the daemon goes on with the one it
+				// loaded, so say what it does and what is wrong with the file.
+				if output != "json" {
+					writeDaemon(cmd.OutOrStdout(), live, running, liveErr)
+				}
 				return err
 			}
 			defer closeAll()
 			r := statusScreen{StatusReport: a.Status(cmd.Context())}
+			if running {
+				r.Daemon = &live
+			}
 			if a.Node.Role == config.RoleServer {
 				p := newServerWork(g, a.File, a.Node)
 				defer p.Close()
@@ -54,14 +63,32 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-// statusScreen is the agent's report with a server's etcd view.
+// statusScreen is the agent's report with a server's etcd view and what
+// the daemon does now.
 type statusScreen struct {
 	agent.StatusReport
-	Etcd *serverwork.EtcdStatus `json:"etcd,omitempty"`
+	Etcd   *serverwork.EtcdStatus `json:"etcd,omitempty"`
+	Daemon *agent.Live            `json:"daemon,omitempty"`
+}
+
+// writeDaemon writes what the daemon does now, and since when.
+func writeDaemon(w io.Writer, live agent.Live, running bool, err error) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "daemon    unknown: %v\n", err)
+	case !running:
+		fmt.Fprintln(w, "daemon    not running (systemctl status nodeagent)")
+	default:
+		fmt.Fprintf(w, "daemon    %s (since %s)\n", live.Status, live.StatusSince.Local().Format(time.TimeOnly))
+		if live.Phase != "" {
+			fmt.Fprintf(w, "phase     %s since %s\n", live.Phase, live.PhaseSince.Local().Format(time.TimeOnly))
+		}
+	}
 }
 
 func writeStatus(w io.Writer, r statusScreen) {
 	var b strings.Builder
+	writeDaemon(&b, ptrOr(r.Daemon), r.Daemon != nil, nil)
 	fmt.Fprintf(&b, "node      %s (%s), joined: %v\n", r.Node, r.Role, r.Joined)
 	fmt.Fprintf(&b, "k3s       %s, unit: %s\n", r.K3sVersion, orDash(r.K3sUnit))
 	if r.Etcd != nil {
@@ -83,13 +110,75 @@ func writeStatus(w io.Writer, r statusScreen) {
 	writeManifests(&b, r.Manifests)
 	f := r.Firewall
 	fmt.Fprintf(&b, "firewall  managed: %v, active: %v, owned rules: %d, drift: %d\n", f.Managed, f.Active, f.OwnedRules, f.Drift)
-	for _, e := range r.LastErrors {
-		fmt.Fprintf(&b, "error     %s\n", e)
-	}
-	for _, p := range r.Problems {
-		fmt.Fprintf(&b, "unknown   %s\n", p)
+	writeErrors(&b, r.LastErrors)
+	if !r.Joined && len(r.Problems) > 0 {
+		// What cannot be read before the join (no kubeconfig, no k3s
+		// unit) is not a problem yet.
+		var areas []string
+		for _, p := range r.Problems {
+			area, _, _ := strings.Cut(p, ":")
+			areas = append(areas, area)
+		}
+		fmt.Fprintf(&b, "not yet   %s (the node has not joined)\n", strings.Join(areas, ", "))
+	} else {
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "unknown   %s\n", shortLine(p))
+		}
 	}
 	io.WriteString(w, b.String())
+}
+
+// writeErrors writes the recorded errors once each, the most recent last,
+// with how often each came ("2026-12-02T12:03:04Z <error>" entries).
+func writeErrors(b *strings.Builder, errs []string) {
+	type seen struct {
+		count int
+		last  string
+	}
+	var order []string
+	byMsg := map[string]*seen{}
+	for _, e := range errs {
+		at, msg, ok := strings.Cut(e, " ")
+		if !ok {
+			at, msg = "", e
+		}
+		if byMsg[msg] == nil {
+			byMsg[msg] = &seen{}
+		} else {
+			order = slices.DeleteFunc(order, func(m string) bool { return m == msg })
+		}
+		order = append(order, msg)
+		byMsg[msg].count++
+		byMsg[msg].last = at
+	}
+	for _, msg := range order {
+		s := byMsg[msg]
+		when := s.last
+		if t, err := time.Parse(time.RFC3339, s.last); err == nil {
+			when = t.Local().Format(time.DateTime)
+		}
+		times := ""
+		if s.count > 1 {
+			times = fmt.Sprintf(" (%d×)", s.count)
+		}
+		fmt.Fprintf(b, "error     %s%s: %s\n", when, times, shortLine(msg))
+	}
+}
+
+// shortLine keeps an error to one screen line or two.
+func shortLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 160 {
+		return string(r[:60]) + " … " + string(r[len(r)-97:])
+	}
+	return s
+}
+
+func ptrOr(l *agent.Live) agent.Live {
+	if l == nil {
+		return agent.Live{}
+	}
+	return *l
 }
 
 // writeManifests writes this server's last manifests apply, or that

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,61 @@ func TestDoctorNamesALateCgroupDisable(t *testing.T) {
 		if !strings.Contains(squash(out), squash(want)) {
 			t.Errorf("doctor lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// One screen: what the daemon does now, each recorded error once with its
+// count, and nothing "unknown" about what cannot exist before the join.
+func TestStatusIsOneScreen(t *testing.T) {
+	long := "k3s: installing k3s: " + strings.Repeat("downloading x: ", 40) + "no such host"
+	r := statusScreen{
+		StatusReport: agent.StatusReport{Node: "pi4-1", Role: "server",
+			LastErrors: []string{"2026-12-02T12:00:00Z " + long, "2026-12-02T12:00:30Z " + long, "2026-12-02T12:01:30Z preflight: reboot required", "2026-12-02T12:02:30Z " + long},
+			Problems:   []string{"k3s: unit k3s.service: not found", "register: loading kubeconfig /etc/rancher/k3s/k3s.yaml: no such file or directory"}},
+		Daemon: &agent.Live{Phase: "k3s", PhaseSince: time.Date(2026, 12, 2, 12, 3, 0, 0, time.Local), Status: "phase: k3s", StatusSince: time.Date(2026, 12, 2, 12, 3, 0, 0, time.Local)},
+	}
+	var b strings.Builder
+	writeStatus(&b, r)
+	out := b.String()
+	for _, want := range []string{"daemon    phase: k3s (since 12:03:00)", "phase     k3s since 12:03:00", "(3×): k3s: installing k3s", "not yet   k3s, register (the node has not joined)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "error "); n != 2 {
+		t.Errorf("%d error lines, want 2 (each error once):\n%s", n, out)
+	}
+	if strings.Contains(out, "unknown") {
+		t.Errorf("status says unknown before the join:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len([]rune(line)) > 200 {
+			t.Errorf("a line of %d characters:\n%s", len([]rune(line)), line)
+		}
+	}
+	if last := strings.Split(strings.TrimSpace(out), "\n"); !strings.Contains(strings.Join(last, "\n"), "reboot required") {
+		t.Errorf("the other error is missing:\n%s", out)
+	}
+}
+
+// With an invalid cluster file, status still says what the daemon does.
+func TestStatusWithAnInvalidClusterFile(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{config.DefaultPath: "cluster:\n  name: [x\n"}, 0o644)
+	writeFiles(t, root, map[string]string{agent.LivePath: fmt.Sprintf(`{"pid":%d,"status":"in step","statusSince":"2026-12-02T12:00:00Z"}`, os.Getpid())}, 0o644)
+	writeFiles(t, root, map[string]string{fmt.Sprintf("/proc/%d/status", os.Getpid()): ""}, 0o644)
+	g := &cli.Globals{}
+	cmd := &cobra.Command{Use: "nodeagent", SilenceUsage: true, SilenceErrors: true}
+	g.AddFlags(cmd)
+	cmd.AddCommand(newStatusCommand(g))
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--root", root, "--node", "pi4-1", "status"})
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "cluster.yaml:2") {
+		t.Errorf("err = %v, want the file's error", err)
+	}
+	if !strings.Contains(out.String(), "daemon    in step (since ") {
+		t.Errorf("status does not say what the daemon does:\n%s", out.String())
 	}
 }

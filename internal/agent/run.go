@@ -52,7 +52,7 @@ func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
 	q := newQueue()
 	var beat atomic.Int64 // unix nanos of the worker's last sign of life; 0 = idle
 	mark := beatMark(&beat, a.Clock)
-	a.Reporter = beatingReporter{a.Reporter, mark}
+	a.Reporter = beatingReporter{newLiveReporter(a.Reporter, a.Root, a.Clock), mark}
 	a.sweepLeftovers()
 
 	var wg sync.WaitGroup
