@@ -2,6 +2,7 @@ package k3s
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,12 +44,12 @@ func TestRenderConfigGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("node %s not in cluster", tc.node)
 			}
-			got, err := RenderConfig(tc.cluster, n, "test-token", orderJoin(tc.cluster, n))
+			got, err := RenderConfig(tc.cluster, n, testTokens, orderJoin(tc.cluster, n))
 			if err != nil {
 				t.Fatal(err)
 			}
 			golden.Check(t, "config/"+tc.node+".yaml", got)
-			again, _ := RenderConfig(tc.cluster, n, "test-token", orderJoin(tc.cluster, n))
+			again, _ := RenderConfig(tc.cluster, n, testTokens, orderJoin(tc.cluster, n))
 			if diff := cmp.Diff(got, again); diff != "" {
 				t.Errorf("rendering is not deterministic (-first +second):\n%s", diff)
 			}
@@ -56,14 +57,54 @@ func TestRenderConfigGolden(t *testing.T) {
 	}
 }
 
+var testTokens = Tokens{Server: "test-server-token", Agent: "test-agent-token"}
+
+// TestRenderConfigTokens: an agent's config holds the agent token and never
+// the server token, which would let the agent fetch the cluster's CA keys
+// (issue #22 item 12); a server's holds the server token and, as
+// agent-token, the agent token's secret.
+func TestRenderConfigTokens(t *testing.T) {
+	c := loadCluster(t, "testdata/agent-cluster.yaml")
+	pinnedAgent := "K10" + strings.Repeat("ab", 32) + "::node:agent-secret"
+	for _, tc := range []struct {
+		node, agentToken string
+		want, not        []string
+	}{
+		{"worker", "agent-secret", []string{"token: agent-secret\n"}, []string{"test-server-token", "agent-token:"}},
+		{"worker", pinnedAgent, []string{"token: " + pinnedAgent + "\n"}, []string{"test-server-token"}},
+		{"srv", "agent-secret", []string{"token: test-server-token\n", "agent-token: agent-secret\n"}, nil},
+		{"srv", pinnedAgent, []string{"agent-token: agent-secret\n"}, []string{"K10" + strings.Repeat("ab", 32) + "::node"}},
+	} {
+		n, _ := c.Node(tc.node)
+		got, err := RenderConfig(c, n, Tokens{Server: "test-server-token", Agent: tc.agentToken}, orderJoin(c, n))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.node, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(got), w) {
+				t.Errorf("%s with agent token %.12s…: config lacks %q:\n%s", tc.node, tc.agentToken, w, got)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(string(got), w) {
+				t.Errorf("%s with agent token %.12s…: config holds %q:\n%s", tc.node, tc.agentToken, w, got)
+			}
+		}
+	}
+}
+
 func TestRenderConfigErrors(t *testing.T) {
 	c := defaultCluster(t)
 	n, _ := c.Node("pi4-1")
-	if _, err := RenderConfig(c, n, "", orderJoin(c, n)); err == nil {
-		t.Error("empty token: want error")
+	for _, tok := range []Tokens{{Agent: "a"}, {Server: "s"}, {Server: "s", Agent: "K10::server:s"}} {
+		if _, err := RenderConfig(c, n, tok, orderJoin(c, n)); err == nil {
+			t.Errorf("server with tokens %+v: want error", tok)
+		} else if strings.Contains(err.Error(), ":s") {
+			t.Errorf("error quotes the token: %v", err)
+		}
 	}
 	noServers := &config.Cluster{Nodes: []config.Node{{Name: "a", Role: config.RoleAgent}}}
-	if _, err := RenderConfig(noServers, noServers.Nodes[0], "t", orderJoin(noServers, noServers.Nodes[0])); err == nil {
+	if _, err := RenderConfig(noServers, noServers.Nodes[0], testTokens, orderJoin(noServers, noServers.Nodes[0])); err == nil {
 		t.Error("no server: want error")
 	}
 }
@@ -72,7 +113,7 @@ func TestWriteConfigOnlyWhenChanged(t *testing.T) {
 	root := newRoot(t)
 	c := defaultCluster(t)
 	n, _ := c.Node("pi4-2")
-	data, err := RenderConfig(c, n, "tok", orderJoin(c, n))
+	data, err := RenderConfig(c, n, testTokens, orderJoin(c, n))
 	if err != nil {
 		t.Fatal(err)
 	}
