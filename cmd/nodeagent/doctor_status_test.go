@@ -89,12 +89,13 @@ func TestDoctor(t *testing.T) {
 		"/sys/module/overlay/refcnt":        "0\n",
 		"/sys/module/vxlan/refcnt":          "0\n",
 	}, 0o644)
-	writeFiles(t, root, map[string]string{"/etc/nodeagent/token": "K10abc::server:0123456789abcdef0123456789abcdef\n"}, 0o600)
+	writeFiles(t, root, map[string]string{"/etc/nodeagent/token": "K10abc::server:0123456789abcdef0123456789abcdef\n",
+		"/etc/nodeagent/agent-token": "fedcba9876543210fedcba9876543210\n"}, 0o600)
 	out, err = runDoctor(t, root)
 	if err != nil {
 		t.Fatalf("doctor on a ready tree: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ok   memory-cgroup", "ok   module-vxlan", "ok   swap", "ok   token "} {
+	for _, want := range []string{"ok   memory-cgroup", "ok   module-vxlan", "ok   swap", "ok   token ", "ok   agent-token "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor on a ready tree lacks %q:\n%s", want, out)
 		}
