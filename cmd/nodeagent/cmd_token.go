@@ -10,28 +10,42 @@ import (
 )
 
 func newTokenCommand(g *cli.Globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage the cluster's shared k3s token"}
+	cmd := &cobra.Command{Use: "token", Short: "Manage the cluster's shared k3s tokens"}
 	var file string
+	var agent bool
 	gen := &cobra.Command{
 		Use:   "generate",
-		Short: "Write a new random token file (mode 0600) to copy to every node",
-		Args:  cobra.NoArgs,
+		Short: "Write a new random server token file, or with --agent agent token file (mode 0600)",
+		Long: `Write a new random token file (mode 0600). The server token (k3s.tokenFile)
+goes to every server and never to an agent: it unlocks the cluster's CA keys.
+The agent token (--agent, k3s.agentTokenFile) goes to every node; servers
+accept it for agent joins only (k3s's agent-token). An existing file is
+never replaced. The token is never printed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			where := "every server, never to an agent"
+			if agent {
+				where = "every node"
+			}
 			if file == "" {
 				f, err := g.LoadCluster()
 				if err != nil {
 					return err
 				}
 				file = g.HostRoot().Path(f.K3s.TokenFile)
+				if agent {
+					file = g.HostRoot().Path(f.K3s.AgentTokenFile)
+				}
 			}
 			if err := k3s.GenerateToken(file); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (mode 0600): copy it to the same path on every node\n", file)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (mode 0600): copy it to the same path on %s\n", file, where)
 			return nil
 		},
 	}
-	gen.Flags().StringVar(&file, "file", "", "where to write the token (default: k3s.tokenFile of the cluster file)")
+	gen.Flags().StringVar(&file, "file", "", "where to write the token (default: k3s.tokenFile, or k3s.agentTokenFile with --agent)")
+	gen.Flags().BoolVar(&agent, "agent", false, "write the agent token (k3s.agentTokenFile) instead of the server token")
 	cmd.AddCommand(gen, newTokenPinCommand(g))
 	return cmd
 }

@@ -78,3 +78,35 @@ func TestTokenPin(t *testing.T) {
 		t.Errorf("output shows the secret:\n%s%s", stdout, stderr)
 	}
 }
+
+// TestTokenGenerateAgent: --agent writes k3s.agentTokenFile (mode 0600),
+// not the server token file, and prints no secret.
+func TestTokenGenerateAgent(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{config.DefaultPath: string(config.DefaultYAML())}, 0o644)
+	g := &cli.Globals{}
+	cmd := &cobra.Command{Use: "nodeagent", SilenceUsage: true}
+	g.AddFlags(cmd)
+	cmd.AddCommand(newTokenCommand(g))
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--root", root, "token", "generate", "--agent"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	agentPath := filepath.Join(root, config.DefaultAgentTokenFile)
+	st, err := os.Stat(agentPath)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("agent token file: %v, mode %v; want it with mode 0600", err, st)
+	}
+	if _, err := os.Stat(filepath.Join(root, config.DefaultTokenFile)); err == nil {
+		t.Error("--agent also wrote the server token file")
+	}
+	tok, err := k3s.ReadAgentToken(agentPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), tok) || !strings.Contains(out.String(), "every node") {
+		t.Errorf("output %q: want the path and where to copy it, never the token", out.String())
+	}
+}

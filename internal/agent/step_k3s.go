@@ -1,9 +1,11 @@
 package agent
 
 import (
-	"time"
-
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -101,15 +103,32 @@ func (s k3sStep) Status(ctx context.Context, r *StatusReport) error {
 	return nil
 }
 
-// Checks checks the join token (present and readable by root only) and that
-// the k3s release can be had.
+// Checks checks the token files this node's role needs (present and
+// readable by root only) and that the k3s release can be had. An agent
+// needs only the agent token; the server token is not looked for there.
 func (s k3sStep) Checks(ctx context.Context) []preflight.Check {
-	file := s.a.cluster().K3s.TokenFile
-	tok := preflight.Check{Name: "token", Severity: preflight.SeverityError, OK: true, Message: file + " is readable by root only"}
-	if _, err := k3s.ReadToken(s.a.Root.Path(file)); err != nil {
-		tok.OK, tok.Message, tok.Fix = false, err.Error(), "nodeagent token generate on one node, then copy the file to every node"
+	k := s.a.cluster().K3s
+	agent := s.tokenCheck("agent-token", k.AgentTokenFile, k3s.ReadAgentToken,
+		"nodeagent token generate --agent on one node, then copy the file to every node")
+	if s.a.Node.Role != config.RoleServer {
+		return []preflight.Check{agent, s.releaseCheck(ctx)}
 	}
-	return []preflight.Check{tok, s.releaseCheck(ctx)}
+	if !agent.OK && !k3s.AgentTokenNeeded(s.a.cluster()) {
+		if _, err := os.Stat(s.a.Root.Path(k.AgentTokenFile)); errors.Is(err, fs.ErrNotExist) {
+			agent = preflight.Check{Name: "agent-token", OK: true, Message: "not needed: the cluster file lists no agent node"}
+		}
+	}
+	server := s.tokenCheck("token", k.TokenFile, k3s.ReadToken,
+		"nodeagent token generate on one server, then copy the file to every server (never to an agent)")
+	return []preflight.Check{server, agent, s.releaseCheck(ctx)}
+}
+
+func (s k3sStep) tokenCheck(name, file string, read func(string) (string, error), fix string) preflight.Check {
+	c := preflight.Check{Name: name, Severity: preflight.SeverityError, OK: true, Message: file + " is readable by root only"}
+	if _, err := read(s.a.Root.Path(file)); err != nil {
+		c.OK, c.Message, c.Fix = false, err.Error(), fix
+	}
+	return c
 }
 
 // releaseCheck fetches the release's checksum file, with a short bound:

@@ -4,13 +4,15 @@ import "time"
 
 // Defaults of fields a cluster file may omit.
 const (
-	DefaultReleaseBase   = "https://github.com/k3s-io/k3s/releases/download"
-	DefaultTokenFile     = "/etc/nodeagent/token"
-	DefaultClusterCIDR   = "10.42.0.0/16"
-	DefaultServiceCIDR   = "10.43.0.0/16"
-	DefaultClusterDNS    = "10.43.0.10"
-	DefaultClusterDomain = "cluster.local"
-	DefaultOverlayDir    = "/etc/nodeagent/manifests.d"
+	DefaultReleaseBase = "https://github.com/k3s-io/k3s/releases/download"
+	DefaultTokenFile   = "/etc/nodeagent/token"
+	// DefaultAgentTokenFile holds the agent-only token (k3s's agent-token).
+	DefaultAgentTokenFile = "/etc/nodeagent/agent-token"
+	DefaultClusterCIDR    = "10.42.0.0/16"
+	DefaultServiceCIDR    = "10.43.0.0/16"
+	DefaultClusterDNS     = "10.43.0.10"
+	DefaultClusterDomain  = "cluster.local"
+	DefaultOverlayDir     = "/etc/nodeagent/manifests.d"
 )
 
 func (f *File) applyDefaults() {
@@ -18,6 +20,7 @@ func (f *File) applyDefaults() {
 	k := &c.K3s
 	setString(&k.ReleaseBase, DefaultReleaseBase)
 	setString(&k.TokenFile, DefaultTokenFile)
+	setString(&k.AgentTokenFile, DefaultAgentTokenFile)
 	if k.Disable == nil {
 		k.Disable = []string{"servicelb", "traefik"}
 	}

@@ -66,13 +66,18 @@ type K3s struct {
 	// node arch (over plain http the checksum file proves nothing).
 	ReleaseBase string `yaml:"releaseBase" json:"releaseBase"`
 	// SHA256 pins the binary's hash per arch; it wins over the checksum file.
-	SHA256        map[string]string `yaml:"sha256" json:"sha256,omitempty"`
-	TokenFile     string            `yaml:"tokenFile" json:"tokenFile"`
-	Disable       []string          `yaml:"disable" json:"disable"`
-	ClusterCIDR   string            `yaml:"clusterCIDR" json:"clusterCIDR"`
-	ServiceCIDR   string            `yaml:"serviceCIDR" json:"serviceCIDR"`
-	ClusterDNS    string            `yaml:"clusterDNS" json:"clusterDNS"`
-	ClusterDomain string            `yaml:"clusterDomain" json:"clusterDomain"`
+	SHA256 map[string]string `yaml:"sha256" json:"sha256,omitempty"`
+	// TokenFile holds the server token: servers only; it lets its holder
+	// fetch the cluster's CA keys (/v1-k3s/server-bootstrap).
+	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
+	// AgentTokenFile holds the agent token (k3s's agent-token): servers
+	// accept it for agent joins only; agents read nothing else.
+	AgentTokenFile string   `yaml:"agentTokenFile" json:"agentTokenFile"`
+	Disable        []string `yaml:"disable" json:"disable"`
+	ClusterCIDR    string   `yaml:"clusterCIDR" json:"clusterCIDR"`
+	ServiceCIDR    string   `yaml:"serviceCIDR" json:"serviceCIDR"`
+	ClusterDNS     string   `yaml:"clusterDNS" json:"clusterDNS"`
+	ClusterDomain  string   `yaml:"clusterDomain" json:"clusterDomain"`
 	// FlannelBackend is vxlan (default) or wireguard-native.
 	FlannelBackend    string       `yaml:"flannelBackend" json:"flannelBackend"`
 	SecretsEncryption bool         `yaml:"secretsEncryption" json:"secretsEncryption"`

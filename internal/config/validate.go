@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"regexp"
 	"strings"
 
@@ -71,6 +72,12 @@ func validateK3s(p *problems, c *Cluster) {
 	}
 	if !strings.HasPrefix(k.TokenFile, "/") {
 		p.add("k3s.tokenFile", "%q must be an absolute path", k.TokenFile)
+	}
+	switch {
+	case !strings.HasPrefix(k.AgentTokenFile, "/"):
+		p.add("k3s.agentTokenFile", "%q must be an absolute path", k.AgentTokenFile)
+	case path.Clean(k.AgentTokenFile) == path.Clean(k.TokenFile):
+		p.add("k3s.agentTokenFile", "%q is k3s.tokenFile; agents must not hold the server token", k.AgentTokenFile)
 	}
 	for i, d := range k.Disable {
 		if !contains(k3sComponents, d) {

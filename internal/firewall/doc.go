@@ -1,8 +1,9 @@
 // Package firewall keeps UFW on a node at the policy the cluster needs and
 // nothing more: default deny incoming and routed, allow outgoing, SSH from the
 // configured sources, the k3s, flannel and MetalLB ports from the other nodes'
-// addresses, the pod and service networks, and the LoadBalancer services from
-// the LAN.
+// addresses, the pod and service networks on cni0 and the flannel tunnel
+// only (to the node ports pods need), and the LoadBalancer services from the
+// LAN.
 //
 // The step follows observe, diff, apply: Observe reads the live state with
 // one `ufw status` and the user rule files, Desired and Diff are pure, and

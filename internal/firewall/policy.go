@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,7 +49,7 @@ func Desired(c *config.Cluster, n config.Node) []Rule {
 	var rs []Rule
 	rs = append(rs, sshRules(c)...)
 	rs = append(rs, clusterRules(c, n)...)
-	rs = append(rs, podRules(c)...)
+	rs = append(rs, podRules(c, n)...)
 	rs = append(rs, loadBalancerRules(c)...)
 	rs = append(rs, extraRules(c)...)
 	return dedupe(rs)
@@ -118,19 +119,116 @@ func flannelPort(backend string) string {
 }
 
 // podRules lets the pod and service networks in, as the k3s docs ask for
-// UFW (`ufw allow from 10.42.0.0/16 to any`, same for 10.43.0.0/16): pods
-// reach the API, CoreDNS and host-network pods through the node's INPUT.
+// UFW (https://docs.k3s.io/installation/requirements#operating-systems:
+// `ufw allow from 10.42.0.0/16 to any`, same for 10.43.0.0/16), but only on
+// the interfaces pod packets use (cni0, the flannel tunnel) and only to the
+// host ports pods need: bound to no interface, a LAN host that spoofs a pod
+// address would reach every port of the node (issue #22, item 11).
 // Routed pod traffic (pod egress, pod to pod across nodes: the peer node
 // sees the sender's flannel address, inside the pod network) needs the
-// route rule, since the routed default stays deny.
-func podRules(c *config.Cluster) []Rule {
-	rs := []Rule{
-		allowIn(Any, c.K3s.ClusterCIDR, Any, tagPods),
-		allowIn(Any, c.K3s.ServiceCIDR, Any, tagServices),
+// route rules, since the routed default stays deny; pod egress may go
+// anywhere, as before.
+func podRules(c *config.Cluster, n config.Node) []Rule {
+	var rs []Rule
+	for _, ifc := range podInputIfaces(c) {
+		for _, src := range []struct{ cidr, tag string }{
+			{c.K3s.ClusterCIDR, tagPods}, {c.K3s.ServiceCIDR, tagServices},
+		} {
+			for _, p := range podHostPorts(c, n) {
+				r := allowIn(p.proto, src.cidr, p.ports, src.tag)
+				r.InIface = ifc
+				rs = append(rs, r)
+			}
+		}
 	}
-	r := allowIn(Any, c.K3s.ClusterCIDR, Any, tagPodsRoute)
-	r.Route = true
-	return append(rs, r)
+	for _, ifc := range podRouteIfaces(c) {
+		r := allowIn(Any, c.K3s.ClusterCIDR, Any, tagPodsRoute)
+		r.Route, r.InIface = true, ifc
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// cniBridge is the bridge k3s's flannel CNI puts the node's pods on.
+const cniBridge = "cni0"
+
+// flannelIface is the tunnel interface of the flannel backend
+// (https://github.com/flannel-io/flannel/blob/master/Documentation/backends.md;
+// k3s-killall.sh removes the same names): vxlan's flannel.1, WireGuard's
+// flannel-wg. host-gw has none (pod packets of other nodes come in on the
+// LAN interface), and "none" means another CNI whose names are unknown.
+func flannelIface(backend string) string {
+	switch backend {
+	case "", "vxlan":
+		return "flannel.1"
+	case "wireguard-native":
+		return "flannel-wg"
+	}
+	return ""
+}
+
+// podInputIfaces are the interfaces where pod packets to the node itself
+// arrive: from the node's own pods on the bridge, and, for a node's
+// flannel address, from other nodes' pods through the tunnel. (A pod on
+// another node reaching this node's LAN address is masqueraded by flannel
+// to its node's address, which clusterRules cover.)
+func podInputIfaces(c *config.Cluster) []string {
+	out := []string{cniBridge}
+	if ifc := flannelIface(c.K3s.FlannelBackend); ifc != "" {
+		out = append(out, ifc)
+	}
+	return out
+}
+
+// podRouteIfaces are where routed pod packets come in: the bridge, the
+// tunnel, and with host-gw the LAN interface, which carries other nodes'
+// pod packets unencapsulated (host-gw cannot tell them from spoofed ones).
+func podRouteIfaces(c *config.Cluster) []string {
+	ifs := podInputIfaces(c)
+	if c.K3s.FlannelBackend == "host-gw" && c.Network.Interface != "" {
+		ifs = append(ifs, c.Network.Interface)
+	}
+	return ifs
+}
+
+// protoPorts is one ufw port list ("6443,10250") of one protocol.
+type protoPorts struct{ proto, ports string }
+
+// podHostPorts are the node's ports pods need, per protocol, each list
+// sorted (https://docs.k3s.io/installation/requirements#inbound-rules-for-k3s-nodes):
+//   - 10250/tcp, the kubelet: metrics-server scrapes its node's kubelet;
+//   - 6443/tcp on servers: the apiserver behind the kubernetes Service
+//     (10.43.0.1:443 is DNATed to the servers' addresses);
+//   - the ports of host-network pods (beszel-agent), which other pods call
+//     on the node's address.
+//
+// DNS is not here: CoreDNS is a pod, reached through the routed rules.
+func podHostPorts(c *config.Cluster, n config.Node) []protoPorts {
+	ports := map[string][]int{"tcp": {10250}}
+	if n.Role == config.RoleServer {
+		ports["tcp"] = append(ports["tcp"], 6443)
+	}
+	for _, p := range c.NodeHostPorts() {
+		proto := strings.ToLower(p.Protocol)
+		ports[proto] = append(ports[proto], p.Port)
+	}
+	var out []protoPorts
+	for _, proto := range []string{"tcp", "udp"} {
+		if list := ports[proto]; len(list) > 0 {
+			out = append(out, protoPorts{proto, portList(list)})
+		}
+	}
+	return out
+}
+
+// portList is ufw's multiport form, sorted and without duplicates.
+func portList(ports []int) string {
+	slices.Sort(ports)
+	var s []string
+	for _, p := range slices.Compact(ports) {
+		s = append(s, strconv.Itoa(p))
+	}
+	return strings.Join(s, ",")
 }
 
 func extraRules(c *config.Cluster) []Rule {

@@ -44,9 +44,14 @@ func TestDesiredHomelabServer(t *testing.T) {
 		"ufw allow proto tcp from 10.0.0.13 to any port 7946 comment nodeagent:metallb",
 		"ufw allow proto udp from 10.0.0.13 to any port 7946 comment nodeagent:metallb",
 		"ufw allow proto tcp from 10.0.0.13 to any port 45876 comment nodeagent:hostport/agent",
-		"ufw allow from 10.42.0.0/16 to any comment nodeagent:pods",
-		"ufw allow from 10.43.0.0/16 to any comment nodeagent:services",
-		"ufw route allow from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+		// Pods reach only the kubelet, the apiserver and the host-network
+		// ports, and only from cni0 and flannel.1, never from the LAN.
+		"ufw allow in on cni0 proto tcp from 10.42.0.0/16 to any port 6443,10250,45876 comment nodeagent:pods",
+		"ufw allow in on cni0 proto tcp from 10.43.0.0/16 to any port 6443,10250,45876 comment nodeagent:services",
+		"ufw allow in on flannel.1 proto tcp from 10.42.0.0/16 to any port 6443,10250,45876 comment nodeagent:pods",
+		"ufw allow in on flannel.1 proto tcp from 10.43.0.0/16 to any port 6443,10250,45876 comment nodeagent:services",
+		"ufw route allow in on cni0 from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+		"ufw route allow in on flannel.1 from 10.42.0.0/16 to any comment nodeagent:pods-routed",
 		"ufw route allow proto tcp from 10.0.0.0/24 to 10.42.0.0/16 port 8090 comment nodeagent:lb/beszel/http",
 		"ufw route allow proto tcp from 10.0.0.0/24 to 10.42.0.0/16 port 8081 comment nodeagent:lb/filebrowser/http",
 		"ufw route allow proto tcp from 10.0.0.0/24 to 10.42.0.0/16 port 8123 comment nodeagent:lb/home-assistant/http",
@@ -96,9 +101,13 @@ func TestDesiredVariants(t *testing.T) {
 			"ufw allow proto tcp from 10.0.0.11 to any port 10250 comment nodeagent:kubelet",
 			"ufw allow proto udp from 10.0.0.11 to any port 51820:51821 comment nodeagent:flannel",
 			"ufw allow proto tcp from 10.0.0.11 to any port 45876 comment nodeagent:hostport/agent",
-			"ufw allow from 10.42.0.0/16 to any comment nodeagent:pods",
-			"ufw allow from 10.43.0.0/16 to any comment nodeagent:services",
-			"ufw route allow from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+			// An agent serves no apiserver; WireGuard's tunnel is flannel-wg.
+			"ufw allow in on cni0 proto tcp from 10.42.0.0/16 to any port 10250,45876 comment nodeagent:pods",
+			"ufw allow in on cni0 proto tcp from 10.43.0.0/16 to any port 10250,45876 comment nodeagent:services",
+			"ufw allow in on flannel-wg proto tcp from 10.42.0.0/16 to any port 10250,45876 comment nodeagent:pods",
+			"ufw allow in on flannel-wg proto tcp from 10.43.0.0/16 to any port 10250,45876 comment nodeagent:services",
+			"ufw route allow in on cni0 from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+			"ufw route allow in on flannel-wg from 10.42.0.0/16 to any comment nodeagent:pods-routed",
 			"ufw allow proto tcp from 10.0.0.11 to any port 9100 comment nodeagent:extra:node-exporter",
 			"ufw allow proto tcp from 10.0.0.0/24 to any port 60000:60010 comment nodeagent:extra:mosh",
 			"ufw allow proto udp from 10.0.0.0/24 to any port 60000:60010 comment nodeagent:extra:mosh",
@@ -120,9 +129,12 @@ func TestDesiredVariants(t *testing.T) {
 			"ufw allow proto tcp from 192.168.7.2 to any port 6443 comment nodeagent:apiserver",
 			"ufw allow proto tcp from 192.168.7.2 to any port 10250 comment nodeagent:kubelet",
 			"ufw allow proto tcp from 192.168.7.2 to any port 45876 comment nodeagent:hostport/agent",
-			"ufw allow from 10.42.0.0/16 to any comment nodeagent:pods",
-			"ufw allow from 10.43.0.0/16 to any comment nodeagent:services",
-			"ufw route allow from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+			// host-gw has no tunnel: other nodes' pod packets are routed in
+			// on the LAN interface, and only routed there.
+			"ufw allow in on cni0 proto tcp from 10.42.0.0/16 to any port 6443,10250,45876 comment nodeagent:pods",
+			"ufw allow in on cni0 proto tcp from 10.43.0.0/16 to any port 6443,10250,45876 comment nodeagent:services",
+			"ufw route allow in on cni0 from 10.42.0.0/16 to any comment nodeagent:pods-routed",
+			"ufw route allow in on eth0 from 10.42.0.0/16 to any comment nodeagent:pods-routed",
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,9 +27,16 @@ const UndecidedJoin = "<decided at join>"
 // (DecideJoin: through a server that has the cluster, or cluster-init). It
 // is pure and deterministic: the same inputs give the same bytes, so an
 // unchanged node is not rewritten and k3s is not restarted.
-func RenderConfig(c *config.Cluster, n config.Node, token string, j Join) ([]byte, error) {
-	if token == "" {
-		return nil, fmt.Errorf("rendering k3s config for %s: empty token", n.Name)
+//
+// A server gets `token` (the server token) and `agent-token`; an agent gets
+// only the agent token as its `token`, whatever t.Server holds: with it k3s
+// lets the node join as an agent but refuses it the cluster's CA keys
+// (/v1-k3s/server-bootstrap is for the "server" user only,
+// k3s pkg/server/handlers/router.go).
+func RenderConfig(c *config.Cluster, n config.Node, t Tokens, j Join) ([]byte, error) {
+	token, agentToken, err := renderedTokens(n, t)
+	if err != nil {
+		return nil, fmt.Errorf("rendering k3s config for %s: %w", n.Name, err)
 	}
 	if len(c.Servers()) == 0 {
 		return nil, fmt.Errorf("rendering k3s config for %s: the cluster has no server", n.Name)
@@ -48,6 +55,7 @@ func RenderConfig(c *config.Cluster, n config.Node, token string, j Join) ([]byt
 		return nil, fmt.Errorf("rendering k3s config for %s: no server to join through", n.Name)
 	}
 	m.add("token", token)
+	m.addNonEmpty("agent-token", agentToken)
 	m.add("node-name", n.Name)
 	m.add("node-ip", n.Address)
 	if server {
@@ -63,6 +71,33 @@ func RenderConfig(c *config.Cluster, n config.Node, token string, j Join) ([]byt
 		renderServerOptions(m, c)
 	}
 	return m.encode()
+}
+
+// renderedTokens are the values of `token` and `agent-token` for node n.
+// k3s takes agent-token as the bare password of its "node" user
+// (pkg/daemons/control/deps/deps.go, genUsers), so a pinned agent token
+// ("K10<CA hash>::node:<secret>") is rendered as its secret on servers and
+// whole on agents, which verify the CA with it.
+// A server of a cluster without agents may have no agent token: it then
+// renders none (ReadTokens decides when one is needed).
+func renderedTokens(n config.Node, t Tokens) (token, agentToken string, err error) {
+	if n.Role != config.RoleServer {
+		if t.Agent == "" {
+			return "", "", errors.New("empty agent token")
+		}
+		return t.Agent, "", nil
+	}
+	if t.Server == "" {
+		return "", "", errors.New("empty server token")
+	}
+	if t.Agent == "" {
+		return t.Server, "", nil
+	}
+	secret, err := tokenSecretFor(t.Agent, agentTokenUser)
+	if err != nil {
+		return "", "", fmt.Errorf("agent token: %w", err)
+	}
+	return t.Server, secret, nil
 }
 
 // renderServerNetwork adds the values that must match on every server

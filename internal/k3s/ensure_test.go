@@ -39,8 +39,10 @@ func newEnsureFixture(t testing.TB, binSize int) *ensureFixture {
 	dir := root.Path("/srv/k3s/" + c.K3s.Version)
 	mustWrite(t, filepath.Join(dir, "k3s-arm64"), bin, 0o644)
 	mustWrite(t, filepath.Join(dir, "sha256sum-arm64.txt"), []byte(sha(bin)+"  k3s-arm64\n"), 0o644)
-	if err := GenerateToken(root.Path(c.K3s.TokenFile)); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{c.K3s.TokenFile, c.K3s.AgentTokenFile} {
+		if err := GenerateToken(root.Path(f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n, _ := c.Node("pi4-2")
 	svc := NewFakeServiceManager()

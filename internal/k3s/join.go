@@ -52,13 +52,13 @@ func (m *Manager) DecideJoin(ctx context.Context, knownCA string, progress func(
 
 // joinInput is the decision's input without the peers' answers.
 func (m *Manager) joinInput(knownCA string) (JoinInput, error) {
-	token, err := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	tokens, err := ReadTokens(m.root, m.cluster, m.node)
 	if err != nil {
 		return JoinInput{}, err
 	}
-	pin, err := TokenCAPin(token)
+	pin, err := TokenCAPin(tokens.JoinToken(m.node))
 	if err != nil {
-		return JoinInput{}, fmt.Errorf("reading k3s token %s: %w", m.cluster.K3s.TokenFile, err)
+		return JoinInput{}, fmt.Errorf("reading the join token of %s: %w", m.node.Name, err)
 	}
 	in := JoinInput{Pin: pin, PinFrom: "token"}
 	if pin == "" && knownCA != "" {

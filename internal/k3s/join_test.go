@@ -69,7 +69,10 @@ func joinFixture(t *testing.T, node, token string) (*Manager, *fakeProber) {
 	root := newRoot(t)
 	c := defaultCluster(t)
 	c.K3s.JoinTimeout = config.Duration{Duration: 600 * time.Millisecond}
+	// Agents join with the agent token; here both files hold token, so a
+	// pin it carries applies to every role.
 	mustWrite(t, root.Path(c.K3s.TokenFile), []byte(token+"\n"), 0o600)
+	mustWrite(t, root.Path(c.K3s.AgentTokenFile), []byte(token+"\n"), 0o600)
 	n, ok := c.Node(node)
 	if !ok {
 		t.Fatalf("no node %s", node)

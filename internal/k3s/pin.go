@@ -17,8 +17,12 @@ import (
 var ErrOtherClusterPin = errors.New("the token pins another cluster's CA")
 
 // tokenUser is the user of a server token ("K10<hash>::server:<secret>");
-// k3s gives a bare secret the same user.
-const tokenUser = "server"
+// k3s gives a bare secret the same user. agentTokenUser is the user of an
+// agent token ("K10<hash>::node:<secret>", k3s's server/agent-token file).
+const (
+	tokenUser      = "server"
+	agentTokenUser = "node"
+)
 
 // PinToken returns token in k3s's secure form
 // "K10<caHash>::server:<secret>". token is a bare secret, "K10::server:<secret>",
@@ -48,7 +52,10 @@ func PinToken(token, caHash string) (string, error) {
 // secret of "K10<hash>::server:<secret>", or the whole of a bare secret
 // (k3s gives it the same user, pkg/clientaccess/token.go). Errors never
 // quote the token.
-func tokenSecret(token string) (string, error) {
+func tokenSecret(token string) (string, error) { return tokenSecretFor(token, tokenUser) }
+
+// tokenSecretFor is the password of user that token carries.
+func tokenSecretFor(token, wantUser string) (string, error) {
 	secret := token
 	if strings.HasPrefix(token, tokenPrefix) {
 		_, cred, ok := strings.Cut(token[len(tokenPrefix):], "::")
@@ -59,8 +66,8 @@ func tokenSecret(token string) (string, error) {
 		if !ok || pw == "" {
 			return "", errors.New("it has no \"user:secret\" after \"::\"")
 		}
-		if user != tokenUser {
-			return "", fmt.Errorf("it is for user %q, want a %q token", user, tokenUser)
+		if user != wantUser {
+			return "", fmt.Errorf("it is for user %q, want a %q token", user, wantUser)
 		}
 		secret = pw
 	}

@@ -21,7 +21,7 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 	if err != nil {
 		return plan.Step{}, err
 	}
-	cfg, err := RenderConfig(c, n, plan.Redacted, j)
+	cfg, err := RenderConfig(c, n, RedactedTokens, j)
 	if err != nil {
 		return plan.Step{}, err
 	}

@@ -139,11 +139,11 @@ func (m *Manager) configChange(freshWrite plan.Action, j Join) (*plan.Action, er
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ConfigPath, err)
 	}
-	token, tokenErr := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	tokens, tokenErr := ReadTokens(m.root, m.cluster, m.node)
 	if tokenErr != nil {
-		token = plan.Redacted
+		tokens = RedactedTokens
 	}
-	want, err := RenderConfig(m.cluster, m.node, token, j)
+	want, err := RenderConfig(m.cluster, m.node, tokens, j)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func differingKeys(have, want []byte, withToken, withJoin bool) []string {
 	_ = yaml.Unmarshal(want, &w)
 	var out []string
 	for _, k := range unionKeys(h, w) {
-		if k == "token" && !withToken || (k == "server" || k == "cluster-init") && !withJoin {
+		if (k == "token" || k == "agent-token") && !withToken || (k == "server" || k == "cluster-init") && !withJoin {
 			continue
 		}
 		if !reflect.DeepEqual(h[k], w[k]) {

@@ -21,11 +21,11 @@ type change struct {
 // stage prepares the change for join j: the token is read first, so a node
 // without one downloads nothing.
 func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
-	token, err := ReadToken(m.root.Path(m.cluster.K3s.TokenFile))
+	tokens, err := ReadTokens(m.root, m.cluster, m.node)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := RenderConfig(m.cluster, m.node, token, j)
+	cfg, err := RenderConfig(m.cluster, m.node, tokens, j)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/plan"
 )
 
 // tokenBytes of randomness: 256 bits, hex encoded (k3s accepts any string as
@@ -64,27 +68,88 @@ func writeSynced(f *os.File, data []byte) error {
 	return f.Sync()
 }
 
-// ReadToken reads the cluster token from path. It fails when the file is
+// Tokens are the secrets a node's k3s config holds: an agent node has only
+// Agent; a server has both.
+type Tokens struct {
+	Server, Agent string
+}
+
+// RedactedTokens stand in for the secrets in plans.
+var RedactedTokens = Tokens{Server: plan.Redacted, Agent: plan.Redacted}
+
+// ReadTokens reads the token files node n needs: the agent token file, and
+// on a server also the server token file. An agent never opens the server
+// token file, so it need not (and should not) exist there.
+func ReadTokens(root host.Root, c *config.Cluster, n config.Node) (Tokens, error) {
+	var t Tokens
+	var err error
+	agentFile := root.Path(c.K3s.AgentTokenFile)
+	if n.Role == config.RoleServer {
+		if t.Server, err = ReadToken(root.Path(c.K3s.TokenFile)); err != nil {
+			return Tokens{}, err
+		}
+		// Servers alone need no agent token: k3s then takes the server
+		// token for its agent endpoints, which no one else holds.
+		if _, serr := os.Stat(agentFile); errors.Is(serr, fs.ErrNotExist) && !AgentTokenNeeded(c) {
+			return t, nil
+		}
+	}
+	if t.Agent, err = ReadAgentToken(agentFile); err != nil {
+		return Tokens{}, err
+	}
+	return t, nil
+}
+
+// AgentTokenNeeded reports whether the cluster file lists an agent node,
+// which joins with the agent token, so every server must hold it too.
+func AgentTokenNeeded(c *config.Cluster) bool {
+	for _, n := range c.Nodes {
+		if n.Role == config.RoleAgent {
+			return true
+		}
+	}
+	return false
+}
+
+// JoinToken is the token node n joins with: the server token on a server,
+// the agent token on an agent.
+func (t Tokens) JoinToken(n config.Node) string {
+	if n.Role == config.RoleServer {
+		return t.Server
+	}
+	return t.Agent
+}
+
+// ReadToken reads the server token from path. It fails when the file is
 // missing, empty, or readable by group or others (a leaked token lets anyone
 // on the LAN join a node to the cluster).
 func ReadToken(path string) (string, error) {
+	return readTokenFile(path, "k3s token", "nodeagent token generate", "every server")
+}
+
+// ReadAgentToken reads the agent token from path, as ReadToken does.
+func ReadAgentToken(path string) (string, error) {
+	return readTokenFile(path, "k3s agent token", "nodeagent token generate --agent", "every node")
+}
+
+func readTokenFile(path, what, generate, where string) (string, error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("reading k3s token: %s does not exist; create it once with `nodeagent token generate` and copy it (mode 0600) to every node: %w", path, err)
+		return "", fmt.Errorf("reading %s: %s does not exist; create it once with `%s` and copy it (mode 0600) to %s: %w", what, path, generate, where, err)
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading k3s token: %w", err)
+		return "", fmt.Errorf("reading %s: %w", what, err)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("reading k3s token: %s has mode %04o, readable by group or others; run chmod 600 %s", path, perm, path)
+		return "", fmt.Errorf("reading %s: %s has mode %04o, readable by group or others; run chmod 600 %s", what, path, perm, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("reading k3s token: %w", err)
+		return "", fmt.Errorf("reading %s: %w", what, err)
 	}
 	tok := string(bytes.TrimSpace(data))
 	if tok == "" {
-		return "", fmt.Errorf("reading k3s token: %s is empty", path)
+		return "", fmt.Errorf("reading %s: %s is empty", what, path)
 	}
 	return tok, nil
 }

@@ -82,6 +82,7 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	}
 	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
 	writeIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
+	writeIn(t, c, "/etc/nodeagent/agent-token", []byte("crash-test-agent-token-"+node+"\n"), 0o600)
 
 	// Die right after each step, killed with SIGKILL: nothing deferred
 	// runs, no state is saved.

@@ -28,6 +28,7 @@ type pkgState struct {
 	debs    map[string]string // version -> host path of the .deb
 	before  map[string]string // file list before the install
 	token   string
+	agentTk string // the agent token
 	cluster string // the edited cluster file, as installed
 }
 
@@ -159,6 +160,14 @@ func testConfigure(t *testing.T, n node, st *pkgState) {
 		t.Fatal(err)
 	}
 	if err := n.CopyIn(token, "/etc/nodeagent/token"); err != nil {
+		t.Fatal(err)
+	}
+	st.agentTk = randomHex(t, 32)
+	agentToken := filepath.Join(tmp, "agent-token")
+	if err := os.WriteFile(agentToken, []byte(st.agentTk+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CopyIn(agentToken, "/etc/nodeagent/agent-token"); err != nil {
 		t.Fatal(err)
 	}
 	st.cluster = renderCluster(t, n.Name(), false)

@@ -71,7 +71,7 @@ func testUpgradeUnedited(t *testing.T, n node, st *pkgState) {
 		t.Fatalf("dpkg -i %s: %v\n%s", newVersion, err, out)
 	}
 	t.Logf("upgrade:\n%s", out)
-	if got := n.sh(ctx, "ls -A /etc/nodeagent"); got != "manifests.d\ntoken\n" {
+	if got := n.sh(ctx, "ls -A /etc/nodeagent"); got != "agent-token\nmanifests.d\ntoken\n" {
 		t.Errorf("/etc/nodeagent after the upgrade = %q, want the unedited cluster.yaml gone (no .dpkg-bak either)", got)
 	}
 	if got := n.sh(ctx, "cat "+identity.ExamplePath); got != string(homelab) {

@@ -39,8 +39,10 @@ func testJournal(t *testing.T, n node, st *pkgState) {
 		t.Errorf("journal fields of \"phase started\" (-want +got):\n%s", diff)
 	}
 	testNoTokenInJournal(t, n, st)
-	if got := n.sh(ctx, "stat -c '%a %U' /etc/nodeagent/token"); got != "600 root\n" {
-		t.Errorf("token file mode and owner = %q, want 600 root", got)
+	for _, f := range []string{"token", "agent-token"} {
+		if got := n.sh(ctx, "stat -c '%a %U' /etc/nodeagent/"+f); got != "600 root\n" {
+			t.Errorf("%s file mode and owner = %q, want 600 root", f, got)
+		}
 	}
 }
 
@@ -49,8 +51,8 @@ func testJournal(t *testing.T, n node, st *pkgState) {
 // token.
 func testNoTokenInJournal(t *testing.T, n node, st *pkgState) {
 	all := n.sh(context.Background(), "journalctl -o export --no-pager -q")
-	if strings.Contains(all, st.token) {
-		t.Errorf("the journal contains the token")
+	if strings.Contains(all, st.token) || strings.Contains(all, st.agentTk) {
+		t.Errorf("the journal contains a token")
 	}
 	if !strings.Contains(all, "_SYSTEMD_UNIT=nodeagent.service") {
 		t.Errorf("the journal holds nothing of nodeagent.service: the grep for the token proves nothing")
@@ -129,8 +131,8 @@ func testUpgrade(t *testing.T, n node, st *pkgState) {
 	if got := n.sh(ctx, "cat /etc/nodeagent/cluster.yaml"); got != st.cluster {
 		t.Errorf("the upgrade changed the edited cluster file (-want +got):\n%s", cmp.Diff(st.cluster, got))
 	}
-	if got := n.sh(ctx, "ls /etc/nodeagent"); got != "cluster.yaml\nmanifests.d\ntoken\n" {
-		t.Errorf("/etc/nodeagent after the upgrade = %q, want only cluster.yaml, manifests.d, token", got)
+	if got := n.sh(ctx, "ls /etc/nodeagent"); got != "agent-token\ncluster.yaml\nmanifests.d\ntoken\n" {
+		t.Errorf("/etc/nodeagent after the upgrade = %q, want only agent-token, cluster.yaml, manifests.d, token", got)
 	}
 	if got := n.sh(ctx, "nodeagent version"); !strings.HasPrefix(got, "nodeagent "+newVersion+" ") {
 		t.Errorf("nodeagent version = %q, want %s", got, newVersion)
@@ -156,7 +158,7 @@ func testPurge(t *testing.T, n node, st *pkgState) {
 	}
 	added, removed, changed := listDiff(withoutPrivateTmp(st.before), withoutPrivateTmp(n.fileList(ctx)))
 	want := struct{ Added, Removed, Changed []string }{
-		Added: []string{"/etc/nodeagent d 755", "/etc/nodeagent/token f 600"},
+		Added: []string{"/etc/nodeagent d 755", "/etc/nodeagent/agent-token f 600", "/etc/nodeagent/token f 600"},
 	}
 	got := struct{ Added, Removed, Changed []string }{added, removed, changed}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -34,7 +34,8 @@ type homelab struct {
 	disk    loopDisk
 	usb     *usbFixture
 	cluster []byte // the rendered cluster file
-	token   []byte // the k3s token every node gets
+	token   []byte // the k3s server token every server gets
+	agentTk []byte // the agent token every node gets
 	deb     string // path of the built .deb
 	// retired holds the journals of containers stopped for good (a
 	// rebuilt node's old SD card, a removed node) until saveJournals.
@@ -132,11 +133,14 @@ func renderCluster(t *testing.T, diskUUID, k3sSHA256 string) []byte {
 // started together afterwards. The package still enables the unit.
 func (h *homelab) install(t *testing.T, art artifacts) {
 	t.Helper()
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := k3s.GenerateToken(tokenFile); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	tokenFile, agentFile := filepath.Join(dir, "token"), filepath.Join(dir, "agent-token")
+	for _, f := range []string{tokenFile, agentFile} {
+		if err := k3s.GenerateToken(f); err != nil {
+			t.Fatal(err)
+		}
 	}
-	h.token, h.deb = mustRead(t, tokenFile), art.Deb
+	h.token, h.agentTk, h.deb = mustRead(t, tokenFile), mustRead(t, agentFile), art.Deb
 	for _, n := range h.each() {
 		n.writeFile(t, "/usr/sbin/policy-rc.d", []byte("#!/bin/sh\nexit 101\n"), 0o755)
 		h.prepare(t, n)
@@ -154,7 +158,8 @@ func (h *homelab) install(t *testing.T, art artifacts) {
 func (h *homelab) prepare(t *testing.T, n *node) {
 	t.Helper()
 	n.writeFile(t, "/etc/nodeagent/cluster.yaml", h.cluster, 0o644)
-	n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600)
+	n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600) // every homelab node is a server
+	n.writeFile(t, "/etc/nodeagent/agent-token", h.agentTk, 0o600)
 	if n.name == "pi4-2" {
 		dropIn := fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent run --usb-root %s\n", h.usb.Dir)
 		n.writeFile(t, "/etc/systemd/system/nodeagent.service.d/usb.conf", []byte(dropIn), 0o644)

@@ -182,6 +182,7 @@ func setup(t *testing.T, append string) node {
 		t.Fatal(err)
 	}
 	n.write("/etc/nodeagent/token", token(t), 0o600)
+	n.write("/etc/nodeagent/agent-token", token(t), 0o600)
 	n.write("/etc/systemd/system/nodeagent.service.d/node.conf",
 		"[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent --node pi4-1 run\n", 0o644)
 	n.write("/boot/firmware/cmdline.txt", piCmdline+"\n", 0o755)

@@ -22,6 +22,8 @@ type config struct {
 	Server              string     `json:"server"`
 	Token               string     `json:"token"`
 	TokenFile           string     `json:"token-file"`
+	AgentToken          string     `json:"agent-token"`
+	AgentTokenFile      string     `json:"agent-token-file"`
 	NodeName            string     `json:"node-name"`
 	NodeIP              string     `json:"node-ip"`
 	AdvertiseAddress    string     `json:"advertise-address"`
@@ -70,6 +72,13 @@ func loadConfig(p paths) (*config, error) {
 			return nil, fmt.Errorf("reading token-file: %w", err)
 		}
 		c.Token = strings.TrimSpace(string(tok))
+	}
+	if c.AgentToken == "" && c.AgentTokenFile != "" {
+		tok, err := os.ReadFile(p.rooted(c.AgentTokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("reading agent-token-file: %w", err)
+		}
+		c.AgentToken = strings.TrimSpace(string(tok))
 	}
 	return &c, c.complete()
 }
@@ -215,6 +224,7 @@ type paths struct {
 	etcdData   string
 	etcdName   string // server/db/etcd/name: the member name, written before the join
 	tokenFile  string // server/token
+	agentToken string // server/agent-token
 }
 
 func (e env) paths() paths {
@@ -230,6 +240,7 @@ func (e env) paths() paths {
 		etcdData:   filepath.Join(server, "db", "etcd"),
 		etcdName:   filepath.Join(server, "db", "etcd", "name"),
 		tokenFile:  filepath.Join(server, "token"),
+		agentToken: filepath.Join(server, "agent-token"),
 	}
 }
 

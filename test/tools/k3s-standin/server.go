@@ -127,7 +127,10 @@ func (s *server) prepare(ctx context.Context) (etcdStart, *joinClient, error) {
 	if err := s.ensureNodeCerts(); err != nil {
 		return st, nil, err
 	}
-	return st, jc, writeTokenFiles(s.paths, tok.password)
+	if err := writeTokenFiles(s.paths, tok.password); err != nil {
+		return st, jc, err
+	}
+	return st, jc, writeAgentTokenFile(s.paths, s.cfg.AgentToken)
 }
 
 // startKube waits for the apiserver and writes k3s.yaml.

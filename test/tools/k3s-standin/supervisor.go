@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -50,13 +51,8 @@ func (s *server) startSupervisor() (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading supervisor certificate: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("pong")) })
-	mux.HandleFunc("GET /cacerts", s.serveCACerts)
-	mux.Handle("/v1-k3s/server-bootstrap", s.hasServerRole(http.HandlerFunc(s.serveBootstrap)))
-	mux.Handle("/db/info", s.isLocalOrHasServerRole(http.HandlerFunc(s.serveDBInfo)))
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           s.supervisorHandler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -83,6 +79,35 @@ func (s *server) startSupervisor() (stop func(), err error) {
 	}, nil
 }
 
+// supervisorHandler routes as k3s's pkg/server/handlers/router.go does:
+// /ping and /cacerts for anyone; the CA files for agents (the k3s:agent
+// role, which only the "node" user has); the bootstrap data and /db/info
+// for the k3s:server role (the "server" user).
+func (s *server) supervisorHandler() http.Handler {
+	users := s.cfg.supervisorUsers()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("pong")) })
+	mux.HandleFunc("GET /cacerts", s.serveCACerts)
+	for _, f := range []string{"server-ca.crt", "client-ca.crt"} {
+		mux.Handle("/v1-k3s/"+f, s.hasRole(users, agentRoles, s.serveTLSFile(f)))
+	}
+	mux.Handle("/v1-k3s/server-bootstrap", s.hasRole(users, serverRoles, http.HandlerFunc(s.serveBootstrap)))
+	mux.Handle("/db/info", s.isLocalOrHasRole(users, serverRoles, http.HandlerFunc(s.serveDBInfo)))
+	return mux
+}
+
+// serveTLSFile is k3s's File handler: 404 over plain HTTP, else the file.
+func (s *server) serveTLSFile(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		http.ServeFile(w, r, filepath.Join(s.paths.tls, name))
+	})
+}
+
 func (s *server) serveCACerts(w http.ResponseWriter, _ *http.Request) {
 	data, err := os.ReadFile(filepath.Join(s.paths.tls, "server-ca.crt"))
 	if err != nil {
@@ -92,34 +117,39 @@ func (s *server) serveCACerts(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// hasServerRole is k3s's auth.HasRole(k3s:server) with the basic-auth
-// password authenticator (pkg/server/auth/auth.go,
-// pkg/authenticator/basicauth): no credentials is 403 "forbidden", a wrong
-// user or password 401 "not authorized". Only "server:<password>" has the
-// role; bearer tokens are not the server token.
-func (s *server) hasServerRole(h http.Handler) http.Handler {
-	tok, _ := parseToken(s.cfg.Token) // validated by loadConfig
-	want := sha256.Sum256([]byte(tok.password))
+// hasRole is k3s's auth.HasRole with the basic-auth password authenticator
+// (pkg/server/auth/auth.go, pkg/authenticator/basicauth): no credentials is
+// 403 "forbidden"; an unknown user or a wrong password 401 "not
+// authorized"; a user without one of roles 403 "forbidden" (the agent
+// token's "node" user at /v1-k3s/server-bootstrap). Bearer tokens are not
+// accepted.
+func (s *server) hasRole(users map[string]supervisorUser, roles []string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, found := r.BasicAuth()
+		name, pass, found := r.BasicAuth()
 		if !found {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		got := sha256.Sum256([]byte(pass))
-		if user != "server" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		u, ok := users[name]
+		got, want := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(u.password))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			s.log.Warn("rejected request with invalid credentials", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
 			http.Error(w, "not authorized", http.StatusUnauthorized)
+			return
+		}
+		if !slices.ContainsFunc(roles, func(role string) bool { return slices.Contains(u.groups, role) }) {
+			s.log.Warn("rejected request without the role", zap.String("path", r.URL.Path), zap.String("user", name))
+			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// isLocalOrHasServerRole is k3s's auth.IsLocalOrHasRole: loopback clients
+// isLocalOrHasRole is k3s's auth.IsLocalOrHasRole: loopback clients
 // pass without credentials.
-func (s *server) isLocalOrHasServerRole(h http.Handler) http.Handler {
-	authed := s.hasServerRole(h)
+func (s *server) isLocalOrHasRole(users map[string]supervisorUser, roles []string, h http.Handler) http.Handler {
+	authed := s.hasRole(users, roles, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if host, _, _ := net.SplitHostPort(r.RemoteAddr); host == "127.0.0.1" || host == "::1" {
 			h.ServeHTTP(w, r)

@@ -82,3 +82,47 @@ func writeTokenFiles(p paths, password string) error {
 	}
 	return nil
 }
+
+// supervisorUser is one entry of k3s's server/cred/passwd file.
+type supervisorUser struct {
+	password string
+	groups   []string
+}
+
+// Roles of the supervisor's routes (pkg/server/handlers/router.go).
+var (
+	agentRoles  = []string{"k3s:agent", "system:nodes", "system:bootstrappers"}
+	serverRoles = []string{"k3s:server"}
+)
+
+// supervisorUsers are the users k3s's genUsers
+// (pkg/daemons/control/deps/deps.go) writes: "server" with the token's
+// password and the k3s:server group only, and "node" with the k3s:agent
+// group whose password is agent-token, taken whole, or without one the
+// server password. So the agent token opens the agent routes and no other,
+// and the server token's "server" user does not open the agent routes.
+func (c *config) supervisorUsers() map[string]supervisorUser {
+	tok, _ := parseToken(c.Token) // validated by loadConfig
+	node := tok.password
+	if c.AgentToken != "" {
+		node = c.AgentToken
+	}
+	return map[string]supervisorUser{
+		"server": {password: tok.password, groups: []string{"k3s:server"}},
+		"node":   {password: node, groups: []string{"k3s:agent"}},
+	}
+}
+
+// writeAgentTokenFile writes server/agent-token as
+// K10<CA hash>::node:<agent-token> (mode 0600) when agent-token is set, as
+// k3s's pkg/server/server.go does; without it no such file is written.
+func writeAgentTokenFile(p paths, agentToken string) error {
+	if agentToken == "" {
+		return nil
+	}
+	ca, err := os.ReadFile(filepath.Join(p.tls, "server-ca.crt"))
+	if err != nil {
+		return fmt.Errorf("reading server CA for the agent token file: %w", err)
+	}
+	return writeFile(p.agentToken, []byte(tokenPrefix+hashCA(ca)+"::node:"+agentToken+"\n"), 0o600)
+}
