@@ -42,7 +42,10 @@ func newLiveReporter(r Reporter, root host.Root, clock host.Clock) *liveReporter
 
 func (l *liveReporter) PhaseStarted(name string) {
 	l.Reporter.PhaseStarted(name)
-	l.update(func(v *Live, now time.Time) { v.Phase, v.PhaseSince = name, now; v.Status, v.StatusSince = "phase: "+name, now })
+	l.update(func(v *Live, now time.Time) {
+		v.Phase, v.PhaseSince = name, now
+		v.Status, v.StatusSince = "phase: "+name, now
+	})
 }
 
 func (l *liveReporter) PhaseDone(name string, d time.Duration, err error) {
