@@ -171,6 +171,7 @@ func (s *server) afterReady(ctx context.Context) {
 	if err := retry(ctx, s.log, "registering node", func() error { return s.registerNode(ctx, cs) }); err != nil {
 		return
 	}
+	go s.renewNodeLease(ctx, cs)
 	s.startNodeControllers(ctx, cs)
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, helmCRDs) }); err != nil {
 		return
