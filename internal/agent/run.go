@@ -187,7 +187,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Int("failures", failures), zap.Error(err))
 		a.Reporter.Status(joinStatus(failureStatus(err, failures, a.Clock.Now().Add(backoff)), a.configProblem))
 		retry.Reset(backoff)
-		backoff = min(backoff*2, a.maxBackoff())
+		backoff = min(backoff*2, a.maxBackoff(failures))
 	}
 }
 
@@ -257,14 +257,23 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 }
 
 // maxBackoff keeps retries frequent while the node is joining (what it waits
-// for, a peer or a firewall fix, usually comes within seconds) and backs off
-// further once it has joined.
-func (a *Agent) maxBackoff() time.Duration {
+// for, a peer or a firewall fix, usually comes within seconds), backs off
+// to minutes when a join keeps failing (a download that cannot succeed
+// should not hammer the release server every 30 s for days), and further
+// once the node has joined.
+func (a *Agent) maxBackoff(failures int) time.Duration {
 	if st, err := LoadState(a.Root); err == nil && st.Joined {
 		return 5 * time.Minute
 	}
+	if failures > joinFastRetries {
+		return 2 * time.Minute
+	}
 	return 30 * time.Second
 }
+
+// joinFastRetries is how many failed passes of a join are retried within
+// 30 s (about five minutes of them) before the retries back off further.
+const joinFastRetries = 10
 
 // joinStatus appends a standing problem (a refused edit) to a status line.
 func joinStatus(status, problem string) string {

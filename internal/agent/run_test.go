@@ -342,3 +342,21 @@ func TestAFollowOnFailureKeepsTheRealCause(t *testing.T) {
 		t.Errorf("STATUS after the labels pass = %q, want the k3s failure still", last)
 	}
 }
+
+// Retries back off to minutes: 30 s while a join is young, 2 min once it
+// keeps failing, 5 min on a joined node.
+func TestMaxBackoff(t *testing.T) {
+	a := testAgent(t, "pi4-1", &recordingReporter{})
+	if got := a.maxBackoff(1); got != 30*time.Second {
+		t.Errorf("joining, first failure: %s, want 30s", got)
+	}
+	if got := a.maxBackoff(joinFastRetries + 1); got != 2*time.Minute {
+		t.Errorf("joining, failing on: %s, want 2m", got)
+	}
+	if err := SaveState(a.Root, State{Joined: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.maxBackoff(1); got != 5*time.Minute {
+		t.Errorf("joined: %s, want 5m", got)
+	}
+}
