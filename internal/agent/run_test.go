@@ -3,9 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -305,15 +302,7 @@ func TestFailureStatusIsOneShortLine(t *testing.T) {
 // before k3s runs) does not replace the real cause in STATUS.
 func TestAFollowOnFailureKeepsTheRealCause(t *testing.T) {
 	rep := &recordingReporter{}
-	core, logs := observer.New(zapcore.InfoLevel)
-	f, err := config.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := f.Node("pi4-1")
-	a := New(Deps{Log: zap.New(core), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
-		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: rep})
-	t.Cleanup(a.Close)
+	a, logs := observedAgent(t, rep)
 	a.table = []Step{fakeStep{name: "k3s", err: errors.New("download failed"), applied: &[]string{}}}
 	q := newQueue()
 	var beat atomic.Int64

@@ -193,15 +193,7 @@ func (s loggingStep) Apply(ctx context.Context) error {
 // Every line logged while a phase runs carries the phase, not only the
 // agent's started/done lines, so `journalctl PHASE=k3s` shows the phase's work.
 func TestLinesWithinAPhaseCarryIt(t *testing.T) {
-	core, logs := observer.New(zapcore.InfoLevel)
-	f, err := config.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := f.Node("pi4-1")
-	a := New(Deps{Log: zap.New(core), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
-		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: &recordingReporter{}})
-	t.Cleanup(a.Close)
+	a, logs := observedAgent(t, &recordingReporter{})
 	var ran []string
 	a.table = []Step{loggingStep{fakeStep{name: "k3s", applied: &ran}, a.log.Named("k3s")}}
 	if err := a.runSteps(context.Background()); err != nil {
@@ -230,4 +222,20 @@ func TestClockCheckFollowsTimeSync(t *testing.T) {
 	if synced := (preflight.Check{Name: "time-sync", OK: true, Severity: preflight.SeverityError}); clockCheck(synced, config.TimeSyncWarn) != synced {
 		t.Error("a synchronised clock's check changed")
 	}
+}
+
+// observedAgent is testAgent for pi4-1 with its log entries kept for the
+// test to read.
+func observedAgent(t *testing.T, rep Reporter) (*Agent, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zapcore.InfoLevel)
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.Node("pi4-1")
+	a := New(Deps{Log: zap.New(core), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
+		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: rep})
+	t.Cleanup(a.Close)
+	return a, logs
 }

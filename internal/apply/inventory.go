@@ -97,10 +97,16 @@ func (inv *inventory) encode() []byte {
 		list = append(list, en)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].String()+list[i].APIVersion < list[j].String()+list[j].APIVersion })
+	return jsonLines(list)
+}
+
+// jsonLines encodes a sorted list as a JSON array with one element per
+// line, so that a change of the ConfigMap shows as a readable diff.
+func jsonLines[T any](list []T) []byte {
 	var b bytes.Buffer
 	b.WriteString("[\n")
-	for i, en := range list {
-		line, _ := json.Marshal(en) // plain strings: cannot fail
+	for i, v := range list {
+		line, _ := json.Marshal(v) // plain strings: cannot fail
 		b.Write(line)
 		if i < len(list)-1 {
 			b.WriteByte(',')

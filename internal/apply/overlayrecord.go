@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -69,18 +68,7 @@ func encodeOverlayRecord(keys map[objKey]bool) string {
 		list = append(list, k)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].String() < list[j].String() })
-	var b bytes.Buffer
-	b.WriteString("[\n")
-	for i, k := range list {
-		line, _ := json.Marshal(k) // plain strings: cannot fail
-		b.Write(line)
-		if i < len(list)-1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
-	b.WriteString("]\n")
-	return b.String()
+	return string(jsonLines(list))
 }
 
 // recordOverlay sets server's record to keys and drops the records of
