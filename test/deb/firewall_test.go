@@ -44,8 +44,15 @@ func testPurgeUndoesTheFirewall(t *testing.T, n node, st *pkgState) {
 		t.Fatalf("SSH from 10.0.0.60 before the install: %v, want it to connect", err)
 	}
 
-	if out, err := n.Exec(ctx, "dpkg", "-i", "/tmp/"+filepath.Base(st.debs[newVersion])); err != nil {
+	out, err := n.Exec(ctx, "dpkg", "-i", "/tmp/"+filepath.Base(st.debs[newVersion]))
+	if err != nil {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
+	}
+	// A first install (no cluster file yet) says what to do next.
+	for _, step := range []string{"Next steps:", "examples/cluster.yaml /etc/nodeagent/cluster.yaml", "nodeagent validate", "nodeagent token generate", "nodeagent doctor"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("dpkg -i of a first install does not say %q:\n%s", step, out)
+		}
 	}
 	cluster := filepath.Join(t.TempDir(), "cluster.yaml")
 	if err := os.WriteFile(cluster, []byte(renderCluster(t, n.Name(), true)), 0o644); err != nil {
@@ -63,7 +70,7 @@ func testPurgeUndoesTheFirewall(t *testing.T, n node, st *pkgState) {
 		t.Fatal("SSH from 10.0.0.60, no SSH source, connects with nodeagent's firewall: the test shows nothing")
 	}
 
-	out, err := n.Exec(ctx, "dpkg", "--purge", "nodeagent")
+	out, err = n.Exec(ctx, "dpkg", "--purge", "nodeagent")
 	if err != nil {
 		t.Fatalf("dpkg --purge: %v\n%s", err, out)
 	}
