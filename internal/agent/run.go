@@ -285,7 +285,7 @@ func joinStatus(status, problem string) string {
 
 // maxCause bounds the cause in STATUS, which systemctl status shows on one
 // line; the journal has the whole error.
-const maxCause = 160
+const maxCause = 200
 
 // failureStatus is the one line STATUS shows for a failed pass: the phase,
 // its cause (shortened in the middle, where the wrapping context is, so the

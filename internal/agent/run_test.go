@@ -285,8 +285,8 @@ func TestFailureStatusIsOneShortLine(t *testing.T) {
 		strings.Repeat("retrying; ", 40) + "dial tcp: lookup github.com: no such host")
 	at := time.Date(2026, 12, 2, 12, 3, 4, 0, time.Local)
 	got := failureStatus(&PhaseError{Phase: "k3s", Err: cause}, 3, at)
-	if n := len([]rune(got)); n > 220 {
-		t.Errorf("STATUS is %d characters, want at most 220: %s", n, got)
+	if n := len([]rune(got)); n > 260 {
+		t.Errorf("STATUS is %d characters, want at most 260: %s", n, got)
 	}
 	for _, want := range []string{"k3s failed (3× in a row): installing k3s: fetching", "no such host; retry at 12:03:04"} {
 		if !strings.Contains(got, want) {

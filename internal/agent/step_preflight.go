@@ -36,7 +36,9 @@ func (s preflightStep) Apply(ctx context.Context) error {
 		// with "failed to find memory cgroup", so stop here and say why.
 		a.log.Error("memory cgroup off although the kernel command line enables it",
 			zap.String("reason", c.Message), zap.String("fix", c.Fix))
-		return fmt.Errorf("%w: %s; fix: %s", ErrMemoryCgroup, c.Message, c.Fix)
+		// The error reaches STATUS: its first clauses; the line above and
+		// `nodeagent doctor` have the whole explanation.
+		return fmt.Errorf("%w: %s; fix: %s", ErrMemoryCgroup, firstClause(c.Message, ";"), firstClause(c.Fix, ":", ";", " ("))
 	}
 	for _, c := range preflight.CheckModules(a.Root, preflight.RequiredModules) {
 		if !c.OK {
@@ -130,4 +132,14 @@ func checkLine(c preflight.Check) string {
 		mark = strings.ToUpper(string(c.Severity))
 	}
 	return c.Name + ": " + mark + ": " + c.Message
+}
+
+// firstClause is s up to the first of the separators.
+func firstClause(s string, seps ...string) string {
+	for _, sep := range seps {
+		if i := strings.Index(s, sep); i > 0 {
+			s = s[:i]
+		}
+	}
+	return s
 }
