@@ -60,6 +60,10 @@ type Agent struct {
 	// refused; "" when the running file is the one on disk. The worker's
 	// goroutine alone reads and writes it.
 	configProblem string
+	// resumeAt is the phase the last failed pass stopped at: its retry
+	// starts there (the worker's goroutine alone uses it; every event,
+	// resync and reload still runs all phases).
+	resumeAt string
 }
 
 // New wires the step packages for node d.Node.

@@ -11,6 +11,7 @@ const (
 	workLabels                  // USB or disk state changed: labels only
 	workDisks                   // a block device appeared or went away
 	workConfig                  // the cluster file or the overlay changed
+	workRetry                   // the retry of a failed full pass, from its failed step
 )
 
 // queue hands work from event sources to the worker.

@@ -19,13 +19,13 @@ func (a *Agent) Join(ctx context.Context) error {
 		return err
 	}
 	defer lock.Unlock()
-	return a.join(ctx)
+	return a.join(ctx, "")
 }
 
-// join runs the steps and records the outcome; the daemon calls it with the
-// lock held.
-func (a *Agent) join(ctx context.Context) error {
-	err := a.runSteps(ctx)
+// join runs the steps from the one named from ("" = all) and records the
+// outcome; the daemon calls it with the lock held.
+func (a *Agent) join(ctx context.Context, from string) error {
+	err := a.runStepsFrom(ctx, from)
 	st, loadErr := a.loadState()
 	if loadErr != nil {
 		return errors.Join(err, loadErr)

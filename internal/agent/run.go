@@ -143,7 +143,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 			return
 		case <-q.signal:
 		case <-retry.C():
-			q.add(workFull)
+			q.add(workRetry)
 			continue
 		}
 		w := q.take()
@@ -168,13 +168,14 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
-		if wasOwed && w&(workFull|workConfig) == 0 {
+		if wasOwed && w&(workFull|workConfig|workRetry) == 0 {
 			// A disk or labels pass that fails while a failed full pass is
 			// due most likely fails because of it (no kubeconfig before k3s
 			// runs): STATUS keeps the real cause, the retry stays as set.
 			a.log.Warn("pass failed while the full retry is due", zap.Error(err))
 			continue
 		}
+		a.resumeAt = failedPhase(err) // the retry starts there
 		if errors.Is(err, ErrRebooting) {
 			// systemd stops this daemon on the way down; the retry only
 			// notices a reboot that never came (verdictPending says so).
@@ -203,7 +204,7 @@ func (f *fullPass) settle(w work, err error) bool {
 	switch {
 	case err != nil:
 		f.owed = true // every failure is retried as a full pass
-	case w&(workFull|workConfig) != 0:
+	case w&(workFull|workConfig|workRetry) != 0:
 		f.owed = false
 	}
 	return !f.owed
@@ -244,7 +245,10 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 		w |= workFull
 	}
 	if w&workFull != 0 {
-		return a.join(ctx)
+		return a.join(ctx, "")
+	}
+	if w&workRetry != 0 {
+		return a.join(ctx, a.resumeAt)
 	}
 	if w&workDisks != 0 {
 		for _, d := range a.Node.Disks {
@@ -312,4 +316,14 @@ func shorten(s string, max int) string {
 	}
 	head := max / 3
 	return string(r[:head]) + " … " + string(r[len(r)-(max-head-3):])
+}
+
+// failedPhase is the phase a failed pass stopped at, or "" when it did not
+// stop at one.
+func failedPhase(err error) string {
+	var pe *PhaseError
+	if errors.As(err, &pe) {
+		return pe.Phase
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,5 +348,53 @@ func TestMaxBackoff(t *testing.T) {
 	}
 	if got := a.maxBackoff(1); got != 5*time.Minute {
 		t.Errorf("joined: %s, want 5m", got)
+	}
+}
+
+// The retry of a failed pass starts at the phase that failed; a full pass
+// (event, resync, reload) runs them all.
+func TestARetryResumesAtTheFailedPhase(t *testing.T) {
+	rep := &recordingReporter{}
+	a := testAgent(t, "pi4-1", rep)
+	var ran []string
+	a.table = []Step{
+		fakeStep{name: "preflight", applied: &ran}, fakeStep{name: "firewall", applied: &ran},
+		fakeStep{name: "k3s", err: errors.New("download failed"), applied: &ran}, fakeStep{name: "labels", applied: &ran},
+	}
+	q := newQueue()
+	var beat atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.worker(ctx, q, &beat); close(done) }()
+	q.add(workFull)
+	for deadline := time.Now().Add(10 * time.Second); !rep.saw("status k3s failed: download failed"); {
+		if time.Now().After(deadline) {
+			t.Fatal("no failure STATUS")
+		}
+		time.Sleep(10 * time.Millisecond) // polls the reports; the deadline bounds it
+	}
+	cancel()
+	<-done
+	if a.resumeAt != "k3s" {
+		t.Fatalf("after the failure the retry would start at %q, want k3s", a.resumeAt)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		w        work
+		resumeAt string
+		want     []string
+	}{
+		{"retry", workRetry, "k3s", []string{"k3s"}},
+		{"retry of a phase no longer in the table", workRetry, "gone", []string{"preflight", "firewall", "k3s"}},
+		{"full pass", workFull, "k3s", []string{"preflight", "firewall", "k3s"}},
+		{"retry and an event at once", workRetry | workFull, "k3s", []string{"preflight", "firewall", "k3s"}},
+	} {
+		ran = nil
+		a.resumeAt = tc.resumeAt
+		_ = a.reconcile(context.Background(), tc.w)
+		if !slices.Equal(ran, tc.want) {
+			t.Errorf("%s: ran %v, want %v", tc.name, ran, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -101,7 +102,19 @@ func (e *PhaseError) Unwrap() error { return e.Err }
 // runSteps applies the steps that apply here, in order, stopping at the
 // first error.
 func (a *Agent) runSteps(ctx context.Context) error {
-	for _, s := range a.applicable() {
+	return a.runStepsFrom(ctx, "")
+}
+
+// runStepsFrom applies the steps from the one named from on (all of them
+// when from is "" or no longer in the table): the retry of a failed pass
+// does not run again the steps that were in step a moment ago.
+func (a *Agent) runStepsFrom(ctx context.Context, from string) error {
+	steps := a.applicable()
+	if i := slices.IndexFunc(steps, func(s Step) bool { return s.Name() == from }); i > 0 {
+		a.log.Info("resuming at the failed phase", zap.String("from", from), zap.Int("skipped", i))
+		steps = steps[i:]
+	}
+	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
