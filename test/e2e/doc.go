@@ -17,7 +17,11 @@
 // bound into pi5), the USB labels (a fixture tree bound into pi4-2, the
 // only simulated hardware), the join decision, the quorum gate and the
 // manifests. k3s itself is test/tools/k3s-standin, built from the real etcd
-// and kube-apiserver.
+// and kube-apiserver. Nothing gets in the way of that first join, so its
+// figures are a clean join's: start to three voters and the manifests
+// applied, and per node nodeagent's own share (its join pass without k3s's
+// start-up and the waits on other nodes: the join decision, register,
+// quorum and the apply lease).
 //
 // After the faults (one node down, two down, recovery), the rolling restart
 // and the idle measurement, the destructive steps come last (issue 15): a
@@ -31,7 +35,10 @@
 // cluster_init=false); each time the node's agent must remove its stale
 // etcd member itself and no workload object may change. Then `nodeagent
 // remove-node pi4-2` on pi4-1 must refuse while pi4-2 is healthy and
-// succeed once it is stopped for good, and pi5 is rebuilt with pi4-2 gone.
+// succeed once it is stopped for good, and a new pi4-2 joins through the
+// faults of a join: pi4-1's and pi5's UFW drop its 2380/tcp for a while
+// (it must not become a voter meanwhile) and its agent is killed with
+// SIGKILL in the k3s phase.
 // The summary gives each rebuild's time from the agent's start to a
 // healthy voter, and the agent's share before it starts k3s.
 //

@@ -30,8 +30,9 @@ type rebuilt struct {
 // every node shows the same number of healthy voters as before, with one
 // member of the node, a new one; checks that the agent removed the stale
 // member itself and that no workload object changed; and records the
-// figures in the summary.
-func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
+// figures in the summary. Faults, when given, run around the install: the
+// first part before it, the second while the new card joins.
+func (sc *scenario) rebuild(t *testing.T, name string, faults ...joinFault) rebuilt {
 	h := sc.h
 	old := h.nodes[name]
 	witness := sc.witness(t, name)
@@ -56,10 +57,17 @@ func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 		exposeDisk(t, n, h.disk)
 	}
 	h.prepare(t, n)
+	for _, f := range faults {
+		f.before(t)
+	}
+	installed := time.Now()
 	if err := n.installDeb(); err != nil {
 		t.Fatalf("%s: installing the .deb on the rebuilt card: %v", name, err)
 	}
 	h.checkInstalled(t, n)
+	for _, f := range faults {
+		f.during(t, n, installed)
+	}
 	poll(t, fmt.Sprintf("%s rejoined: %d healthy voters, one new member of %s", name, voters, name),
 		joinTimeout, pollEvery, func() error { return sc.rejoined(&r, voters) })
 	if r.oldMember != "" {
@@ -69,8 +77,16 @@ func (sc *scenario) rebuild(t *testing.T, name string) rebuilt {
 		t.Errorf("objects changed through the rebuild of %s (-before +after):\n%s", name, diff)
 	}
 	sc.settled(t)
-	sc.benchRebuild(t, n, &r)
+	sc.benchRebuild(t, n, &r, faults)
 	return r
+}
+
+// joinFault is something that gets in the way of a joining node: before
+// runs before its package is installed, during while it joins.
+type joinFault struct {
+	name   string
+	before func(t *testing.T)
+	during func(t *testing.T, n *node, since time.Time)
 }
 
 // witness is a running node other than name, whose view is read before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,7 +123,36 @@ func waitRemovable(t *testing.T, n *node, name string) {
 // it joins as the third voter. (Re-flashing pi5 instead, with pi4-2 gone,
 // cannot work on any k3s: one healthy voter of two has no quorum, so etcd
 // can neither remove pi5's old member nor add a new one.)
+//
+// The new Pi's join meets the faults a join must get through: its peers'
+// UFW drops its 2380/tcp for blockedWindow (rules the test adds, not
+// nodeagent), during which it must not become a voter, and its agent is
+// killed with SIGKILL in the k3s phase (systemd brings it back).
 func (sc *scenario) replacedAfterRemoval(t *testing.T) {
-	r := sc.rebuild(t, "pi4-2")
+	peers := []*node{sc.h.nodes["pi4-1"], sc.h.nodes["pi5"]}
+	block := []string{"proto", "tcp", "from", nodeAddrs["pi4-2"], "to", "any", "port", "2380"}
+	var unblocked time.Time
+	blocked := joinFault{
+		name: "2380 blocked",
+		before: func(t *testing.T) {
+			for _, p := range peers {
+				p.mustExec(t, append([]string{"ufw", "insert", "1", "deny"}, append(block, "comment", "e2e block")...)...)
+			}
+		},
+		during: func(t *testing.T, n *node, since time.Time) {
+			sc.killMidJoin(t, n, since)
+			sc.checkBlocked(t, peers[0], n.name)
+			for _, p := range peers {
+				p.mustExec(t, append([]string{"ufw", "delete", "deny"}, block...)...)
+			}
+			unblocked = time.Now()
+			sc.sum.add("firewall block on 2380", "ok", fmt.Sprintf("%s stayed out for %s, rules removed", n.name, blockedWindow))
+		},
+	}
+	r := sc.rebuild(t, "pi4-2", blocked)
+	if n, _ := strconv.Atoi(sc.h.nodes["pi4-2"].unitProp("nodeagent.service", "NRestarts")); n < 1 {
+		t.Errorf("pi4-2: nodeagent.service NRestarts = %d after SIGKILL, want >= 1", n)
+	}
+	sc.sum.add("bench: block removed → pi4-2 a healthy voter", "figure", r.voterAt.Sub(unblocked).Round(time.Millisecond).String())
 	sc.sum.add("pi4-2 replaced after removal", "ok", fmt.Sprintf("3 voters again, new member %s", r.newMember))
 }
