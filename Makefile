@@ -61,8 +61,18 @@ e2e: ## the three-Pi homelab end to end in nspawn containers (needs root, ~10-15
 fuzz: ## fuzz the cluster file decoder for a minute
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
-bench: tools ## benchmarks that print figures
-	NODEAGENT_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./...
+# Every measurement that prints a figure: the Go benchmarks and the
+# TestBench* tests (apply vs kubectl, plug-to-label, quorum detection,
+# container boot), ending with one summary table (test/tools/benchtable).
+# E2E=1 adds the end-to-end test's figures (clean join, rebuilds, idle).
+BENCH_RUN := ^TestBench
+ifeq ($(E2E),1)
+BENCH_RUN := ^(TestBench|TestHomelab$$)
+endif
+bench: SHELL := /bin/bash
+bench: tools ## every figure-printing measurement, then one summary table (E2E=1 adds the e2e's)
+	set -o pipefail; NODEAGENT_INTEGRATION=1 NODEAGENT_BENCH=1 $(GO) test -run '$(BENCH_RUN)' -bench . -benchtime 1x \
+		-count=1 -v -timeout 60m ./... 2>&1 | $(GO) run ./test/tools/benchtable
 
 # staticcheck is pinned here and nowhere else; `make staticcheck` installs
 # that version into $(go env GOPATH)/bin unless it is already there.

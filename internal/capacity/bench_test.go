@@ -1,6 +1,11 @@
 package capacity
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
+)
 
 // BenchmarkAnalyze reports pods per run: the analysis runs on every
 // reconcile of the leader, so it must stay cheap on a Pi.
@@ -16,4 +21,8 @@ func BenchmarkAnalyze(b *testing.B) {
 		pods = len(r.Placements) + len(r.Transient)
 	}
 	b.ReportMetric(float64(pods), "pods/op")
+	benchfig.Report(b, benchfig.Figure{
+		Name:  fmt.Sprintf("capacity analysis (%d pods)", pods),
+		Value: b.Elapsed().String(),
+	})
 }

@@ -1,6 +1,11 @@
 package manifests
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
+)
 
 // BenchmarkRender reports objects per run: it runs on every reconcile of
 // the leader, so it must stay cheap on a Pi.
@@ -15,4 +20,8 @@ func BenchmarkRender(b *testing.B) {
 		n = len(set)
 	}
 	b.ReportMetric(float64(n), "objects/op")
+	benchfig.Report(b, benchfig.Figure{
+		Name:  fmt.Sprintf("render the homelab's manifests (%d objects)", n),
+		Value: b.Elapsed().String(),
+	})
 }

@@ -2,12 +2,15 @@ package quorum
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
 
 // detectionTarget is the issue's budget from "second voter healthy" to "gate
@@ -65,6 +68,13 @@ func TestBenchQuorumDetection(t *testing.T) {
 		detect[len(detect)-1].Round(time.Millisecond), detectionTarget, DefaultInterval)
 	t.Logf("member start→gate open: min %s, median %s, max %s",
 		total[0].Round(time.Millisecond), total[len(total)/2].Round(time.Millisecond), total[len(total)-1].Round(time.Millisecond))
+	benchfig.Report(t, benchfig.Figure{
+		Name:     "quorum detection: second voter ready → gate open (median)",
+		Value:    med.Round(time.Millisecond).String(),
+		Target:   "≤ " + detectionTarget.String(),
+		Baseline: fmt.Sprintf("member start → ready %s (etcd's own)", (total[len(total)/2] - med).Round(time.Millisecond)),
+		Met:      benchfig.Met(med <= detectionTarget),
+	})
 	if med > detectionTarget {
 		t.Errorf("median detection %s exceeds target %s", med, detectionTarget)
 	}
@@ -82,12 +92,18 @@ func BenchmarkObserve(b *testing.B) {
 	b.Cleanup(func() { obs.Close() })
 	run := func(b *testing.B, wantHealthy int) {
 		ctx := context.Background()
+		n := 0
 		for b.Loop() {
 			st, err := obs.Observe(ctx)
 			if err != nil || !st.Quorum() || st.Verdict.HealthyVoters != wantHealthy {
 				b.Fatalf("observe: %v, %s", err, st.Summary())
 			}
+			n++
 		}
+		benchfig.Report(b, benchfig.Figure{
+			Name:  fmt.Sprintf("one etcd observation, %d of 3 members up", wantHealthy),
+			Value: (b.Elapsed() / time.Duration(n)).Round(10 * time.Microsecond).String(),
+		})
 	}
 	b.Run("healthy", func(b *testing.B) { run(b, 3) })
 	c.stop(b, c.members[2])

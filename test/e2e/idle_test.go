@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/test/harness/procstat"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
 
 // goroutines asks the daemon for its runtime stats (SIGUSR1) and reads the
@@ -101,6 +103,10 @@ func (sc *scenario) idle(t *testing.T) {
 		}
 	}
 	sc.sum.add(fmt.Sprintf("idle %s (windows measured: %d)", window, windows), "ok", strings.Join(parts, "; "))
+	benchfig.Report(t, benchfig.Figure{
+		Name: fmt.Sprintf("idle daemon over %s, per node", window), Value: strings.Join(parts, "; "),
+		Target: "RSS ≤ 25 MiB, CPU ≤ 0.2 %", Met: benchfig.Met(!t.Failed()),
+	})
 }
 
 // maxWindows bounds watchQuiet; resyncPeriod is the daemon's default full

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
 
 // summary is the table printed at the end of the run: one row per step and
@@ -72,6 +74,12 @@ func (sc *scenario) bench(t *testing.T) {
 		sc.sum.add("bench: "+f[0], "figure", f[1])
 		t.Logf("figure: %s: %s", f[0], f[1])
 	}
+	benchfig.Report(t, benchfig.Figure{Name: "clean three-server join: start → 3 voters + manifests applied", Value: figures[0][1]})
+	benchfig.Report(t, benchfig.Figure{
+		Name: "clean join: nodeagent's own share per node", Value: strings.Join(shares, ", "),
+		Target: "≤ 5s per node", Baseline: "k3s start-ups " + strings.Join(k3sParts, ", "),
+		Met: benchfig.Met(j.maxOwn() <= ownShareTarget),
+	})
 }
 
 // ownShareTarget is the budget for nodeagent's own work in a join,
@@ -206,5 +214,6 @@ func (sc *scenario) benchRebuild(t *testing.T, n *node, r *rebuilt, faults []joi
 	for _, f := range figures {
 		sc.sum.add("bench: "+f[0], "figure", f[1])
 		t.Logf("figure: %s: %s", f[0], f[1])
+		benchfig.Report(t, benchfig.Figure{Name: f[0], Value: f[1]})
 	}
 }
