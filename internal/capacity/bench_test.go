@@ -3,6 +3,7 @@ package capacity
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
@@ -23,6 +24,6 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ReportMetric(float64(pods), "pods/op")
 	benchfig.Report(b, benchfig.Figure{
 		Name:  fmt.Sprintf("capacity analysis (%d pods)", pods),
-		Value: b.Elapsed().String(),
+		Value: b.Elapsed().Round(time.Microsecond).String(),
 	})
 }

@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
@@ -22,6 +23,6 @@ func BenchmarkRender(b *testing.B) {
 	b.ReportMetric(float64(n), "objects/op")
 	benchfig.Report(b, benchfig.Figure{
 		Name:  fmt.Sprintf("render the homelab's manifests (%d objects)", n),
-		Value: b.Elapsed().String(),
+		Value: b.Elapsed().Round(time.Microsecond).String(),
 	})
 }
