@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/test/harness/benchfig"
+
+	"github.com/nodeagent/nodeagent/internal/agent"
 )
 
 // summary is the table printed at the end of the run: one row per step and
@@ -100,6 +102,17 @@ type nodeJoin struct {
 	pass, k3s, own time.Duration
 }
 
+// phaseList is "preflight 12ms, disk 3ms, ..." in join order.
+func phaseList(phases map[string]entry) string {
+	var parts []string
+	for _, name := range agent.StepNames() {
+		if e, ok := phases[name]; ok {
+			parts = append(parts, name+" "+e.Fields["ELAPSED"])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // waitedIn is the time from the phase's first start since since to the
 // first entry with message in it: the wait at the start of the phase.
 func waitedIn(t *testing.T, n *node, entries []entry, since time.Time, phase, message string) time.Duration {
@@ -165,8 +178,12 @@ func (sc *scenario) measureJoin(t *testing.T) joinFigures {
 				end = e.Time
 			}
 		}
-		nj.own -= waitedIn(t, n, entries, sc.started, "k3s", "join decided") + nj.k3s
-		nj.own -= waitedIn(t, n, entries, sc.started, "manifests", "apply lease acquired")
+		decide := waitedIn(t, n, entries, sc.started, "k3s", "join decided")
+		lease := waitedIn(t, n, entries, sc.started, "manifests", "apply lease acquired")
+		nj.own -= decide + nj.k3s + lease
+		t.Logf("%s join pass: %s; own %s = phases %s - join decision %s - k3s start-up %s - apply lease wait %s",
+			n.name, phaseList(phases), nj.own.Round(time.Millisecond), nj.pass.Round(time.Millisecond),
+			decide.Round(time.Millisecond), nj.k3s.Round(time.Millisecond), lease.Round(time.Millisecond))
 		nj.own = max(nj.own, 0)
 		j.total = max(j.total, end.Sub(sc.started))
 		j.nodes = append(j.nodes, nj)
