@@ -92,14 +92,8 @@ func (f *Firewall) Apply(ctx context.Context, c *config.Cluster, n config.Node) 
 		f.log.Info("ufw already matches the policy", zap.Int("rules", len(desired)))
 		return res, nil
 	}
-	for _, ch := range changes {
-		f.log.Info("changing ufw", zap.String("change", ch.Description), zap.Strings("args", ch.Args))
-		if _, err := f.run.Run(ctx, "ufw", ch.Args...); err != nil {
-			return res, fmt.Errorf("applying ufw change %q: %w", ch.Description, err)
-		}
-		res.Applied = append(res.Applied, ch)
-	}
-	return res, nil
+	res.Applied, err = f.applyChanges(ctx, changes)
+	return res, err
 }
 
 // guardSSH refuses, before anything is installed or written, a change that
