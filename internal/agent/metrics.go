@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/preflight"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
 
@@ -264,4 +266,22 @@ func serveMetrics(ctx context.Context, wg *sync.WaitGroup, addr string, m *Metri
 	}()
 	log.Info("metrics endpoint listening", zap.String("address", ln.Addr().String()))
 	return ln.Addr(), nil
+}
+
+// metricsCheck warns, in `nodeagent doctor`, when the endpoint is reachable
+// from more than this node: the cluster file asked for it, so it is no
+// error, but the firewall does not open the port and the owner may not
+// have meant the whole LAN to read it.
+func metricsCheck(addr string) preflight.Check {
+	c := preflight.Check{Name: "metrics", Severity: preflight.SeverityWarning}
+	switch {
+	case addr == "":
+		c.OK, c.Message = true, "off (metrics.listen)"
+	case config.LoopbackOnly(addr):
+		c.OK, c.Message = true, addr+" (loopback only)"
+	default:
+		c.Message = "metrics.listen " + addr + " is not loopback: the metrics are readable from the network once the firewall lets the port in (nodeagent's firewall does not open it)"
+		c.Fix = "set metrics.listen to " + config.DefaultMetricsListen + ", or open the port to the scraper only with firewall.extraRules"
+	}
+	return c
 }
