@@ -54,6 +54,8 @@ type Agent struct {
 	server   ServerWork // servers only
 	table    []Step
 	client   metadata.Interface
+	// metrics are the daemon's (nil outside it; their methods take nil).
+	metrics *Metrics
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
 	// configProblem says why the last edit of the cluster file was

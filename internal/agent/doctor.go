@@ -7,7 +7,7 @@ import (
 )
 
 // Doctor gathers the checks of every step that applies here and has any,
-// in table order.
+// in table order, then the daemon's own (its metrics endpoint).
 func (a *Agent) Doctor(ctx context.Context) []preflight.Check {
 	var out []preflight.Check
 	for _, s := range a.applicable() {
@@ -15,5 +15,5 @@ func (a *Agent) Doctor(ctx context.Context) []preflight.Check {
 			out = append(out, c.Checks(ctx)...)
 		}
 	}
-	return out
+	return append(out, metricsCheck(a.cluster().Metrics.Address()))
 }

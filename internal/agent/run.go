@@ -53,10 +53,14 @@ func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
 	var beat atomic.Int64 // unix nanos of the worker's last sign of life; 0 = idle
 	mark := beatMark(&beat, a.Clock)
 	a.Reporter = beatingReporter{newLiveReporter(a.Reporter, a.Root, a.Clock), mark}
+	a.instrument(NewMetrics())
 	a.sweepLeftovers()
 
 	var wg sync.WaitGroup
 	a.startWatchers(ctx, &wg, q, opts)
+	if _, err := serveMetrics(ctx, &wg, a.cluster().Metrics.Address(), a.metrics, a.log); err != nil {
+		a.log.Error("serving no metrics", zap.Error(err))
+	}
 	q.add(workFull)
 	wg.Add(1)
 	go func() {

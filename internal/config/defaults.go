@@ -13,6 +13,9 @@ const (
 	DefaultClusterDNS     = "10.43.0.10"
 	DefaultClusterDomain  = "cluster.local"
 	DefaultOverlayDir     = "/etc/nodeagent/manifests.d"
+	// DefaultMetricsListen is on loopback: the metrics stay on the node
+	// unless the cluster file says otherwise.
+	DefaultMetricsListen = "127.0.0.1:9469"
 )
 
 func (f *File) applyDefaults() {
@@ -72,6 +75,9 @@ func (f *File) applyDefaults() {
 	setString(&c.Preflight.Reboot, RebootUntilJoined)
 	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
 	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
+	if c.Metrics.Listen == nil {
+		c.Metrics.Listen = new(DefaultMetricsListen)
+	}
 	pl := &c.Platform
 	setHelm(&pl.MetalLB, "metallb", "https://metallb.github.io/metallb", "0.15.2", "metallb-system")
 	setHelm(&pl.CertManager.HelmComponent, "cert-manager", "https://charts.jetstack.io", "v1.18.2", "cert-manager")

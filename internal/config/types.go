@@ -21,6 +21,7 @@ type Cluster struct {
 	Firewall   Firewall            `yaml:"firewall" json:"firewall"`
 	Preflight  Preflight           `yaml:"preflight" json:"preflight"`
 	Apply      Apply               `yaml:"apply" json:"apply"`
+	Metrics    Metrics             `yaml:"metrics" json:"metrics"`
 	Platform   Platform            `yaml:"platform" json:"platform"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
 }
