@@ -56,6 +56,10 @@ func testAgent(t *testing.T, name string, rep Reporter) *Agent {
 	if !ok {
 		t.Fatalf("no node %s", name)
 	}
+	// The host's port is not the test's: no metrics endpoint (metrics tests
+	// serve their own).
+	off := config.MetricsOff
+	f.Cluster.Metrics.Listen = &off
 	a := New(Deps{Log: zaptest.NewLogger(t), File: f, Node: n, Root: host.NewRoot(t.TempDir()),
 		Runner: &host.FakeRunner{}, Clock: host.RealClock{}, Reporter: rep})
 	t.Cleanup(a.Close)
