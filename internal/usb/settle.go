@@ -13,11 +13,29 @@ import (
 // went away needs nothing: a removal is complete at once.
 func settled(root host.Root, res, last Result) bool {
 	for _, m := range res.Matches {
-		if !hasMatch(last, m) && !complete(root, m.Device) {
+		if hasMatch(last, m) {
+			continue
+		}
+		if lostTTY(last, m.Device) || !complete(root, m.Device) {
 			return false
 		}
 	}
 	return true
+}
+
+// lostTTY reports whether d had a serial port in last and has none now: on
+// unplug the driver removes the tty before the kernel unbinds it and removes
+// the device, so this is most likely a removal half done.
+func lostTTY(last Result, d Device) bool {
+	if d.TTY != "" {
+		return false
+	}
+	for _, o := range last.Matches {
+		if o.Device.Name == d.Name && o.Device.TTY != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasMatch reports whether r already names m's device, as Equal compares it.
