@@ -24,8 +24,11 @@ type pacer struct {
 	// that found nothing changed; zero when idle.
 	burst     time.Time
 	lastEvent time.Time
-	lastScan  time.Time // zero while the burst has events no scan saw
-	held      bool      // the burst began within debounce of a publish
+	// unscanned is the first event no scan has seen yet, zero if none: a
+	// storm of events cannot put the scan off.
+	unscanned time.Time
+	lastScan  time.Time
+	held      bool // the burst began within debounce of a publish
 	published time.Time
 }
 
@@ -36,7 +39,9 @@ func (p *pacer) event(now time.Time) {
 		p.held = !p.published.IsZero() && now.Sub(p.published) < p.debounce
 	}
 	p.lastEvent = now
-	p.lastScan = time.Time{}
+	if p.unscanned.IsZero() {
+		p.unscanned = now
+	}
 }
 
 // idle reports whether no burst awaits an answer.
@@ -49,8 +54,8 @@ func (p *pacer) next() (at time.Time, ok bool) {
 		return time.Time{}, false
 	case p.held:
 		return earliest(p.lastEvent.Add(p.debounce), p.burst.Add(p.maxWait)), true
-	case p.lastScan.IsZero():
-		return p.lastEvent.Add(coalesce), true
+	case !p.unscanned.IsZero():
+		return earliest(p.unscanned.Add(coalesce), p.burst.Add(p.debounce)), true
 	default:
 		return earliest(p.lastScan.Add(settlePoll), p.burst.Add(p.debounce)), true
 	}
@@ -60,7 +65,7 @@ func (p *pacer) next() (at time.Time, ok bool) {
 // from the last published one; settled: every device it brings is complete.
 // It returns whether to publish, and the burst's first event.
 func (p *pacer) scanned(now time.Time, changed, settled bool) (publish bool, eventAt time.Time) {
-	p.lastScan = now
+	p.lastScan, p.unscanned = now, time.Time{}
 	eventAt = p.burst
 	switch {
 	case !changed:
@@ -81,7 +86,7 @@ func (p *pacer) publishedAt(now time.Time) {
 
 // dropped gives up on the burst (a failed scan); the next event or the
 // resync retries.
-func (p *pacer) dropped() { p.burst = time.Time{} }
+func (p *pacer) dropped() { p.burst, p.unscanned = time.Time{}, time.Time{} }
 
 func earliest(a, b time.Time) time.Time {
 	if b.Before(a) {

@@ -36,6 +36,8 @@ func TestPacer(t *testing.T) {
 			steps: []step{ev(0), ev(2 * ms), scan(7*ms, true, true, true)}, wantNext: -1},
 		{name: "incomplete plug waits for its link",
 			steps: []step{ev(0), scan(5*ms, true, false, false)}, wantNext: 25 * ms},
+		{name: "a storm of events cannot put the scan off",
+			steps: []step{ev(0), ev(3 * ms), ev(6 * ms)}, wantNext: 5 * ms},
 		{name: "link event rescans soon",
 			steps: []step{ev(0), scan(5*ms, true, false, false), ev(20 * ms), scan(25*ms, true, true, true)}, wantNext: -1},
 		{name: "never complete is published at the debounce",
