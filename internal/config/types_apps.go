@@ -4,8 +4,14 @@ package config
 type USB struct {
 	BuiltinCatalog *bool     `yaml:"builtinCatalog" json:"builtinCatalog"`
 	Rules          []USBRule `yaml:"rules" json:"rules,omitempty"`
-	Debounce       Duration  `yaml:"debounce" json:"debounce"`
-	Resync         Duration  `yaml:"resync" json:"resync"`
+	// Debounce is the hold-off after a published change: further changes
+	// wait until it passes with no event, so a flapping device costs one
+	// more Node write. It is not a wait before the first change, which is
+	// published once the device has arrived, or after Debounce at the
+	// latest when it never completes (no by-id link, no driver).
+	Debounce Duration `yaml:"debounce" json:"debounce"`
+	// Resync rescans on a timer in case an event was missed.
+	Resync Duration `yaml:"resync" json:"resync"`
 }
 
 // USBRule labels a node while any of its matches is plugged in.

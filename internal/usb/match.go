@@ -5,6 +5,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 )
@@ -21,6 +22,11 @@ type Result struct {
 	Annotations map[string]string `json:"annotations"`
 	// Matches lists which device matched which rule, in rule order.
 	Matches []RuleMatch `json:"matches,omitempty"`
+	// EventAt is when the Watcher saw the first event of the burst that led
+	// to this result, on its clock: the start of a hotplug-to-label
+	// latency. It is zero for the state at start and for a resync, and
+	// Equal ignores it.
+	EventAt time.Time `json:"-"`
 }
 
 // RuleMatch records that a device satisfied one entry of a rule.

@@ -15,8 +15,11 @@ import (
 
 // Options tune a Watcher; zero values take the config defaults.
 type Options struct {
-	// Debounce is the quiet time after the last event before a rescan, so
-	// a flapping dongle settles to one change (config usb.debounce).
+	// Debounce limits flapping and waiting (config usb.debounce). A change
+	// is published as soon as the devices it brings have finished arriving,
+	// or Debounce after its first event if one never does (no by-id link, no
+	// driver). After a publish, further changes are held until Debounce of
+	// quiet, so a flapping dongle settles to one more change.
 	Debounce time.Duration
 	// Resync rescans on a timer as a safety net for missed events (config
 	// usb.resync).
@@ -35,7 +38,7 @@ func OptionsFrom(c config.USB) Options {
 const (
 	defaultDebounce = 500 * time.Millisecond
 	defaultResync   = 10 * time.Minute
-	// maxWaitFactor bounds how long events can postpone a rescan: a dongle
+	// maxWaitFactor bounds how long events can hold a change back: a dongle
 	// that never stops flapping still gets its state published every
 	// maxWaitFactor debounce periods.
 	maxWaitFactor = 10
@@ -63,8 +66,9 @@ func NewWatcher(root host.Root, rules []config.USBRule, opts Options, clock host
 
 // Run watches until ctx ends. It calls onChange once with the state at start
 // (so the caller can clean up labels of a dongle removed while the node was
-// off) and after that only when the matched result changes. onChange runs on
-// Run's goroutine; events arriving meanwhile are coalesced. A failed scan is
+// off) and after that only when the matched result changes, paced as
+// Options.Debounce says. onChange runs on Run's goroutine; events arriving
+// meanwhile are coalesced. A failed scan is
 // logged and retried on the next event or resync; Run returns an error only
 // when it cannot watch at all.
 func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
@@ -85,13 +89,15 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Result)) error {
 	return w.loop(ctx, fsw, tree, uevents, last, onChange)
 }
 
-// loop turns events into debounced rescans until ctx ends.
+// loop turns events into rescans, paced by a pacer, until ctx ends.
 func (w *Watcher) loop(ctx context.Context, fsw *fsnotify.Watcher, tree devTree, uevents <-chan struct{}, last Result, onChange func(Result)) error {
-	deb := newDebouncer(w.clock, w.opts.Debounce, w.opts.Debounce*maxWaitFactor)
-	defer deb.stop()
+	p := &pacer{debounce: w.opts.Debounce, maxWait: w.opts.Debounce * maxWaitFactor}
+	timer := w.clock.NewTimer(time.Hour)
+	defer timer.Stop()
 	resync := w.clock.NewTicker(w.opts.Resync)
 	defer resync.Stop()
 	for {
+		w.schedule(p, timer)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -101,22 +107,56 @@ func (w *Watcher) loop(ctx context.Context, fsw *fsnotify.Watcher, tree devTree,
 			}
 			if tree.relevant(ev) {
 				tree.arm(fsw, w.log)
-				deb.poke()
+				p.event(w.clock.Now())
 			}
 		case err := <-fsw.Errors:
 			// An overflow means events were lost: rescan to be sure.
 			w.log.Warn("usb hotplug watch error", zap.Error(err))
 			tree.arm(fsw, w.log)
-			deb.poke()
+			p.event(w.clock.Now())
 		case <-uevents:
-			deb.poke()
-		case <-deb.c():
-			deb.fired()
-			last = w.rescan(last, onChange, "hotplug")
+			p.event(w.clock.Now())
+		case <-timer.C():
+			last = w.paced(p, last, onChange)
 		case <-resync.C():
-			last = w.rescan(last, onChange, "resync")
+			// A burst under way rescans anyway; answering it here could
+			// publish a device still arriving, or a flap held back.
+			if p.idle() {
+				last = w.rescan(p, last, onChange)
+			}
 		}
 	}
+}
+
+// schedule sets timer to the pacer's next scan, or stops it when idle.
+func (w *Watcher) schedule(p *pacer, timer host.Timer) {
+	timer.Stop()
+	if at, ok := p.next(); ok {
+		timer.Reset(max(at.Sub(w.clock.Now()), 0))
+	}
+}
+
+// paced scans for the pacer and publishes when it says so. It returns the
+// result to compare the next scan against.
+func (w *Watcher) paced(p *pacer, last Result, onChange func(Result)) Result {
+	if at, ok := p.next(); !ok || w.clock.Now().Before(at) {
+		return last // a timer that fired before an event moved the scan
+	}
+	res, err := w.scan()
+	if err != nil {
+		w.log.Warn("usb scan failed", zap.String("reason", "hotplug"), zap.Error(err))
+		p.dropped()
+		return last
+	}
+	changed := !res.Equal(last)
+	publish, eventAt := p.scanned(w.clock.Now(), changed, changed && settled(w.root, res, last))
+	if !publish {
+		w.log.Debug("usb devices unchanged or still arriving", zap.String("reason", "hotplug"), zap.Bool("changed", changed))
+		return last
+	}
+	res.EventAt = eventAt
+	w.publish(res, onChange, "hotplug")
+	return res
 }
 
 // uevents returns the kernel uevent channel, or nil (never ready) when
@@ -133,22 +173,27 @@ func (w *Watcher) uevents(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-// rescan scans and matches, calling onChange when the result differs from
-// last. It returns the result to compare the next scan against.
-func (w *Watcher) rescan(last Result, onChange func(Result), reason string) Result {
+// rescan is the resync's scan: it publishes any difference from last at
+// once. It returns the result to compare the next scan against.
+func (w *Watcher) rescan(p *pacer, last Result, onChange func(Result)) Result {
 	res, err := w.scan()
 	if err != nil {
-		w.log.Warn("usb scan failed", zap.String("reason", reason), zap.Error(err))
+		w.log.Warn("usb scan failed", zap.String("reason", "resync"), zap.Error(err))
 		return last
 	}
 	if res.Equal(last) {
-		w.log.Debug("usb devices unchanged", zap.String("reason", reason))
+		w.log.Debug("usb devices unchanged", zap.String("reason", "resync"))
 		return last
 	}
+	p.publishedAt(w.clock.Now())
+	w.publish(res, onChange, "resync")
+	return res
+}
+
+func (w *Watcher) publish(res Result, onChange func(Result), reason string) {
 	w.log.Info("usb devices changed", zap.String("reason", reason),
 		zap.Any("labels", res.Labels), zap.Int("matches", len(res.Matches)))
 	onChange(res)
-	return res
 }
 
 func (w *Watcher) scan() (Result, error) {

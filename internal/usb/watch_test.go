@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/usb"
 	"github.com/nodeagent/nodeagent/internal/usb/usbtest"
@@ -76,9 +77,15 @@ func TestWatcherFollowsPlugAndUnplug(t *testing.T) {
 }
 
 func TestWatcherDebouncesFlaps(t *testing.T) {
-	const debounce = 500 * time.Millisecond
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := usb.OptionsFrom(f.USB) // the shipped debounce
+	opts.Uevents, opts.Resync = false, time.Hour
+	debounce := opts.Debounce
 	root := usbtest.Tree(t)
-	ch := watch(t, root, usb.Options{Debounce: debounce, Resync: time.Hour})
+	ch := watch(t, root, opts)
 	next(t, ch, 5*time.Second)
 	dongle := usbtest.ConBeeII()
 	start := time.Now()
@@ -127,5 +134,70 @@ func TestWatcherStartsWithPluggedDevice(t *testing.T) {
 	ch := watch(t, root, usb.Options{})
 	if got := next(t, ch, 5*time.Second); got.Labels["zigbee"] != "true" {
 		t.Errorf("initial labels = %v, want zigbee=true", got.Labels)
+	}
+}
+
+// A stick is published as soon as udev's by-id link exists, not a debounce
+// later, and after a quiet debounce its unplug is published as fast.
+func TestWatcherPublishesCompleteChangeAtOnce(t *testing.T) {
+	const debounce = 3 * time.Second // far beyond any scan, even on a loaded machine
+	root := usbtest.Tree(t)
+	ch := watch(t, root, usb.Options{Debounce: debounce, Resync: time.Hour})
+	if got := next(t, ch, 5*time.Second); !got.EventAt.IsZero() {
+		t.Errorf("state at start has EventAt %s, want zero", got.EventAt)
+	}
+	sonoff := usbtest.SonoffZBDongleP()
+	before := time.Now()
+	usbtest.Plug(t, root, sonoff)
+	got := next(t, ch, debounce/2)
+	if zigbeeDevice(got) != sonoff.ByIDPath() {
+		t.Errorf("device annotation after plug = %q, want %q", zigbeeDevice(got), sonoff.ByIDPath())
+	}
+	if got.EventAt.Before(before) || got.EventAt.After(time.Now()) {
+		t.Errorf("EventAt %s is not between the plug (%s) and the publish", got.EventAt, before)
+	}
+	time.Sleep(debounce) // let the hold-off after the publish lapse: pacing, not a condition
+	usbtest.Unplug(t, root, sonoff)
+	if got := next(t, ch, debounce/2); len(got.Labels) != 0 {
+		t.Errorf("labels after unplug = %v, want none", got.Labels)
+	}
+}
+
+// No publish ever names a stick without its by-id link: the fixture makes
+// the link usbtest.UdevLag after the tty, as udev does.
+func TestWatcherPublishesStickWithItsByIDLink(t *testing.T) {
+	const debounce = 100 * time.Millisecond
+	root := usbtest.Tree(t)
+	ch := watch(t, root, usb.Options{Debounce: debounce, Resync: time.Hour})
+	next(t, ch, 5*time.Second)
+	sonoff := usbtest.SonoffZBDongleP()
+	for round := range 5 {
+		usbtest.Plug(t, root, sonoff)
+		if got := next(t, ch, 5*time.Second); zigbeeDevice(got) != sonoff.ByIDPath() {
+			t.Fatalf("round %d: published device %q labels %v, want %q", round, zigbeeDevice(got), got.Labels, sonoff.ByIDPath())
+		}
+		usbtest.Unplug(t, root, sonoff)
+		if got := next(t, ch, 5*time.Second); len(got.Labels) != 0 || len(got.Annotations) != 0 {
+			t.Fatalf("round %d: after unplug labels=%v annotations=%v, want none", round, got.Labels, got.Annotations)
+		}
+	}
+}
+
+// A stick whose by-id link never comes (no udev) is published with its /dev
+// node once the debounce has passed since its first event.
+func TestWatcherPublishesStickWithoutByIDAfterDebounce(t *testing.T) {
+	const debounce = 300 * time.Millisecond
+	root := usbtest.Tree(t)
+	ch := watch(t, root, usb.Options{Debounce: debounce, Resync: time.Hour})
+	next(t, ch, 5*time.Second)
+	conbee := usbtest.ConBeeII()
+	conbee.NoByID = true
+	usbtest.Plug(t, root, conbee)
+	got := next(t, ch, 5*time.Second)
+	if waited := time.Since(got.EventAt); waited < debounce {
+		t.Errorf("published %s after the first event, want at least the debounce %s", waited, debounce)
+	}
+	if zigbeeDevice(got) != "/dev/ttyACM0" {
+		t.Errorf("device annotation = %q, want /dev/ttyACM0", zigbeeDevice(got))
 	}
 }

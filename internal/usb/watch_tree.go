@@ -3,7 +3,6 @@ package usb
 import (
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
@@ -76,38 +75,3 @@ func (t devTree) relevant(ev fsnotify.Event) bool {
 	}
 	return false
 }
-
-// debouncer is a trailing-edge timer: every poke pushes the deadline out by
-// the debounce period, but never beyond maxWait after the first poke.
-type debouncer struct {
-	clock    host.Clock
-	timer    host.Timer
-	period   time.Duration
-	maxWait  time.Duration
-	pending  bool
-	deadline time.Time
-}
-
-func newDebouncer(clock host.Clock, period, maxWait time.Duration) *debouncer {
-	t := clock.NewTimer(time.Hour)
-	t.Stop()
-	return &debouncer{clock: clock, timer: t, period: period, maxWait: maxWait}
-}
-
-func (d *debouncer) poke() {
-	now := d.clock.Now()
-	if !d.pending {
-		d.pending = true
-		d.deadline = now.Add(d.maxWait)
-	}
-	wait := d.period
-	if left := d.deadline.Sub(now); left < wait {
-		wait = max(left, 0)
-	}
-	d.timer.Stop()
-	d.timer.Reset(wait)
-}
-
-func (d *debouncer) c() <-chan time.Time { return d.timer.C() }
-func (d *debouncer) fired()              { d.pending = false }
-func (d *debouncer) stop()               { d.timer.Stop() }

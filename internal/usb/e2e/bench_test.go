@@ -5,25 +5,33 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/usb"
 	"github.com/nodeagent/nodeagent/internal/usb/usbtest"
 )
 
-// TestBenchPlugToLabel measures plug-to-label latency: from the fixture
-// event to the zigbee label arriving on an apiserver watch, over 100 plugs.
-// The baseline, measured in the same run, is a bare label patch to the same
-// watch; the figure of merit is p50 - debounce - baseline p50, nodeagent's
-// own overhead. Target: p50 <= debounce + 50ms.
+// Targets of issue #21 with the shipped settings, from the first fixture
+// event to the label change seen on an apiserver watch.
+const (
+	targetP50 = 200 * time.Millisecond
+	targetP99 = 400 * time.Millisecond
+)
+
+// TestBenchPlugToLabel measures hotplug-to-label latency with the shipped
+// usb settings over 100 plugs and 100 unplugs, each taken separately. The
+// baseline, measured in the same run, is a bare label patch to the same
+// watch. Plug includes usbtest.UdevLag: the label waits for udev's by-id
+// link.
 func TestBenchPlugToLabel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark: 100 plug cycles")
 	}
-	const (
-		debounce = 100 * time.Millisecond
-		plugs    = 100
-	)
+	const plugs = 100
+	debounce := shippedDebounce(t)
 	srv := server.Get(t)
 	client := srv.Client()
 
@@ -31,38 +39,65 @@ func TestBenchPlugToLabel(t *testing.T) {
 	var baseline []time.Duration
 	for i := range plugs {
 		value := []string{"a", "b"}[i%2]
-		start := time.Now()
 		patch := []byte(`{"metadata":{"labels":{"zigbee":"` + value + `"}}}`)
-		if _, err := client.CoreV1().Nodes().Patch(t.Context(), baseName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		baseWatch.waitFor(t, 10*time.Second, "baseline label", hasLabel("zigbee", value))
-		baseline = append(baseline, time.Since(start))
+		baseline = append(baseline, timeTo(t, baseWatch, "baseline label", hasLabel("zigbee", value), func() {
+			if _, err := client.CoreV1().Nodes().Patch(t.Context(), baseName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}))
 	}
 
 	name, nw := createNode(t, client)
 	root := usbtest.Tree(t)
 	startAgent(t, srv.Metadata(), root, name, nil, debounce)
 	dongle := usbtest.SonoffZBDongleP()
-	var plugged []time.Duration
+	var plugged, unplugged []time.Duration
 	for range plugs {
-		start := time.Now()
-		usbtest.Plug(t, root, dongle)
-		nw.waitFor(t, 10*time.Second, "zigbee=true", hasLabel("zigbee", "true"))
-		plugged = append(plugged, time.Since(start))
-		usbtest.Unplug(t, root, dongle)
-		nw.waitFor(t, 10*time.Second, "zigbee removed", lacksLabel("zigbee"))
+		plugged = append(plugged, timeTo(t, nw, "zigbee=true", hasLabel("zigbee", "true"), func() { usbtest.Plug(t, root, dongle) }))
+		holdOff(debounce)
+		unplugged = append(unplugged, timeTo(t, nw, "zigbee removed", lacksLabel("zigbee"), func() { usbtest.Unplug(t, root, dongle) }))
+		holdOff(debounce)
 	}
 
 	b50, b99 := percentiles(baseline)
-	p50, p99 := percentiles(plugged)
-	overhead := p50 - debounce - b50
-	t.Logf("plug-to-label over %d plugs, debounce %s: p50 %s p99 %s; baseline patch-to-watch p50 %s p99 %s; nodeagent overhead at p50 %s (p50/(debounce+baseline) = %.2f)",
-		plugs, debounce, p50, p99, b50, b99, overhead, float64(p50)/float64(debounce+b50))
-	if p50 > debounce+50*time.Millisecond {
-		t.Errorf("p50 %s exceeds the target debounce + 50ms = %s", p50, debounce+50*time.Millisecond)
+	for _, m := range []struct {
+		what string
+		ds   []time.Duration
+	}{{"plug", plugged}, {"unplug", unplugged}} {
+		p50, p99 := percentiles(m.ds)
+		t.Logf("%s-to-label over %d, debounce %s: p50 %s p99 %s; baseline patch-to-watch p50 %s p99 %s; p50/baseline p50 = %.1f",
+			m.what, plugs, debounce, p50, p99, b50, b99, float64(p50)/float64(b50))
+		if p50 > targetP50 || p99 > targetP99 {
+			t.Errorf("%s: p50 %s p99 %s, target p50 <= %s and p99 <= %s", m.what, p50, p99, targetP50, targetP99)
+		}
 	}
 }
+
+// shippedDebounce is usb.debounce as the agent takes it from the built-in
+// cluster file.
+func shippedDebounce(t testing.TB) time.Duration {
+	t.Helper()
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return usb.OptionsFrom(f.USB).Debounce
+}
+
+// timeTo runs act and returns how long until the watch shows a Node that
+// satisfies ok.
+func timeTo(t testing.TB, nw *nodeWatch, what string, ok func(*corev1.Node) bool, act func()) time.Duration {
+	t.Helper()
+	start := time.Now()
+	act()
+	nw.waitFor(t, 10*time.Second, what, ok)
+	return time.Since(start)
+}
+
+// holdOff lets the watcher's hold-off after a published change lapse, as
+// between a person's plug and unplug, so each step is measured as a first
+// change. Pacing the fixture, not waiting for a condition.
+func holdOff(debounce time.Duration) { time.Sleep(debounce + 50*time.Millisecond) }
 
 func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 	s := slices.Clone(ds)

@@ -43,7 +43,7 @@ func TestPlugLabelsNodeUnplugRemoves(t *testing.T) {
 }
 
 func TestFlapsWriteAtMostTwice(t *testing.T) {
-	const debounce = 500 * time.Millisecond
+	debounce := shippedDebounce(t)
 	srv := server.Get(t)
 	client := srv.Client()
 	name, nw := createNode(t, client)

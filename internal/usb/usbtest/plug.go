@@ -9,23 +9,26 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 )
 
+// UdevLag is how long after the kernel's part of a plug or unplug the
+// fixture makes or removes the /dev/serial/by-id link, as udev does once it
+// has run its rules (tens of milliseconds on a Raspberry Pi). A watcher that
+// publishes before the link exists is caught by the tests that check the
+// device annotation.
+const UdevLag = 20 * time.Millisecond
+
 // PlugErr is Plug for callers without a testing.TB (benchmark loops,
 // goroutines).
 func PlugErr(root host.Root, d FixtureDevice) error {
-	if err := writeSysfs(root, d); err != nil {
-		return fmt.Errorf("plugging %s: %w", d.Name, err)
-	}
-	if d.TTY == "" {
-		return nil
-	}
-	if err := os.WriteFile(root.Path("/dev/"+d.TTY), nil, 0o660); err != nil {
+	if err := plugKernel(root, d); err != nil {
 		return fmt.Errorf("plugging %s: %w", d.Name, err)
 	}
 	if p := d.ByIDPath(); p != "" {
+		time.Sleep(UdevLag) // udev's rules run after the kernel's event
 		if err := linkTo(root, "/dev/"+d.TTY, p); err != nil {
 			return fmt.Errorf("plugging %s: %w", d.Name, err)
 		}
@@ -33,13 +36,26 @@ func PlugErr(root host.Root, d FixtureDevice) error {
 	return nil
 }
 
+// plugKernel is the kernel's part of a plug, in its order: the device, its
+// interface, the driver binding to it, the tty, and the /dev node devtmpfs
+// makes for it.
+func plugKernel(root host.Root, d FixtureDevice) error {
+	if err := writeSysfs(root, d); err != nil {
+		return err
+	}
+	if d.TTY == "" {
+		return nil
+	}
+	return os.WriteFile(root.Path("/dev/"+d.TTY), nil, 0o660)
+}
+
 // UnplugErr is Unplug for callers without a testing.TB.
 func UnplugErr(root host.Root, d FixtureDevice) error {
-	busLink := "/sys/bus/usb/devices/" + d.Name
-	for _, p := range []string{busLink + ":1.0", busLink, deviceDir(d), "/dev/" + d.TTY, d.ByIDPath()} {
-		if p == "" || p == "/dev/" {
-			continue
-		}
+	if err := unplugKernel(root, d); err != nil {
+		return fmt.Errorf("unplugging %s: %w", d.Name, err)
+	}
+	if p := d.ByIDPath(); p != "" {
+		time.Sleep(UdevLag)
 		if err := os.RemoveAll(root.Path(p)); err != nil {
 			return fmt.Errorf("unplugging %s: %w", d.Name, err)
 		}
@@ -53,9 +69,30 @@ func UnplugErr(root host.Root, d FixtureDevice) error {
 	return nil
 }
 
+// unplugKernel is the kernel's part of a removal, in its order: the tty and
+// its /dev node go as the driver disconnects, then the binding, the
+// interface and the device.
+func unplugKernel(root host.Root, d FixtureDevice) error {
+	dev, busLink := deviceDir(d), "/sys/bus/usb/devices/"+d.Name
+	iface := dev + "/" + d.Name + ":1.0"
+	var paths []string
+	if d.TTY != "" {
+		paths = append(paths, ttyDir(iface, d.TTY), "/dev/"+d.TTY)
+	}
+	paths = append(paths, iface+"/driver", busLink+":1.0", iface, busLink, dev)
+	for _, p := range paths {
+		if err := os.RemoveAll(root.Path(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeSysfs lays out the device like the kernel: a device directory with
-// its attributes, an interface directory holding the tty, and the links in
-// /sys/bus/usb/devices Scan starts from.
+// its attributes, an interface directory, the driver bound to it and the tty
+// it made, each with its link in /sys/bus/usb/devices where Scan starts. A
+// device without a tty has no driver bound, like a CC2531 without its
+// firmware's driver.
 func writeSysfs(root host.Root, d FixtureDevice) error {
 	dev := deviceDir(d)
 	iface := dev + "/" + d.Name + ":1.0"
@@ -67,23 +104,39 @@ func writeSysfs(root host.Root, d FixtureDevice) error {
 	if err := writeAttrs(root.Path(dev), attrs); err != nil {
 		return err
 	}
-	if err := writeAttrs(root.Path(iface), map[string]string{"bInterfaceNumber": "00", "bInterfaceClass": "ff"}); err != nil {
+	if err := linkTo(root, dev, "/sys/bus/usb/devices/"+d.Name); err != nil {
 		return err
 	}
-	if d.TTY != "" {
-		// usb-serial: <if>/ttyUSB0/tty/ttyUSB0; cdc_acm: <if>/tty/ttyACM0.
-		ttyDir := iface + "/tty/" + d.TTY
-		if strings.HasPrefix(d.TTY, "ttyUSB") {
-			ttyDir = iface + "/" + d.TTY + "/tty/" + d.TTY
-		}
-		if err := writeAttrs(root.Path(ttyDir), map[string]string{"dev": "188:0"}); err != nil {
-			return err
-		}
+	if err := writeAttrs(root.Path(iface), map[string]string{"bInterfaceNumber": "00", "bInterfaceClass": "ff"}); err != nil {
+		return err
 	}
 	if err := linkTo(root, iface, "/sys/bus/usb/devices/"+d.Name+":1.0"); err != nil {
 		return err
 	}
-	return linkTo(root, dev, "/sys/bus/usb/devices/"+d.Name)
+	if d.TTY == "" {
+		return nil
+	}
+	if err := linkTo(root, "/sys/bus/usb/drivers/"+driver(d.TTY), iface+"/driver"); err != nil {
+		return err
+	}
+	return writeAttrs(root.Path(ttyDir(iface, d.TTY)), map[string]string{"dev": "188:0"})
+}
+
+// ttyDir is where the tty's class device sits: usb-serial drivers put it at
+// <if>/ttyUSB0/tty/ttyUSB0, cdc_acm at <if>/tty/ttyACM0.
+func ttyDir(iface, tty string) string {
+	if strings.HasPrefix(tty, "ttyUSB") {
+		return iface + "/" + tty + "/tty/" + tty
+	}
+	return iface + "/tty/" + tty
+}
+
+// driver names the interface driver that makes tty.
+func driver(tty string) string {
+	if strings.HasPrefix(tty, "ttyUSB") {
+		return "cp210x"
+	}
+	return "cdc_acm"
 }
 
 // devpath is the port chain after the bus: "1-1.3" -> "1.3".

@@ -91,8 +91,9 @@ func (d FixtureDevice) ByIDPath() string {
 
 func udevString(s string) string { return strings.ReplaceAll(s, " ", "_") }
 
-// Plug adds the device under root in the order a real plug-in produces:
-// sysfs first, then the /dev node, then udev's by-id link last.
+// Plug adds the device under root in the order a real plug-in produces: the
+// kernel's sysfs device, interface, driver binding, tty and /dev node first,
+// then, UdevLag later, udev's by-id link.
 func Plug(t testing.TB, root host.Root, d FixtureDevice) {
 	t.Helper()
 	if err := PlugErr(root, d); err != nil {
@@ -100,8 +101,10 @@ func Plug(t testing.TB, root host.Root, d FixtureDevice) {
 	}
 }
 
-// Unplug removes the device in the order of a real removal, and the
-// /dev/serial directories with the last serial device, as udev does.
+// Unplug removes the device in the order of a real removal: the tty and its
+// /dev node, the driver binding, the interface and the device, then, UdevLag
+// later, the by-id link, and the /dev/serial directories with the last
+// serial device, as udev does.
 func Unplug(t testing.TB, root host.Root, d FixtureDevice) {
 	t.Helper()
 	if err := UnplugErr(root, d); err != nil {
@@ -109,7 +112,8 @@ func Unplug(t testing.TB, root host.Root, d FixtureDevice) {
 	}
 }
 
-// Tree returns a fresh root in t.TempDir() with the devices plugged in.
+// Tree returns a fresh root in t.TempDir() with the devices plugged in, as
+// they are found at boot: nothing watches yet, so without UdevLag.
 func Tree(t testing.TB, devices ...FixtureDevice) host.Root {
 	t.Helper()
 	root := host.NewRoot(t.TempDir())
@@ -120,7 +124,14 @@ func Tree(t testing.TB, devices ...FixtureDevice) host.Root {
 		t.Fatal(err)
 	}
 	for _, d := range devices {
-		Plug(t, root, d)
+		if err := plugKernel(root, d); err != nil {
+			t.Fatal(err)
+		}
+		if p := d.ByIDPath(); p != "" {
+			if err := linkTo(root, "/dev/"+d.TTY, p); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return root
 }
