@@ -137,11 +137,13 @@ func readyColumn(n serverwork.ClusterNode) string {
 }
 
 // etcdColumn is each member's kind and health in short; a server without
-// a member says so.
+// a member says so, an agent has none to say.
 func etcdColumn(n serverwork.ClusterNode, unknown bool) string {
 	switch {
-	case unknown:
+	case unknown && n.Role == config.RoleServer:
 		return "unknown"
+	case unknown:
+		return none
 	case len(n.Etcd) == 0 && n.Registered && n.Role == config.RoleServer:
 		return "no member"
 	case len(n.Etcd) == 0:

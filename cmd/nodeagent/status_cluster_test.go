@@ -58,13 +58,15 @@ etcd      old-1-9f9f9f9f (of no node) learner healthy
 	}
 }
 
-// Without etcd, the etcd column is unknown and the error is said once.
+// Without etcd, a server's etcd column is unknown (an agent's is empty as
+// ever) and the error is said once.
 func TestClusterStatusWithoutEtcd(t *testing.T) {
 	s := &serverwork.ClusterStatus{EtcdError: "listing etcd members via https://127.0.0.1:2379: context deadline exceeded",
-		Nodes: []serverwork.ClusterNode{{Name: "pi4-1", Registered: true, Role: "server", Ready: "True"}}}
+		Nodes: []serverwork.ClusterNode{{Name: "pi4-1", Registered: true, Role: "server", Ready: "True"},
+			{Name: "pi5", Registered: true, Role: "agent", Ready: "True"}}}
 	var b strings.Builder
 	writeClusterStatus(&b, s)
-	for _, want := range []string{"apply     lease never taken", "pi4-1  server  —    Ready  unknown  —",
+	for _, want := range []string{"apply     lease never taken", "pi4-1  server  —    Ready  unknown  —", "pi5    agent   —    Ready  —        —",
 		"etcd      unknown: listing etcd members via https://127.0.0.1:2379: context deadline exceeded"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("cluster status lacks %q:\n%s", want, b.String())
