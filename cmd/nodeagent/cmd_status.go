@@ -22,11 +22,29 @@ import (
 
 func newStatusCommand(g *cli.Globals) *cobra.Command {
 	var output string
+	var cluster bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One screen: what the daemon does now, k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
-		Args:  cobra.NoArgs,
+		Long: `status shows this node: what the daemon does now, k3s, etcd quorum (on a
+server), labels, disks, the last manifests apply, the firewall and the last
+errors.
+
+With --cluster, run on a server, it shows every node of the cluster in one
+table, read through the server's kubeconfig and etcd: role (from the Node's
+node-role labels), k3s version, Ready, etcd member health, the NodeagentReady
+condition, the labels nodeagent owns on the node and its last manifests apply
+(the newest ManifestsApplied Event on the Node), with the apply Lease's holder.
+Nodes the cluster file names but the API does not know are shown as "not
+registered".`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
+			if cluster {
+				return runClusterStatus(cmd, g, output)
+			}
 			live, running, liveErr := agent.ReadLive(g.HostRoot())
 			// No server work in the agent: only the etcd view below needs one.
 			a, closeAll, err := g.NewAgent(cmd.Context(), &agent.TerminalReporter{W: io.Discard}, release.Options{}, nil)
@@ -60,6 +78,7 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "every node of the cluster, from a server's kubeconfig and etcd")
 	return cmd
 }
 

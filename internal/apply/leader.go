@@ -24,12 +24,19 @@ type LeaderConfig struct {
 	RetryPeriod   time.Duration // default 1s
 }
 
+// Where the apply Lease is by default; `nodeagent status --cluster` reads
+// it back.
+const (
+	LeaseNamespace = "kube-system"
+	LeaseName      = "nodeagent-apply"
+)
+
 func (c LeaderConfig) withDefaults() LeaderConfig {
 	if c.Namespace == "" {
-		c.Namespace = "kube-system"
+		c.Namespace = LeaseNamespace
 	}
 	if c.Name == "" {
-		c.Name = "nodeagent-apply"
+		c.Name = LeaseName
 	}
 	if c.LeaseDuration == 0 {
 		c.LeaseDuration = 10 * time.Second

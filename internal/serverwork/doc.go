@@ -4,7 +4,8 @@
 // the apply Lease once etcd has quorum), and its turn in a rolling k3s
 // restart (the restart Lease). It also plans the manifests for the whole
 // cluster (`nodeagent plan`) and reads a server's etcd view and the last
-// apply for `nodeagent status`.
+// apply for `nodeagent status`, and every node of the cluster for
+// `nodeagent status --cluster`.
 //
 // It sits beside internal/agent, not under it, because it links what the
 // resident daemon must not: client-go's typed clientset (leader election),
