@@ -60,10 +60,10 @@ const (
 
 // applyChanges makes the changes in order and returns those made: in one
 // batch when this ufw allows it, else one `ufw` per change. It stops at the
-// first failure.
-func (f *Firewall) applyChanges(ctx context.Context, changes []Change) ([]Change, error) {
+// first failure. Each change is logged as what.
+func (f *Firewall) applyChanges(ctx context.Context, changes []Change, what string) ([]Change, error) {
 	for _, ch := range changes {
-		f.log.Info("changing ufw", zap.String("change", ch.Description), zap.Strings("args", ch.Args))
+		f.log.Info(what, zap.String("change", ch.Description), zap.Strings("args", ch.Args))
 	}
 	if len(changes) > 1 {
 		done, err := f.runBatch(ctx, changes)

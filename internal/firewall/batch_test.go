@@ -41,7 +41,7 @@ func TestBatchRealUFW(t *testing.T) {
 	}
 	good := []Change{rule("7001", "nodeagent:a"), rule("7002", "nodeagent:b"), {Description: "enable ufw", Args: []string{"--force", "enable"}}}
 	ufw.reset()
-	done, err := fw.applyChanges(ctx, good)
+	done, err := fw.applyChanges(ctx, good, "changing ufw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestBatchRealUFW(t *testing.T) {
 	}
 
 	bad := []Change{rule("7003", "nodeagent:c"), {Description: "add rule broken", Args: []string{"allow", "proto", "tcp"}}, rule("7004", "nodeagent:d")}
-	done, err = fw.applyChanges(ctx, bad)
+	done, err = fw.applyChanges(ctx, bad, "changing ufw")
 	if err == nil || !strings.Contains(err.Error(), `"add rule broken"`) || !strings.Contains(err.Error(), "ufw allow proto tcp") {
 		t.Fatalf("batch with a bad change: error %v, want one naming the change and its ufw command", err)
 	}

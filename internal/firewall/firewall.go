@@ -92,7 +92,7 @@ func (f *Firewall) Apply(ctx context.Context, c *config.Cluster, n config.Node) 
 		f.log.Info("ufw already matches the policy", zap.Int("rules", len(desired)))
 		return res, nil
 	}
-	res.Applied, err = f.applyChanges(ctx, changes)
+	res.Applied, err = f.applyChanges(ctx, changes, "changing ufw")
 	return res, err
 }
 

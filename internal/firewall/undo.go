@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"go.uber.org/zap"
-
 	"github.com/nodeagent/nodeagent/internal/host"
 )
 
@@ -100,12 +98,9 @@ func (f *Firewall) Undo(ctx context.Context) (UndoResult, error) {
 		return res, nil
 	}
 	changes := undoChanges(st, b, recorded, owned)
-	for _, ch := range changes {
-		f.log.Info("undoing a ufw change", zap.String("change", ch.Description), zap.Strings("args", ch.Args))
-		if _, err := f.run.Run(ctx, "ufw", ch.Args...); err != nil {
-			return res, fmt.Errorf("undoing ufw change %q: %w", ch.Description, err)
-		}
-		res.Applied = append(res.Applied, ch)
+	res.Applied, err = f.applyChanges(ctx, changes, "undoing a ufw change")
+	if err != nil {
+		return res, fmt.Errorf("undoing: %w", err)
 	}
 	if recorded && !b.Installed {
 		res.Left = append(res.Left, "ufw: installed by nodeagent; the package stays (disabled, without nodeagent's rules)")
