@@ -40,6 +40,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "hardware labels", sc.checkLabels)
 	step(t, sum, "firewall", sc.checkFirewall)
 	step(t, sum, "applied once", sc.checkAppliedOnce)
+	step(t, sum, "status --cluster", sc.checkClusterStatus)
 	step(t, sum, "usb hotplug", sc.checkHotplug)
 	step(t, sum, "one node down", sc.oneDown)
 	step(t, sum, "two nodes down", sc.twoDown)
