@@ -31,7 +31,7 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := a.k3s.DecideJoin(ctx, st.ClusterCA, func(d k3s.JoinDecision) { a.Reporter.Status(d.Reason) })
+	d, err := s.decideWhileFetching(ctx, st.ClusterCA)
 	if err != nil {
 		return err
 	}
@@ -47,6 +47,25 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	}
 	a.log.Info("k3s running", zap.Bool("changed", res.Changed()), zap.Bool("restarted", res.Restarted))
 	return s.recordCA(st)
+}
+
+// decideWhileFetching decides how to join while the release downloads: on
+// a fresh homelab every server but the first waits here for the first one,
+// and the download need not come after that wait.
+func (s k3sStep) decideWhileFetching(ctx context.Context, knownCA string) (k3s.JoinDecision, error) {
+	a := s.a
+	fetchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	fetched := make(chan error, 1)
+	go func() { fetched <- a.k3s.Prefetch(fetchCtx) }()
+	d, err := a.k3s.DecideJoin(ctx, knownCA, func(d k3s.JoinDecision) { a.Reporter.Status(d.Reason) })
+	if err != nil {
+		stop()
+	}
+	if ferr := <-fetched; ferr != nil && err == nil {
+		a.log.Info("fetching the k3s release ahead failed; the install tries again", zap.Error(ferr))
+	}
+	return d, err
 }
 
 // replaceStaleMember removes, before k3s first starts on a server that

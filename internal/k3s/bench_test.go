@@ -27,7 +27,7 @@ type countingRelease struct {
 	bins, sums atomic.Int64
 }
 
-func newCountingRelease(b *testing.B, bin []byte) *countingRelease {
+func newCountingRelease(b testing.TB, bin []byte) *countingRelease {
 	r := &countingRelease{}
 	sum := sha(bin) + "  k3s-arm64\n"
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -68,3 +68,16 @@ func (m *Manager) commit(ctx context.Context, c *change) error {
 	}
 	return nil
 }
+
+// Prefetch stages the release (downloaded and verified beside its targets,
+// nothing installed) so that the wait for a join decision, which can take
+// as long as the other servers take to start, also pays for the download.
+// Ensure then finds the staged files verified and does not fetch again; an
+// error here is Ensure's to meet and report, when it stages itself.
+func (m *Manager) Prefetch(ctx context.Context) error {
+	if _, err := ReadTokens(m.root, m.cluster, m.node); err != nil {
+		return err
+	}
+	_, err := m.installer.Stage(ctx, m.cluster.K3s, m.node.Arch)
+	return err
+}
