@@ -54,6 +54,7 @@ type Agent struct {
 	server   ServerWork // servers only
 	table    []Step
 	client   metadata.Interface
+	report   *nodeReport // the daemon's condition and Events on its Node
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
 	// configProblem says why the last edit of the cluster file was
