@@ -40,7 +40,7 @@ func (c *setClock) set(t time.Time) {
 	c.mu.Unlock()
 }
 
-func (c *setClock) NewTimer(d time.Duration) host.Timer    { return host.RealClock{}.NewTimer(d) }
+func (c *setClock) NewTimer(d time.Duration) host.Timer   { return host.RealClock{}.NewTimer(d) }
 func (c *setClock) NewTicker(d time.Duration) host.Ticker { return host.RealClock{}.NewTicker(d) }
 
 // lastTransitionTime moves only when the status flips; a daemon started
