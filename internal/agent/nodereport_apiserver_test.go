@@ -169,6 +169,18 @@ func TestNodeConditionFollowsTheDisk(t *testing.T) {
 	if got[corev1.NodeReady].Reason != "KubeletReady" {
 		t.Errorf("the kubelet's Ready condition is gone or changed: %+v", got)
 	}
+
+	// Pulled again after it was mounted: lost, one Event says so.
+	unplugDisks(t, root)
+	a.report.passEnded(runDiskPass(ctx, a))
+	f.conditions(t, ctx, "NodeagentReady False again", func(c map[corev1.NodeConditionType]corev1.NodeCondition) bool {
+		return c[kube.ConditionType].Reason == "DiskMissing"
+	})
+	f.settle(t, ctx)
+	lost := f.events(t, ctx)[kube.ReasonDiskLost]
+	if len(lost) != 1 || lost[0].Message != "lost the disk of /mnt/hd1: waited 100ms: no block device matches label=hd1" || lost[0].Type != "Warning" {
+		t.Errorf("DiskLost events = %+v, want one Warning naming /mnt/hd1", lost)
+	}
 }
 
 // runDiskPass runs the disk step as a pass does, through runStep.
