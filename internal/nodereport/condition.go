@@ -73,8 +73,8 @@ func (w *Writer) writeCondition(ctx context.Context, c Condition) {
 	defer cancel()
 	// A strategic merge patch merges status.conditions by type: the
 	// kubelet's conditions are left as they are.
-	_, err = w.client.Resource(nodesResource).Patch(ctx, w.node, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "nodeagent"}, "status")
 	w.countWrite()
+	_, err = w.client.Resource(nodesResource).Patch(ctx, w.node, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "nodeagent"}, "status")
 	if err != nil {
 		// The condition stays wanted: the next Set or Record tries again.
 		w.logError("cannot write the node condition", err)

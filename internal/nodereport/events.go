@@ -101,8 +101,8 @@ func (w *Writer) bumpEvent(ctx context.Context, c *cachedEvent, e pendingEvent) 
 	if err != nil {
 		return err
 	}
-	_, err = w.client.Resource(eventsResource).Namespace(EventNamespace).Patch(ctx, c.name, types.MergePatchType, patch, metav1.PatchOptions{})
 	w.countWrite()
+	_, err = w.client.Resource(eventsResource).Namespace(EventNamespace).Patch(ctx, c.name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err == nil {
 		c.count += e.n
 	}
@@ -125,8 +125,8 @@ func (w *Writer) createEvent(ctx context.Context, e pendingEvent) (string, error
 		"reportingComponent": Component, "reportingInstance": w.node,
 		"firstTimestamp": at, "lastTimestamp": at, "count": int64(e.n),
 	}}
-	_, err := w.client.Resource(eventsResource).Namespace(EventNamespace).Create(ctx, obj, metav1.CreateOptions{})
 	w.countWrite()
+	_, err := w.client.Resource(eventsResource).Namespace(EventNamespace).Create(ctx, obj, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("creating event %s (%s): %w", name, e.Reason, err)
 	}

@@ -166,7 +166,8 @@ func (w *Writer) logError(msg string, err error) {
 	w.log.Warn(msg, zap.Error(err))
 }
 
-// Writes is how many API writes the Writer has made.
+// Writes is how many API writes the Writer has made (counted as each
+// starts, so a write the apiserver shows is counted already).
 func (w *Writer) Writes() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
