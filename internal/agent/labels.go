@@ -38,6 +38,7 @@ func (a *Agent) desiredLabels(ctx context.Context, usbResult usb.Result) (kube.D
 		}
 		if st.Vanished {
 			a.log.Warn("disk vanished while mounted: withdrawing its labels", zap.String("mountPoint", d.MountPoint))
+			a.report.diskMissing(d.MountPoint, "the device vanished while mounted")
 		}
 		parts = append(parts, kube.Desired{Labels: disk.Labels(d, st)})
 	}

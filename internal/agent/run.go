@@ -57,6 +57,7 @@ func (a *Agent) Run(ctx context.Context, d Daemon, opts RunOptions) error {
 	a.sweepLeftovers()
 
 	var wg sync.WaitGroup
+	a.startNodeReport(ctx, &wg)
 	a.startWatchers(ctx, &wg, q, opts)
 	if _, err := serveMetrics(ctx, &wg, a.cluster().Metrics.Address(), a.metrics, a.log); err != nil {
 		a.log.Error("serving no metrics", zap.Error(err))
@@ -163,6 +164,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		wasOwed := owed.owed
 		if owed.settle(w, err) {
 			backoff, failures = 15*time.Second, 0
+			a.report.passEnded(nil)
 			a.Reporter.Status(joinStatus("in step", a.configProblem))
 			continue
 		}
@@ -189,6 +191,7 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 			continue
 		}
 		failures++
+		a.report.passEnded(err)
 		a.log.Error("reconcile failed: retrying", zap.Duration("retryIn", backoff), zap.Int("failures", failures), zap.Error(err))
 		a.Reporter.Status(joinStatus(failureStatus(err, failures, a.Clock.Now().Add(backoff)), a.configProblem))
 		retry.Reset(backoff)
@@ -256,7 +259,9 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 	}
 	if w&workDisks != 0 {
 		for _, d := range a.Node.Disks {
-			if _, err := a.disks.Ensure(ctx, d); err != nil && !disk.IsNotFound(err) {
+			res, err := a.disks.Ensure(ctx, d)
+			a.report.diskEnsured(d.MountPoint, res, err)
+			if err != nil && !disk.IsNotFound(err) {
 				return err
 			}
 		}

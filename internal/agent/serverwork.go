@@ -45,9 +45,12 @@ func (t restartTurn) Claim(ctx context.Context) error {
 		return err
 	}
 	t.a.Reporter.Status("restarting k3s in this server's turn")
+	t.a.report.restartTurn(true, nil)
 	return nil
 }
 
 func (t restartTurn) Release(ctx context.Context) error {
-	return t.a.server.ReleaseRestart(ctx, t.a.Reporter.Status)
+	err := t.a.server.ReleaseRestart(ctx, t.a.Reporter.Status)
+	t.a.report.restartTurn(false, err)
+	return err
 }

@@ -30,11 +30,13 @@ func (s diskStep) Apply(ctx context.Context) error {
 		if _, err := a.disks.WaitFor(ctx, d, disk.WatchConfig{}); err != nil {
 			if disk.IsNotFound(err) || errors.Is(err, context.DeadlineExceeded) {
 				a.log.Warn("disk not present: continuing without it", zap.String("mountPoint", d.MountPoint), zap.Error(err))
+				a.report.diskMissing(d.MountPoint, err.Error())
 				continue
 			}
 			return err
 		}
 		res, err := a.disks.Ensure(ctx, d)
+		a.report.diskEnsured(d.MountPoint, res, err)
 		if err != nil {
 			return fmt.Errorf("preparing %s: %w", d.MountPoint, err)
 		}

@@ -22,6 +22,7 @@ func (s firewallStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.a.report.firewallApplied(s.a.Root, len(res.Applied))
 	s.a.log.Info("firewall in place", zap.Int("changes", len(res.Applied)))
 	return nil
 }

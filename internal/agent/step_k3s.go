@@ -80,7 +80,7 @@ func (s k3sStep) replaceStaleMember(ctx context.Context, d k3s.JoinDecision) err
 		k3s.IsEtcdMember(a.Root) {
 		return nil
 	}
-	return a.server.ReplaceStaleMember(ctx, d.Server, d.CAHash, a.Reporter.Status)
+	return a.server.ReplaceStaleMember(ctx, d.Server, d.CAHash, a.report.staleMemberStatus(a.Reporter.Status))
 }
 
 // recordCA keeps the hash of the cluster CA in state.json once this

@@ -43,6 +43,7 @@ func (s manifestsStep) Apply(ctx context.Context) error {
 	if s.a.server == nil {
 		return errNoServerWork
 	}
+	defer s.a.report.manifestsApplied(s.a.Root, s.a.Clock.Now())
 	return s.a.server.ApplyManifests(ctx, s.a.Reporter.Status)
 }
 

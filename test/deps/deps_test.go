@@ -90,7 +90,7 @@ func TestHostStepsDoNotLinkClientGo(t *testing.T) {
 // must not link: client-go's typed clientset (whose scheme registers every
 // API group at start), the API types, the etcd client and gRPC, and the
 // packages that use them. Those run in a `nodeagent` child instead.
-var daemonPackages = []string{"cmd/nodeagentd", "internal/agent", "internal/cli", "internal/kube", "internal/serverwork/child"}
+var daemonPackages = []string{"cmd/nodeagentd", "internal/agent", "internal/cli", "internal/kube", "internal/nodereport", "internal/serverwork/child"}
 
 var notInDaemon = []string{
 	"k8s.io/client-go/kubernetes",
