@@ -56,7 +56,7 @@ type Agent struct {
 	client   metadata.Interface
 	// metrics are the daemon's (nil outside it; their methods take nil).
 	metrics *Metrics
-	report   *nodeReport // the daemon's condition and Events on its Node
+	report  *nodeReport // the daemon's condition and Events on its Node
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
 	// configProblem says why the last edit of the cluster file was
