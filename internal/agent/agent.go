@@ -56,7 +56,8 @@ type Agent struct {
 	client   metadata.Interface
 	// metrics are the daemon's (nil outside it; their methods take nil).
 	metrics *Metrics
-	report  *nodeReport // the daemon's condition and Events on its Node
+	report  *nodeReport  // the daemon's condition and Events on its Node
+	hotplug hotplugClock // the first event of a USB change not yet labelled
 	// usbUpdates carries reloaded USB settings to the running watcher.
 	usbUpdates chan usbSettings
 	// configProblem says why the last edit of the cluster file was

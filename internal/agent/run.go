@@ -266,7 +266,7 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 			}
 		}
 	}
-	return a.reconcileLabelsOnce(ctx)
+	return a.reconcileHotplugLabels(ctx)
 }
 
 // maxBackoff keeps retries frequent while the node is joining (what it waits

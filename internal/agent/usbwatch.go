@@ -25,7 +25,9 @@ func (a *Agent) watchUSB(ctx context.Context, q *queue, s usbSettings, updates <
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		w := usb.NewWatcher(a.USBRoot, s.rules, s.opts, a.Clock, a.log)
-		go func() { done <- w.Run(wctx, func(r usb.Result) { a.report.usbScanned(r, s.rules); q.add(workLabels) }) }()
+		go func() {
+			done <- w.Run(wctx, func(r usb.Result) { a.hotplug.changed(r.EventAt); a.report.usbScanned(r, s.rules); q.add(workLabels) })
+		}()
 		select {
 		case s = <-updates:
 			stop()
