@@ -86,7 +86,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Engine applies object sets. Keep one per process: its discovery cache
-// makes a no-op re-apply cost only the object requests.
+// makes a no-op re-apply cost only one list per kind.
 type Engine struct {
 	dyn    dynamic.Interface
 	cs     kubernetes.Interface
@@ -94,6 +94,12 @@ type Engine struct {
 	opts   Options
 	force  forceSet
 	log    *zap.Logger
+	// retry holds the objects whose last apply failed, was pending or in
+	// conflict: they are applied again even if they look up to date.
+	retry retrySet
+	// perObject applies every object even when it is up to date, as
+	// before upToDate existed; the benchmark uses it as its baseline.
+	perObject bool
 }
 
 // New returns an Engine for the cluster at cfg (build it with

@@ -124,13 +124,14 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 	wg.Wait()
 }
 
-func (r *run) applyIndex(ctx context.Context, i int, known liveVersions) {
+func (r *run) applyIndex(ctx context.Context, i int, known liveObjects) {
 	if !r.guard.check(false) {
 		r.stopAll([]int{i})
 		return
 	}
 	res, deferred := r.e.applyOne(ctx, r.desired[i], known)
 	r.results[i] = res
+	r.e.retry.note(res)
 	if deferred {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, i)
