@@ -151,12 +151,18 @@ func (e *Engine) Apply(ctx context.Context, set Set) (*Report, error) {
 	for _, u := range set.Overlay {
 		overlay[keyOf(u)] = true
 	}
+	r := e.newRun(ctx, desired)
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		e.prefetch(ctx, desired, r.known)
+	}()
 	inv, err := e.loadInventory(ctx)
+	<-listed
 	if err != nil {
 		return nil, err
 	}
 	inv.recordOverlay(e.opts.Server, overlay, e.opts.Servers)
-	r := e.newRun(ctx, desired)
 	first, rest := splitFirst(desired)
 	r.step(ctx, "namespaces and CRDs", first)
 	r.waitCRDs(ctx, first)

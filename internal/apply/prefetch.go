@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"sync"
 
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,13 +20,13 @@ func (l liveObjects) lookup(gvr schema.GroupVersionResource, ns, name string) (*
 	return live, ok
 }
 
-// prefetch lists, once per resource of the step, the objects carrying
-// nodeagent's label: in the one namespace the step's objects of that
-// resource are in, or in all. A no-op re-apply then costs one list per kind
-// and no request per object (upToDate decides from the listed object).
-// Objects not found here (not labelled, or someone removed the label, or
-// the list failed) are read one by one.
-func (e *Engine) prefetch(ctx context.Context, objs []*unstructured.Unstructured) liveObjects {
+// prefetch lists, once per resource of objs not listed in known yet, the
+// objects carrying nodeagent's label: in the one namespace objs of that
+// resource are in, or in all; and adds them to known. A no-op re-apply
+// then costs one list per kind and no request per object (upToDate decides
+// from the listed object). Objects not found here (not labelled, or someone
+// removed the label, or the list failed) are read one by one.
+func (e *Engine) prefetch(ctx context.Context, objs []*unstructured.Unstructured, known liveObjects) {
 	namespaces := map[schema.GroupVersionResource]map[string]bool{}
 	for _, u := range objs {
 		gvk := u.GroupVersionKind()
@@ -33,18 +34,33 @@ func (e *Engine) prefetch(ctx context.Context, objs []*unstructured.Unstructured
 		if err != nil {
 			continue
 		}
+		if _, listed := known[m.Resource]; listed {
+			continue
+		}
 		if namespaces[m.Resource] == nil {
 			namespaces[m.Resource] = map[string]bool{}
 		}
 		namespaces[m.Resource][u.GetNamespace()] = true
 	}
-	out := liveObjects{}
+	// The lists run concurrently, as the applies of a step do: a no-op
+	// pass is then about one round trip long, not one per kind.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opts.Workers)
 	for gvr, nss := range namespaces {
-		if items, ok := e.listManaged(ctx, gvr, nss); ok {
-			out[gvr] = items
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if items, ok := e.listManaged(ctx, gvr, nss); ok {
+				mu.Lock()
+				known[gvr] = items
+				mu.Unlock()
+			}
+		}()
 	}
-	return out
+	wg.Wait()
 }
 
 // listManaged lists gvr's objects labelled as nodeagent's, in the namespace
