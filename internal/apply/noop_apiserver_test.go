@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -218,4 +219,23 @@ func getConfigMap(t *testing.T, cms interface {
 		t.Fatalf("reading configmap %s: %v", name, err)
 	}
 	return cm
+}
+
+// TestDroppedFieldRemovedOnNextPass stops rendering a value nodeagent
+// applied before: the live object still holds everything desired holds,
+// but the apply must run to remove the value.
+func TestDroppedFieldRemovedOnNextPass(t *testing.T) {
+	srv := kube.Get(t)
+	ns := srv.CreateNamespace(t)
+	e := testEngine(t, srv, "inv-"+ns, Options{})
+	mustApply(t, e, objects(t, ns, noopYAML))
+	less := objects(t, ns, strings.Replace(noopYAML, `data: {mode: homelab, level: "3"}`, `data: {mode: homelab}`, 1))
+	r := mustApply(t, e, less)
+	if got := outcomes(r)["ConfigMap/"+ns+"/settings"]; got != Configured {
+		t.Errorf("settings: %s, want configured", got)
+	}
+	cm := getConfigMap(t, srv.Client().CoreV1().ConfigMaps(ns), "settings")
+	if _, ok := cm.Data["level"]; ok {
+		t.Errorf("settings still holds the dropped value: %v", cm.Data)
+	}
 }
