@@ -11,6 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// maxConcurrentLists bounds the lists prefetch runs at once.
+const maxConcurrentLists = 32
+
 // liveObjects holds objects read in bulk before a step, keyed by resource
 // then "namespace/name".
 type liveObjects map[schema.GroupVersionResource]map[string]*unstructured.Unstructured
@@ -42,11 +45,12 @@ func (e *Engine) prefetch(ctx context.Context, objs []*unstructured.Unstructured
 		}
 		namespaces[m.Resource][u.GetNamespace()] = true
 	}
-	// The lists run concurrently, as the applies of a step do: a no-op
-	// pass is then about one round trip long, not one per kind.
+	// The lists run concurrently: a no-op pass is then about one round
+	// trip long, not one per kind. A set has a few dozen kinds at most,
+	// well inside the client's burst.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.opts.Workers)
+	sem := make(chan struct{}, maxConcurrentLists)
 	for gvr, nss := range namespaces {
 		wg.Add(1)
 		go func() {
