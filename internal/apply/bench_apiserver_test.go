@@ -74,7 +74,8 @@ func kubectlApply(t *testing.T, kubeconfig, cacheDir string, objs []*unstructure
 
 // TestBenchApplyVsKubectl applies the same 60 objects with nodeagent and
 // with kubectl apply --server-side, each on fresh namespaces, then times a
-// no-op re-apply. Targets: nodeagent ≤ 0.5× kubectl, no-op < 300 ms.
+// no-op re-apply, against the per-object apply as baseline. Targets:
+// nodeagent ≤ 0.5× kubectl, no-op median ≤ 100 ms.
 func TestBenchApplyVsKubectl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark; runs without -short")
@@ -109,7 +110,11 @@ func TestBenchApplyVsKubectl(t *testing.T) {
 	// kube-apiserver v1.37 rewrites a PersistentVolumeClaim on the first
 	// apply after its creation even when nothing changed (the
 	// resourceVersion moves, no field does); later applies are no-ops.
+	// Make that apply here, with the per-object path, so that the
+	// baseline's passes below are no-ops too.
+	e.perObject = true
 	r = mustApply(t, e, set)
+	e.perObject = false
 	for _, res := range r.Results {
 		if res.Outcome != Unchanged && !(res.Outcome == Configured && res.GVK.Kind == "PersistentVolumeClaim") {
 			t.Errorf("first re-apply: %s %s", res.Key, res.Outcome)
@@ -124,32 +129,48 @@ func TestBenchApplyVsKubectl(t *testing.T) {
 		defer timer.Stop()
 		<-timer.C
 	}
-	var noops []time.Duration
-	for range 3 {
+	// Each pass of the list-and-compare no-op is paired with one of the
+	// per-object path (an apply request per object) as the baseline.
+	noopPass := func(perObject bool) time.Duration {
 		refill()
+		e.perObject = perObject
+		defer func() { e.perObject = false }()
 		start := time.Now()
 		r := mustApply(t, e, set)
-		noops = append(noops, time.Since(start))
+		took := time.Since(start)
 		if n := r.Counts()[Unchanged]; n != len(set) {
 			for _, res := range r.Results {
 				if res.Outcome != Unchanged {
 					t.Errorf("no-op re-apply: %s %s", res.Key, res.Outcome)
 				}
 			}
-			t.Fatalf("no-op re-apply: %s, want all %d unchanged", r.Summary(), len(set))
+			t.Fatalf("no-op re-apply (per object %v): %s, want all %d unchanged", perObject, r.Summary(), len(set))
 		}
+		return took
+	}
+	var noops, perObject []time.Duration
+	for range 20 {
+		perObject = append(perObject, noopPass(true))
+		noops = append(noops, noopPass(false))
 	}
 	slices.Sort(noops)
-	noop := noops[len(noops)/2]
+	slices.Sort(perObject)
+	noop, baseline := noops[len(noops)/2], perObject[len(perObject)/2]
 	ratio := float64(nodeagentTime) / float64(kubectlTime)
 	t.Logf("apply %d objects: nodeagent %s, kubectl --server-side %s, ratio %.2f (target <= 0.50)",
 		len(set), nodeagentTime.Round(time.Millisecond), kubectlTime.Round(time.Millisecond), ratio)
-	t.Logf("no-op re-apply: nodeagent median %s (min %s, max %s; target < 300ms), kubectl %s",
-		noop.Round(time.Millisecond), noops[0].Round(time.Millisecond), noops[len(noops)-1].Round(time.Millisecond),
-		kubectlNoop.Round(time.Millisecond))
-	// The machine is shared: fail only far beyond the targets, on a
-	// regression rather than on noise.
-	if ratio > 1 || noop > time.Second {
-		t.Errorf("nodeagent far off its targets: ratio %.2f, no-op %s", ratio, noop)
+	t.Logf("no-op re-apply over %d passes: nodeagent median %s (min %s, max %s; target <= 100ms), "+
+		"per-object apply median %s (max %s), ratio %.2f; kubectl %s",
+		len(noops), ms(noop), ms(noops[0]), ms(noops[len(noops)-1]),
+		ms(baseline), ms(perObject[len(perObject)-1]), float64(noop)/float64(baseline), ms(kubectlNoop))
+	// The machine is shared: fail the apply only far beyond its target, on
+	// a regression rather than on noise.
+	if ratio > 1 {
+		t.Errorf("nodeagent far off its apply target: ratio %.2f", ratio)
+	}
+	if noop > 100*time.Millisecond {
+		t.Errorf("no-op re-apply median %s, want <= 100ms", ms(noop))
 	}
 }
+
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

@@ -11,6 +11,14 @@
 //   - defers objects whose kind is not served yet (a chart installs its CRD
 //     after its HelmChart is applied), waits for the kind with a deadline and
 //     reports them as pending, not failed, so the next reconcile retries them;
+//   - lists each kind once per pass (objects labelled as nodeagent's) and
+//     skips the apply of an object whose live copy already is what the
+//     apply would make it: every value nodeagent sets is there, and
+//     nodeagent's Apply entry in managedFields owns exactly those fields
+//     (noop.go). A value someone else edited, a field another manager took
+//     over, a value nodeagent no longer renders, or a failed last apply
+//     each get an apply, so a no-op pass writes nothing and drift is still
+//     repaired (or reported as a conflict) on the next pass;
 //   - tells "unchanged" from "configured" by the resourceVersion before and
 //     after the apply (an apply of identical content does not bump it);
 //   - records what it created in an inventory ConfigMap

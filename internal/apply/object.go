@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -56,10 +57,11 @@ func (e *Engine) mappedResource(gvk schema.GroupVersionKind, namespace string) (
 	return e.dyn.Resource(m.Resource).Namespace(namespace), m.Resource, false, nil
 }
 
-// applyOne server-side applies u. The resourceVersion read before the apply
-// tells created / configured / unchanged apart: an apply that changes
-// nothing leaves it as it was.
-func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, known liveVersions) (res Result, deferred bool) {
+// applyOne server-side applies u unless the live object already is what
+// the apply would make it (upToDate) and the last apply of u did not fail.
+// The resourceVersion read before the apply tells created / configured /
+// unchanged apart: an apply that changes nothing leaves it as it was.
+func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, known liveObjects) (res Result, deferred bool) {
 	res = newResult(u)
 	ri, gvr, deferred, err := e.mappedResource(u.GroupVersionKind(), u.GetNamespace())
 	if deferred {
@@ -70,53 +72,90 @@ func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, kno
 		res.Outcome, res.Reason = Failed, err.Error()
 		return res, false
 	}
-	before, err := e.liveVersion(ctx, ri, gvr, u, known)
+	live, err := e.liveObject(ctx, ri, gvr, u, known)
 	if err != nil {
 		res.Outcome, res.Reason = Failed, err.Error()
 		return res, false
 	}
+	if live != nil && !e.perObject && !e.retry.has(keyOf(u)) && upToDate(u, live) {
+		res.Outcome, res.UID = Unchanged, string(live.GetUID())
+		return res, false
+	}
+	return e.serverSideApply(ctx, ri, u, live), false
+}
+
+func (e *Engine) serverSideApply(ctx context.Context, ri dynamic.ResourceInterface, u, live *unstructured.Unstructured) Result {
+	res := newResult(u)
 	data, err := u.MarshalJSON()
 	if err != nil {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("encoding: %v", err)
-		return res, false
+		return res
 	}
 	force := e.force.has(u)
 	after, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
 	if list, ok := conflicts(err); ok {
 		res.Outcome, res.Conflicts, res.Reason = Conflict, list, conflictReason(list)
-		return res, false
+		return res
 	}
 	if err != nil {
 		res.Outcome, res.Reason = Failed, err.Error()
-		return res, false
+		return res
 	}
 	res.UID = string(after.GetUID())
 	switch {
-	case before == "":
+	case live == nil:
 		res.Outcome = Created
-	case before == after.GetResourceVersion():
+	case live.GetResourceVersion() == after.GetResourceVersion():
 		res.Outcome = Unchanged
 	default:
 		res.Outcome = Configured
 	}
-	return res, false
+	return res
 }
 
-// liveVersion returns the object's resourceVersion, "" when it does not
-// exist, from the step's prefetch when it has it.
-func (e *Engine) liveVersion(ctx context.Context, ri dynamic.ResourceInterface, gvr schema.GroupVersionResource,
-	u *unstructured.Unstructured, known liveVersions) (string, error) {
-	if rv, ok := known.lookup(gvr, u.GetNamespace(), u.GetName()); ok {
-		return rv, nil
+// liveObject returns the live object, nil when it does not exist, from the
+// step's prefetch when it has it.
+func (e *Engine) liveObject(ctx context.Context, ri dynamic.ResourceInterface, gvr schema.GroupVersionResource,
+	u *unstructured.Unstructured, known liveObjects) (*unstructured.Unstructured, error) {
+	if live, ok := known.lookup(gvr, u.GetNamespace(), u.GetName()); ok {
+		return live, nil
 	}
 	live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 	switch {
 	case err == nil:
-		return live.GetResourceVersion(), nil
+		return live, nil
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return nil, nil
 	default:
-		return "", fmt.Errorf("reading live object: %w", err)
+		return nil, fmt.Errorf("reading live object: %w", err)
+	}
+}
+
+// retrySet holds the objects whose last apply did not succeed: they are
+// applied on the next run whatever the live object looks like.
+type retrySet struct {
+	mu   sync.Mutex
+	keys map[objKey]bool
+}
+
+func (s *retrySet) has(k objKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[k]
+}
+
+// note records res's outcome for the next run.
+func (s *retrySet) note(res Result) {
+	k := objKey{Group: res.GVK.Group, Kind: res.GVK.Kind, Namespace: res.Namespace, Name: res.Name}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[objKey]bool{}
+	}
+	if applied(res.Outcome) {
+		delete(s.keys, k)
+	} else {
+		s.keys[k] = true
 	}
 }

@@ -18,10 +18,15 @@ type run struct {
 	guard    *guard
 	mu       sync.Mutex
 	deferred []int
+	// known is the live objects listed so far, by resource. Applying the
+	// namespaces and CRDs does not change the other kinds' lists, so
+	// Apply lists every served kind once, up front, beside the inventory
+	// read; a step lists only the kinds not listed yet (a chart's kinds).
+	known liveObjects
 }
 
 func (e *Engine) newRun(ctx context.Context, desired []*unstructured.Unstructured) *run {
-	r := &run{e: e, desired: desired, results: make([]Result, len(desired))}
+	r := &run{e: e, desired: desired, results: make([]Result, len(desired)), known: liveObjects{}}
 	for i, u := range desired {
 		r.results[i] = newResult(u)
 		r.results[i].Outcome = Pending
@@ -105,7 +110,7 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 	for j, i := range idx {
 		objs[j] = r.desired[i]
 	}
-	known := r.e.prefetch(ctx, objs)
+	r.e.prefetch(ctx, objs, r.known)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(r.e.opts.Workers, len(idx)) {
@@ -113,7 +118,7 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				r.applyIndex(ctx, i, known)
+				r.applyIndex(ctx, i, r.known)
 			}
 		}()
 	}
@@ -124,13 +129,14 @@ func (r *run) step(ctx context.Context, name string, idx []int) {
 	wg.Wait()
 }
 
-func (r *run) applyIndex(ctx context.Context, i int, known liveVersions) {
+func (r *run) applyIndex(ctx context.Context, i int, known liveObjects) {
 	if !r.guard.check(false) {
 		r.stopAll([]int{i})
 		return
 	}
 	res, deferred := r.e.applyOne(ctx, r.desired[i], known)
 	r.results[i] = res
+	r.e.retry.note(res)
 	if deferred {
 		r.mu.Lock()
 		r.deferred = append(r.deferred, i)
