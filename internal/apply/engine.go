@@ -168,7 +168,7 @@ func (e *Engine) Apply(ctx context.Context, set Set) (*Report, error) {
 	r.waitCRDs(ctx, first)
 	r.step(ctx, "objects", rest)
 	r.applyDeferred(ctx)
-	report := &Report{Results: r.results}
+	report := &Report{Results: r.results, Waited: r.waited}
 	if r.guard.stopped() {
 		report.Stopped = true
 		e.log.Warn("apply stopped: quorum lost", zap.String("summary", report.Summary()))

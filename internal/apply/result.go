@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -61,6 +62,9 @@ type Report struct {
 	Pruned  []Result
 	// Stopped is set when the run stopped early because quorum was lost.
 	Stopped bool
+	// Waited is the time spent waiting for the cluster: CRDs to be
+	// Established, chart kinds to be served (k3s's work, not the apply's).
+	Waited time.Duration
 }
 
 // Counts tallies outcomes over Results and Pruned.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +24,8 @@ type run struct {
 	// Apply lists every served kind once, up front, beside the inventory
 	// read; a step lists only the kinds not listed yet (a chart's kinds).
 	known liveObjects
+	// waited is the time spent in waits for the cluster (Report.Waited).
+	waited time.Duration
 }
 
 func (e *Engine) newRun(ctx context.Context, desired []*unstructured.Unstructured) *run {

@@ -32,7 +32,7 @@ func (r *run) waitCRDs(ctx context.Context, first []int) {
 		return
 	}
 	client := r.e.dyn.Resource(crdResource)
-	err := r.e.poll(ctx, r.e.opts.CRDTimeout, func() bool {
+	err := r.poll(ctx, r.e.opts.CRDTimeout, func() bool {
 		for len(names) > 0 {
 			crd, err := client.Get(ctx, names[0], metav1.GetOptions{})
 			if err != nil || !established(crd) {
@@ -70,7 +70,7 @@ func (r *run) applyDeferred(ctx context.Context) {
 	}
 	waiting := r.deferred
 	r.e.log.Info("waiting for kinds to be served", zap.Int("objects", len(waiting)))
-	err := r.e.poll(ctx, r.e.opts.KindTimeout, func() bool {
+	err := r.poll(ctx, r.e.opts.KindTimeout, func() bool {
 		if !r.guard.check(true) {
 			r.stopAll(waiting)
 			return true
@@ -84,6 +84,13 @@ func (r *run) applyDeferred(ctx context.Context) {
 	if err != nil {
 		r.e.log.Warn("kinds not served, objects left pending", zap.Int("objects", len(waiting)), zap.Error(err))
 	}
+}
+
+// poll is the engine's poll, its time counted as waited.
+func (r *run) poll(ctx context.Context, timeout time.Duration, done func() bool) error {
+	start := r.e.opts.Clock.Now()
+	defer func() { r.waited += r.e.opts.Clock.Now().Sub(start) }()
+	return r.e.poll(ctx, timeout, done)
 }
 
 // poll calls done every PollInterval until it returns true, the timeout

@@ -119,7 +119,8 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		if err != nil {
 			return err
 		}
-		p.log.Info("manifests applied", zap.String("summary", report.Summary()), zap.Bool("stopped", report.Stopped))
+		p.log.Info("manifests applied", zap.String("summary", report.Summary()), zap.Bool("stopped", report.Stopped),
+			zap.Duration("waited", report.Waited))
 		recordReport(&rec, report)
 		if report.Stopped {
 			return fmt.Errorf("apply stopped: %w", quorum.ErrNoQuorum)
