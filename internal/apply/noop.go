@@ -38,7 +38,7 @@ func appliedFields(live *unstructured.Unstructured, apiVersion string) (map[stri
 			continue
 		}
 		var set map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &set); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &set); err != nil {
 			return nil, false
 		}
 		return set, true

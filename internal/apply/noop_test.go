@@ -87,9 +87,9 @@ func TestUpToDate(t *testing.T) {
 			l := &unstructured.Unstructured{Object: live}
 			l.SetManagedFields([]metav1.ManagedFieldsEntry{
 				{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
-					FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{}}}`)}},
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{}}}`)},
 				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: apiVersion,
-					FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(owned)}},
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(owned)},
 			})
 			if got := upToDate(&unstructured.Unstructured{Object: desired}, l); got != tt.want {
 				t.Errorf("upToDate = %v, want %v", got, tt.want)
