@@ -4,22 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+
+	"github.com/nodeagent/nodeagent/test/harness/netnsrun"
 )
 
 // The daemon's endpoint on its default address, started inside a network
@@ -45,7 +44,7 @@ func TestMetricsDefaultStaysOnLoopback(t *testing.T) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	m, log := NewMetrics(), zaptest.NewLogger(t)
-	err = inNetNS(node, func() error {
+	err = netnsrun.InNamed(node, func() error {
 		if _, err := serveMetrics(ctx, &wg, addr, m, log); err != nil {
 			return err
 		}
@@ -57,16 +56,16 @@ func TestMetricsDefaultStaysOnLoopback(t *testing.T) {
 	}
 
 	var body string
-	if err := inNetNS(node, func() (err error) { body, err = scrapeOnce("127.0.0.1:" + port); return err }); err != nil {
+	if err := netnsrun.InNamed(node, func() (err error) { body, err = scrapeOnce("127.0.0.1:" + port); return err }); err != nil {
 		t.Fatalf("scraping 127.0.0.1:%s in the node's namespace: %v", port, err)
 	}
 	if !strings.Contains(body, "200 OK") || !strings.Contains(body, "nodeagent_usb_hotplug_to_label_seconds") {
 		t.Errorf("scrape in the node's namespace:\n%s", body)
 	}
-	if err := inNetNS(lan, func() error { _, err := scrapeOnce(metricsNodeIP + ":9470"); return err }); err != nil {
+	if err := netnsrun.InNamed(lan, func() error { _, err := scrapeOnce(metricsNodeIP + ":9470"); return err }); err != nil {
 		t.Fatalf("the control on every address is not reachable over the veth: %v", err)
 	}
-	err = inNetNS(lan, func() error { _, err := scrapeOnce(metricsNodeIP + ":" + port); return err })
+	err = netnsrun.InNamed(lan, func() error { _, err := scrapeOnce(metricsNodeIP + ":" + port); return err })
 	if err == nil {
 		t.Fatalf("the default endpoint answers from another namespace on %s:%s", metricsNodeIP, port)
 	}
@@ -128,37 +127,4 @@ func scrapeOnce(addr string) (string, error) {
 	}
 	b, err := io.ReadAll(conn)
 	return string(b), err
-}
-
-// inNetNS runs fn on an OS thread inside the named namespace: the sockets
-// fn creates are that namespace's.
-func inNetNS(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err) // the thread stays locked and is discarded
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

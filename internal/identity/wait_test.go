@@ -8,12 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/nodeagent/nodeagent/test/harness/netnsrun"
 )
 
 // TestWaitAddrInNamespace waits, in a network namespace of its own, for an
@@ -33,7 +32,7 @@ func TestWaitAddrInNamespace(t *testing.T) {
 	})
 	defer timer.Stop()
 	start := time.Now()
-	err := inNS(t, ns, func() error { return WaitAddr(context.Background(), want, 20*time.Second) })
+	err := netnsrun.InNamed(ns, func() error { return WaitAddr(context.Background(), want, 20*time.Second) })
 	if err != nil {
 		t.Fatalf("WaitAddr: %v", err)
 	}
@@ -49,7 +48,7 @@ func TestWaitAddrInNamespace(t *testing.T) {
 	}
 
 	missing := netip.MustParseAddr("10.97.0.12")
-	err = inNS(t, ns, func() error { return WaitAddr(context.Background(), missing, 300*time.Millisecond) })
+	err = netnsrun.InNamed(ns, func() error { return WaitAddr(context.Background(), missing, 300*time.Millisecond) })
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10.97.0.12 on a local interface (local addresses [") ||
 		!strings.Contains(err.Error(), "10.97.0.11") {
 		t.Errorf("WaitAddr for an address that never comes = %v, want a timeout naming it and the local addresses", err)
@@ -79,38 +78,4 @@ func newTestNS(t *testing.T) string {
 		}
 	})
 	return name
-}
-
-// inNS runs fn on an OS thread inside the namespace: netlink's sockets, and
-// so the addresses fn sees, are that namespace's.
-func inNS(t *testing.T, name string, fn func() error) error {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err) // the thread stays locked and is discarded
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }
