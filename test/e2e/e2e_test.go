@@ -42,6 +42,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "applied once", sc.checkAppliedOnce)
 	step(t, sum, "status --cluster", sc.checkClusterStatus)
 	step(t, sum, "usb hotplug", sc.checkHotplug)
+	step(t, sum, "metrics", sc.checkMetrics)
 	step(t, sum, "one node down", sc.oneDown)
 	step(t, sum, "two nodes down", sc.twoDown)
 	step(t, sum, "recovery", sc.recover)
