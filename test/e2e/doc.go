@@ -20,8 +20,10 @@
 // and kube-apiserver. Nothing gets in the way of that first join, so its
 // figures are a clean join's: start to three voters and the manifests
 // applied, and per node nodeagent's own share (its join pass without k3s's
-// start-up and the waits on other nodes: the join decision, register,
-// quorum and the apply lease).
+// start-up and the waits on other nodes and on k3s: the join decision,
+// register, quorum, the apply lease and the charts' CRDs). The joined
+// homelab is then checked from the inside: `nodeagent status --cluster` on
+// every server, the metrics on pi4-2's loopback after the USB hotplugs.
 //
 // After the faults (one node down, two down, recovery), the rolling restart
 // and the idle measurement, the destructive steps come last (issue 15): a
