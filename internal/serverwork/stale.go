@@ -52,6 +52,7 @@ type staleEtcd interface {
 // what it decided goes to status and the journal. Nothing to remove is
 // nil; a refusal is an error (k3s would be refused anyway).
 func (p *Work) ReplaceStaleMember(ctx context.Context, via, caHash string, status func(string)) error {
+	start := p.cfg.Clock.Now()
 	endpoint, err := etcdURL(via, orString(p.cfg.EtcdClientPort, etcdClientPort))
 	if err != nil {
 		return err
@@ -70,12 +71,14 @@ func (p *Work) ReplaceStaleMember(ctx context.Context, via, caHash string, statu
 	}
 	obs := quorum.NewObserver(quorum.Config{Endpoint: endpoint, TLS: tlsCfg}, p.log)
 	defer obs.Close()
-	return p.replaceStale(ctx, obs, endpoint, status)
+	return p.replaceStale(ctx, obs, endpoint, status, start)
 }
 
 // replaceStale observes etcd through endpoint, decides, and removes the
-// member if the decision says so, confirming that it is gone.
-func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string, status func(string)) error {
+// member if the decision says so, confirming that it is gone. since is
+// when the check began: the time until etcd answered is logged as waited
+// (on a fresh homelab, the first server's etcd is still starting).
+func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string, status func(string), since time.Time) error {
 	var st quorum.Status
 	err := host.PollUntil(ctx, p.cfg.Clock, "observing etcd through "+endpoint, orDefault(p.cfg.StaleObserveWait, staleObserveWait), stalePoll,
 		func(ctx context.Context) (bool, error) {
@@ -86,6 +89,8 @@ func (p *Work) replaceStale(ctx context.Context, etcd staleEtcd, endpoint string
 	if err != nil {
 		return fmt.Errorf("cannot observe etcd through %s (its etcd may not be up yet), so this node's stale member cannot be checked: %w", endpoint, err)
 	}
+	p.log.Info("etcd observed for the stale-member check", zap.String("endpoint", endpoint),
+		zap.Duration("waited", p.cfg.Clock.Now().Sub(since)))
 	peer := "https://" + net.JoinHostPort(p.cfg.Node.Address, etcdPeerPort)
 	d := quorum.DecideStaleMember(st.Members, p.cfg.Node.Name, peer)
 	if d.Remove == nil && d.Refused == "" {

@@ -134,7 +134,7 @@ func TestReplaceStale(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			etcd := &fakeEtcd{members: slices.Clone(tc.members), observeErr: tc.observeErr}
 			var status []string
-			err := p.replaceStale(context.Background(), etcd, "https://10.9.0.1:2379", func(s string) { status = append(status, s) })
+			err := p.replaceStale(context.Background(), etcd, "https://10.9.0.1:2379", func(s string) { status = append(status, s) }, time.Now())
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("replaceStale = %v, want error containing %q", err, tc.wantErr)
 			}
