@@ -78,6 +78,10 @@ func (f *File) applyDefaults() {
 	if c.Metrics.Listen == nil {
 		c.Metrics.Listen = new(DefaultMetricsListen)
 	}
+	setString(&c.DNS.LocalDomain, DefaultLocalDomain)
+	if c.DNS.Upstreams == nil {
+		c.DNS.Upstreams = append([]string(nil), DefaultUpstreams...)
+	}
 	pl := &c.Platform
 	setHelm(&pl.MetalLB, "metallb", "https://metallb.github.io/metallb", "0.15.2", "metallb-system")
 	setHelm(&pl.CertManager.HelmComponent, "cert-manager", "https://charts.jetstack.io", "v1.18.2", "cert-manager")

@@ -23,6 +23,7 @@ type Cluster struct {
 	Apply      Apply               `yaml:"apply" json:"apply"`
 	Metrics    Metrics             `yaml:"metrics" json:"metrics"`
 	Platform   Platform            `yaml:"platform" json:"platform"`
+	DNS        DNS                 `yaml:"dns" json:"dns"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
 }
 
