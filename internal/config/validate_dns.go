@@ -15,6 +15,10 @@ import (
 // misc.dnsmasq_lines).
 var settingKeyRe = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*(\.[a-zA-Z][a-zA-Z0-9_]*)+$`)
 
+// credentialKeyRe matches pihole.toml keys that hold credentials
+// (webserver.api.app_pwhash, webserver.api.totp_secret).
+var credentialKeyRe = regexp.MustCompile(`(?i)pass|pwhash|secret|token`)
+
 // reservedSettings are the pihole.toml keys other fields own.
 var reservedSettings = map[string]string{
 	"dns.upstreams":          "set it with dns.upstreams",
@@ -63,6 +67,8 @@ func validateDNS(p *problems, c *Cluster) {
 			p.add(field, "is reserved: %s", why)
 		} else if !settingKeyRe.MatchString(key) {
 			p.add(field, "%q is not a pihole.toml key like dns.dnssec", key)
+		} else if credentialKeyRe.MatchString(key) {
+			p.add(field, "looks like a credential: settings go into a ConfigMap, which is not secret")
 		}
 	}
 }
