@@ -19,6 +19,13 @@
 //     protocols are GA since Kubernetes 1.26 and MetalLB supports them), so
 //     the address has one owner and no metallb allow-shared-ip pairing that
 //     a later edit could break.
+//   - pihole's configuration is the cluster file's dns section, rendered
+//     into one ConfigMap of FTLCONF_ variables (upstreams, local domain, a
+//     record <name>.<domain> per exposed service plus dns.records, further
+//     pihole.toml settings) that every replica reads as envFrom; the pod
+//     template carries its hash, so a change replaces every replica, and
+//     Pi-hole shows those settings read-only, so its web UI cannot make one
+//     replica differ. The web password comes from Secret network/pihole.
 //   - home-assistant: the host's /dev/serial/by-id directory is mounted
 //     (hostPath Directory): the by-id name stays the same whichever ttyUSB*/
 //     ttyACM* number the dongle gets, and the pod does not start on a node
@@ -33,7 +40,11 @@
 //     unless given storage, and two replicas cannot share one ReadWriteOnce
 //     volume: each replica has its own proxy hosts / gravity database. Real
 //     HA for them needs a shared database (NPM supports MySQL), which the
-//     architecture does not have.
+//     architecture does not have. For pihole, settings and local records
+//     are identical by construction (above); what stays per replica is the
+//     gravity database (adlists, allow/deny lists and groups added in the
+//     web UI: Pi-hole v6 has no FTLCONF_ setting for them), the query log
+//     and statistics, and the client list.
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
 //     workloads with one (beszel, immich-postgres) cannot move after a
 //     failure, and home-assistant cannot follow the Zigbee stick to another

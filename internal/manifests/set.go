@@ -109,6 +109,8 @@ var kindOrder = map[string]int{
 	"Namespace": 0, "HelmChart": 1, "IPAddressPool": 2, "L2Advertisement": 3, "ClusterIssuer": 4,
 	"PersistentVolume": 5, "PersistentVolumeClaim": 6, "Service": 7,
 	"Deployment": 8, "StatefulSet": 9, "DaemonSet": 10, "CronJob": 11,
+	// A ConfigMap before the pods that read it as environment.
+	"ConfigMap": 4,
 }
 
 func (s Set) sort() {
