@@ -61,6 +61,11 @@ func validateDNS(p *problems, c *Cluster) {
 		checkRecordName(p, field, d.Names[w])
 	}
 	checkDuplicateRecords(p, c.LocalRecords())
+	for _, k := range SortedKeys(c.Workloads["pihole"].Env) {
+		if strings.HasPrefix(k, "FTLCONF_") {
+			p.add("workloads.pihole.env."+k, "set pihole.toml settings in dns.settings: there they are validated and roll both replicas")
+		}
+	}
 	for _, key := range SortedKeys(d.Settings) {
 		field := "dns.settings." + key
 		if why, ok := reservedSettings[key]; ok {
