@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/test/golden"
 )
@@ -108,5 +109,46 @@ func TestEnsureRegistries(t *testing.T) {
 	}
 	if res, err = fx.mgr.Ensure(ctx, fx.join()); err != nil || res.Changed() || res.Restarted {
 		t.Errorf("unchanged Ensure = %+v, %v; want nothing changed", res, err)
+	}
+}
+
+// TestPlanLiveRegistries: the live plan writes registries.yaml when it
+// differs, says it is up to date once written, and removes nodeagent's
+// file when the section goes; each change comes with the restart.
+func TestPlanLiveRegistries(t *testing.T) {
+	fx := newEnsureFixture(t, 1024)
+	ctx := context.Background()
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, fx.root.Path("/etc/systemd/system/k3s.service"), fx.svc.Units["k3s.service"], 0o644)
+	descriptions := func() string {
+		t.Helper()
+		st, err := fx.mgr.PlanLive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range st.Actions {
+			out = append(out, a.Description)
+		}
+		return strings.Join(append(out, st.Notes...), "\n")
+	}
+	if got := descriptions(); strings.Contains(got, RegistriesPath) {
+		t.Errorf("plan without registries mentions %s:\n%s", RegistriesPath, got)
+	}
+	fx.cluster.K3s.Registries = loadCluster(t, "testdata/registries-cluster.yaml").K3s.Registries
+	if got := descriptions(); !strings.Contains(got, "write k3s registry mirrors") || !strings.Contains(got, "restart") {
+		t.Errorf("plan after adding registries:\n%s", got)
+	}
+	if _, err := fx.mgr.Ensure(ctx, fx.join()); err != nil {
+		t.Fatal(err)
+	}
+	if got := descriptions(); !strings.Contains(got, RegistriesPath+" up to date") {
+		t.Errorf("plan with registries in place:\n%s", got)
+	}
+	fx.cluster.K3s.Registries = config.Registries{}
+	if got := descriptions(); !strings.Contains(got, "remove "+RegistriesPath) {
+		t.Errorf("plan after removing the section:\n%s", got)
 	}
 }
