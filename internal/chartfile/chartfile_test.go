@@ -167,3 +167,40 @@ func TestForCluster(t *testing.T) {
 		t.Errorf("ForCluster = %v, want:\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+// BenchmarkRead reads a chart of about MaxSize (its templates random, so
+// they do not compress away): the cost each server pays per apply.
+func BenchmarkRead(b *testing.B) {
+	root := host.NewRoot(b.TempDir())
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	noise := make([]byte, MaxSize-8<<10)
+	if _, err := rand.Read(noise); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{{"big/Chart.yaml", []byte("name: big\nversion: 1.0.0\n")}, {"big/files/noise", noise}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tw.Write(f.body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	writeFile(b, root, "/srv/big.tgz", buf.Bytes(), 0o644)
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		if _, err := Read(root, "/srv/big.tgz"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
