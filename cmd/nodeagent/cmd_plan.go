@@ -52,7 +52,7 @@ the cluster and without --node, it plans every node.`,
 				}
 				plans = append(plans, p)
 			}
-			cp, err := serverwork.ClusterPlan(&f.Cluster, showManifests)
+			cp, err := serverwork.ClusterPlan(f, g.HostRoot(), showManifests)
 			if err != nil {
 				return err
 			}

@@ -20,5 +20,5 @@ func newAgent(ctx context.Context, g *cli.Globals, rep agent.Reporter, download 
 }
 
 func newServerWork(g *cli.Globals, f *config.File, n config.Node) *serverwork.Work {
-	return serverwork.New(serverwork.Config{Log: g.Log, Cluster: &f.Cluster, Node: n, Root: g.HostRoot(), Clock: host.RealClock{}})
+	return serverwork.New(serverwork.Config{Log: g.Log, Cluster: &f.Cluster, File: f, Node: n, Root: g.HostRoot(), Clock: host.RealClock{}})
 }

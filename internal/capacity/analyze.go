@@ -125,7 +125,9 @@ func Analyze(c *config.Cluster, set manifests.Set, opts Options) (*Report, error
 // Check renders the cluster and analyses it with the default options: the
 // capacity part of `nodeagent validate`.
 func Check(c *config.Cluster) (*Report, error) {
-	set, err := manifests.Render(c)
+	// Charts do not count here: a chartFile is read by the server that
+	// applies, not by validate.
+	set, err := manifests.RenderWith(c, manifests.Inputs{WithoutChartContent: true})
 	if err != nil {
 		return nil, err
 	}

@@ -59,3 +59,16 @@ func (p *problems) sorted() []FieldError {
 func sortByLine(list []FieldError) {
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Line < list[j].Line })
 }
+
+// Problem is a problem with field found outside decoding and validation
+// (in a file the cluster file names), at the field's line as validation
+// places its own.
+func (f *File) Problem(field, format string, args ...any) FieldError {
+	return FieldError{Line: f.lines.line(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrorsOf returns list as the file's *Errors, sorted by line.
+func (f *File) ErrorsOf(list []FieldError) error {
+	sortByLine(list)
+	return &Errors{Source: f.Source, List: list}
+}

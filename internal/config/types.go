@@ -85,6 +85,47 @@ type K3s struct {
 	SecretsEncryption bool         `yaml:"secretsEncryption" json:"secretsEncryption"`
 	EtcdSnapshots     EtcdSnapshot `yaml:"etcdSnapshots" json:"etcdSnapshots"`
 	JoinTimeout       Duration     `yaml:"joinTimeout" json:"joinTimeout"`
+	// Registries is rendered to k3s's registries.yaml on every node: image
+	// pulls go to the mirrors it names (an air-gapped cluster's own registry).
+	Registries Registries `yaml:"registries" json:"registries"`
+}
+
+// Registries is k3s's registries.yaml
+// (https://docs.k3s.io/installation/private-registry), keys in the cluster
+// file's spelling. It holds no credentials: k3s would need them inline.
+type Registries struct {
+	// Mirrors maps a registry name (docker.io, ghcr.io, or "*" for every
+	// registry) to the endpoints containerd pulls its images from.
+	Mirrors map[string]RegistryMirror `yaml:"mirrors" json:"mirrors,omitempty"`
+	// Configs maps an endpoint's host[:port] to its TLS settings.
+	Configs map[string]RegistryConfig `yaml:"configs" json:"configs,omitempty"`
+}
+
+// IsZero reports whether no registry is configured: no file is written.
+func (r Registries) IsZero() bool { return len(r.Mirrors) == 0 && len(r.Configs) == 0 }
+
+// RegistryMirror lists a registry's endpoints, tried in order; containerd
+// falls back to the registry itself last.
+type RegistryMirror struct {
+	Endpoint []string `yaml:"endpoint" json:"endpoint"`
+	// Rewrite maps a regular expression on the image's repository to its
+	// replacement, for a mirror that keeps images under other names.
+	Rewrite map[string]string `yaml:"rewrite" json:"rewrite,omitempty"`
+}
+
+// RegistryConfig is the TLS of one registry endpoint.
+type RegistryConfig struct {
+	TLS RegistryTLS `yaml:"tls" json:"tls"`
+}
+
+// RegistryTLS names files on the node (absolute paths k3s reads as they
+// are): the CA that signs the registry's certificate, and a client
+// certificate and key for registries that ask for one.
+type RegistryTLS struct {
+	CAFile             string `yaml:"caFile" json:"caFile,omitempty"`
+	CertFile           string `yaml:"certFile" json:"certFile,omitempty"`
+	KeyFile            string `yaml:"keyFile" json:"keyFile,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify,omitempty"`
 }
 
 // EtcdSnapshot is k3s's etcd snapshot schedule and retention.

@@ -76,6 +76,10 @@ type HelmComponent struct {
 	Version   string         `yaml:"version" json:"version"`
 	Namespace string         `yaml:"namespace" json:"namespace"`
 	Values    map[string]any `yaml:"values" json:"values,omitempty"`
+	// ChartFile is the chart's .tgz on the servers (absolute path, root's
+	// files only): the HelmChart then carries it (chartContent) and repo
+	// is not used, for clusters without a route to the chart repository.
+	ChartFile string `yaml:"chartFile" json:"chartFile,omitempty"`
 }
 
 // IsEnabled reports whether the component is installed (the default).
@@ -130,4 +134,21 @@ type Retention struct {
 	Daily   int `yaml:"daily" json:"daily"`
 	Weekly  int `yaml:"weekly" json:"weekly"`
 	Monthly int `yaml:"monthly" json:"monthly"`
+}
+
+// PlatformChart is one chart of the platform with its place in the file.
+type PlatformChart struct {
+	// Field is its path in the cluster file, as errors name it
+	// ("platform.metallb").
+	Field string
+	HelmComponent
+}
+
+// Charts lists the platform's charts, enabled or not, in a fixed order.
+func (p Platform) Charts() []PlatformChart {
+	return []PlatformChart{
+		{"platform.metallb", p.MetalLB},
+		{"platform.certManager", p.CertManager.HelmComponent},
+		{"platform.sealedSecrets", p.SealedSecrets},
+	}
 }

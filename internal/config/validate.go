@@ -63,6 +63,7 @@ func validateK3s(p *problems, c *Cluster) {
 		p.add("k3s.version", "%q is not a k3s release like v1.33.5+k3s1", k.Version)
 	}
 	validateRelease(p, c)
+	validateRegistries(p, c)
 	for _, arch := range SortedKeys(k.SHA256) {
 		field := "k3s.sha256." + arch
 		if !contains(Arches, arch) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -59,17 +60,19 @@ func validateSource(p *problems, field, s string) {
 }
 
 func validatePlatform(p *problems, c *Cluster) {
-	for field, h := range map[string]HelmComponent{
-		"platform.metallb":       c.Platform.MetalLB,
-		"platform.certManager":   c.Platform.CertManager.HelmComponent,
-		"platform.sealedSecrets": c.Platform.SealedSecrets,
-	} {
+	for _, h := range c.Platform.Charts() {
 		if !h.IsEnabled() {
 			continue
 		}
-		for name, v := range map[string]string{"chart": h.Chart, "repo": h.Repo, "version": h.Version, "namespace": h.Namespace} {
+		required := map[string]string{"chart": h.Chart, "version": h.Version, "namespace": h.Namespace}
+		if h.ChartFile == "" {
+			required["repo"] = h.Repo
+		} else if !isCleanAbs(h.ChartFile) {
+			p.add(h.Field+".chartFile", "%q must be a clean absolute path", h.ChartFile)
+		}
+		for name, v := range required {
 			if v == "" {
-				p.add(field+"."+name, "is required while the component is enabled")
+				p.add(h.Field+"."+name, "is required while the component is enabled")
 			}
 		}
 	}
@@ -141,3 +144,7 @@ func labelsNodesCanCarry(c *Cluster) map[string]bool {
 	}
 	return out
 }
+
+// isCleanAbs reports whether s is an absolute path with nothing to clean
+// (no "..", ".", "//" or trailing "/"), so the path read is the one written.
+func isCleanAbs(s string) bool { return strings.HasPrefix(s, "/") && path.Clean(s) == s }

@@ -68,17 +68,20 @@ type EnsureResult struct {
 	BinaryChanged bool
 	ImagesChanged bool
 	ConfigChanged bool
-	UnitChanged   bool
-	Restarted     bool
+	// RegistriesChanged: registries.yaml written or removed.
+	RegistriesChanged bool
+	UnitChanged       bool
+	Restarted         bool
 }
 
 // Changed reports whether anything on the node changed.
 func (r EnsureResult) Changed() bool {
-	return r.BinaryChanged || r.ImagesChanged || r.ConfigChanged || r.UnitChanged
+	return r.BinaryChanged || r.ImagesChanged || r.ConfigChanged || r.RegistriesChanged || r.UnitChanged
 }
 
 // Ensure brings k3s to the cluster file (joining as j says, from
-// DecideJoin): the binary (and air-gap images), config.yaml and the unit,
+// DecideJoin): the binary (and air-gap images), config.yaml, registries.yaml
+// and the unit,
 // enabled and active.
 //
 // It first stages every change without touching what k3s reads (stage). With
@@ -110,7 +113,8 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 	}
 	rolls := m.rolls()
 	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
-		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged), zap.Bool("unit_file", res.UnitChanged),
+		zap.Bool("images", res.ImagesChanged), zap.Bool("config", res.ConfigChanged),
+		zap.Bool("registries", res.RegistriesChanged), zap.Bool("unit_file", res.UnitChanged),
 		zap.Bool("pending", pending), zap.Bool("in_turn", rolls))
 	if rolls {
 		err = m.restartInTurn(ctx, c)

@@ -2,6 +2,7 @@ package k3s
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/plan"
@@ -25,6 +26,10 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 	if err != nil {
 		return plan.Step{}, err
 	}
+	regs, err := RenderRegistries(c)
+	if err != nil {
+		return plan.Step{}, err
+	}
 	unit := UnitName(n.Role)
 	step := plan.Step{
 		Name:    "k3s",
@@ -34,9 +39,14 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 				release.BinaryPath, rel.BinaryLoc, checksumSource(rel))},
 			{Description: "write k3s config", File: &plan.File{Path: ConfigPath, Mode: "0600", Content: string(cfg)}},
 			{Description: "install unit " + unit, File: &plan.File{Path: "/etc/systemd/system/" + unit, Mode: "0644", Content: string(UnitFile(n.Role))}},
-			{Description: "enable and start " + unit + "; restart it when the binary, config or unit changed",
+			{Description: "enable and start " + unit + "; restart it when the binary, config, registries or unit changed",
 				Commands: []string{"systemctl enable " + unit, "systemctl restart " + unit}},
 		},
+	}
+	if regs != nil {
+		// Before the unit and the restart, which PlanLive finds last.
+		a := plan.Action{Description: "write k3s registry mirrors", File: &plan.File{Path: RegistriesPath, Mode: "0600", Content: string(regs)}}
+		step.Actions = slices.Insert(step.Actions, 2, a)
 	}
 	if n.Role == config.RoleServer && len(c.Servers()) > 1 {
 		step.Notes = append(step.Notes, "once this server is an etcd member, a restart waits its turn: the other voters healthy, no other server restarting (Lease kube-system/nodeagent-k3s-restart); the new binary, config and unit are staged first and put in place only inside the turn")

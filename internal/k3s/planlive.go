@@ -19,7 +19,7 @@ import (
 
 // PlanLive is what Ensure would change on this host now: the same step as
 // Plan, its actions narrowed to what differs from what is installed (the
-// binary's hash, config.yaml key by key, the unit file). It only reads; the
+// binary's hash, config.yaml key by key, registries.yaml, the unit file). It only reads; the
 // token is compared but never shown.
 //
 // The join keys are those a joined node keeps; on a node that has not
@@ -65,6 +65,23 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 		note(ConfigPath + " up to date")
 	}
 
+	regs, err := RenderRegistries(m.cluster)
+	if err != nil {
+		return step, err
+	}
+	regsSame, err := registriesUpToDate(m.root, regs)
+	switch {
+	case err != nil:
+		return step, err
+	case regsSame && regs != nil:
+		note(RegistriesPath + " up to date")
+	case regs == nil && !regsSame:
+		add(plan.Action{Description: "remove " + RegistriesPath + ": nodeagent wrote it and k3s.registries is empty now"})
+	case regs != nil:
+		add(fresh[2])
+	}
+	unitAction, restartAction := fresh[len(fresh)-2], fresh[len(fresh)-1]
+
 	unitSame, err := m.unitUpToDate()
 	if err != nil {
 		return step, err
@@ -72,10 +89,10 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 	if unitSame {
 		note("unit " + UnitName(m.node.Role) + " up to date")
 	} else {
-		add(fresh[2])
+		add(unitAction)
 	}
 
-	m.planRestart(&step, changed, fresh[3])
+	m.planRestart(&step, changed, restartAction)
 	return step, ctx.Err()
 }
 

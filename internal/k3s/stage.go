@@ -14,8 +14,10 @@ import (
 type change struct {
 	release *release.Staged
 	config  []byte
-	unit    []byte
-	res     EnsureResult
+	// registries is registries.yaml, or nil for none (nodeagent's removed).
+	registries []byte
+	unit       []byte
+	res        EnsureResult
 }
 
 // stage prepares the change for join j: the token is read first, so a node
@@ -40,6 +42,13 @@ func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
 		return nil, err
 	}
 	c.res.ConfigChanged = !same
+	if c.registries, err = RenderRegistries(m.cluster); err != nil {
+		return nil, err
+	}
+	if same, err = registriesUpToDate(m.root, c.registries); err != nil {
+		return nil, err
+	}
+	c.res.RegistriesChanged = !same
 	unit := UnitName(m.node.Role)
 	have, err := m.services.InstalledUnit(unit)
 	if err != nil {
@@ -50,13 +59,16 @@ func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
 }
 
 // commit puts c in place: the binary and images (renames of verified
-// files), config.yaml, the unit (systemd reloads it) and its enablement.
+// files), config.yaml, registries.yaml, the unit (systemd reloads it) and its enablement.
 // Each write is a no-op for what is already installed.
 func (m *Manager) commit(ctx context.Context, c *change) error {
 	if err := c.release.Commit(); err != nil {
 		return fmt.Errorf("installing k3s %s: %w", m.cluster.K3s.Version, err)
 	}
 	if _, err := WriteConfig(m.root, c.config); err != nil {
+		return err
+	}
+	if _, err := WriteRegistries(m.root, c.registries); err != nil {
 		return err
 	}
 	unit := UnitName(m.node.Role)

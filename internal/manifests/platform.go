@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"encoding/base64"
 	"maps"
 	"net/netip"
 	"strconv"
@@ -66,10 +67,20 @@ func certManagerValues(version string) map[string]any {
 func (r *renderer) helmChart(h config.HelmComponent, defaults map[string]any) {
 	spec := map[string]any{
 		"chart":           h.Chart,
-		"repo":            h.Repo,
 		"version":         h.Version,
 		"targetNamespace": h.Namespace,
 		"createNamespace": true,
+	}
+	switch content, ok := r.in.ChartContent[h.Chart]; {
+	case h.ChartFile == "":
+		spec["repo"] = h.Repo
+	case ok:
+		// helm-controller installs the chart it carries and fetches
+		// nothing: repo stays out, chart and version say what it is.
+		spec["chartContent"] = base64.StdEncoding.EncodeToString(content)
+	case !r.in.WithoutChartContent:
+		r.fail("chart %s: the content of its chartFile %s was not read", h.Chart, h.ChartFile)
+		return
 	}
 	values := mergeValues(defaults, h.Values)
 	if len(values) > 0 {

@@ -59,8 +59,21 @@ func (a app) selector() map[string]string { return map[string]string{LabelName: 
 
 // renderer holds the state of one Render call.
 type renderer struct {
-	c *config.Cluster
-	b *builder
+	c  *config.Cluster
+	in Inputs
+	b  *builder
+}
+
+// Inputs are what rendering needs besides the cluster file: bytes read
+// from the node by the caller, so that Render itself reads no file.
+type Inputs struct {
+	// ChartContent holds, by chart name (HelmComponent.Chart), the .tgz of
+	// each enabled platform component with a chartFile
+	// (chartfile.ForCluster reads and checks them).
+	ChartContent map[string][]byte
+	// WithoutChartContent renders such a component's HelmChart without its
+	// content, for an analysis of the set that never applies it (capacity).
+	WithoutChartContent bool
 }
 
 var appRenderers = map[string]func(*renderer, app){
@@ -79,9 +92,13 @@ var appRenderers = map[string]func(*renderer, app){
 }
 
 // Render returns every object of the cluster in apply order. Disabled
-// platform components and workloads render nothing.
-func Render(c *config.Cluster) (Set, error) {
-	r := &renderer{c: c, b: &builder{labels: map[string]string{
+// platform components and workloads render nothing. A cluster whose
+// platform names a chartFile needs RenderWith and the file's content.
+func Render(c *config.Cluster) (Set, error) { return RenderWith(c, Inputs{}) }
+
+// RenderWith is Render with the inputs read from the node.
+func RenderWith(c *config.Cluster, in Inputs) (Set, error) {
+	r := &renderer{c: c, in: in, b: &builder{labels: map[string]string{
 		LabelManagedBy: ManagedBy,
 		LabelPartOf:    c.Metadata.Name,
 	}}}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/plan"
 )
 
@@ -15,7 +16,7 @@ func TestClusterPlanShowsManifestsAndCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, show := range []bool{false, true} {
-		p, err := ClusterPlan(&f.Cluster, show)
+		p, err := ClusterPlan(f, host.NewRoot(t.TempDir()), show)
 		if err != nil {
 			t.Fatal(err)
 		}

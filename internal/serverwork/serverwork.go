@@ -27,9 +27,12 @@ const leaseWait = 2 * time.Minute
 type Config struct {
 	Log     *zap.Logger
 	Cluster *config.Cluster
-	Node    config.Node
-	Root    host.Root
-	Clock   host.Clock
+	// File is the file Cluster was read from, for errors at its lines (a
+	// chart file that is not the chart it names); nil: errors without.
+	File  *config.File
+	Node  config.Node
+	Root  host.Root
+	Clock host.Clock
 	// EtcdEndpoint and EtcdTLSDir override k3s's defaults (tests).
 	EtcdEndpoint, EtcdTLSDir string
 	// EtcdClientPort is the port of another server's etcd client URL
@@ -92,7 +95,11 @@ func (p *Work) WaitQuorum(ctx context.Context, status func(string)) error {
 // if quorum is lost. Objects whose kinds a chart has not installed yet stay
 // pending; the daemon's next pass applies them.
 func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
-	set, err := manifests.Render(p.cfg.Cluster)
+	in, _, err := chartInputs(p.cfg.Root, p.clusterFile())
+	if err != nil {
+		return fmt.Errorf("chart files: %w", err)
+	}
+	set, err := manifests.RenderWith(p.cfg.Cluster, in)
 	if err != nil {
 		return fmt.Errorf("rendering manifests: %w", err)
 	}
@@ -134,6 +141,14 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	}
 	p.record(rec, err)
 	return err
+}
+
+// clusterFile is the cluster file the work was configured with.
+func (p *Work) clusterFile() *config.File {
+	if p.cfg.File != nil {
+		return p.cfg.File
+	}
+	return &config.File{Cluster: *p.cfg.Cluster, Source: "cluster file"}
 }
 
 // recordReport tallies an apply report into the record status shows.
