@@ -24,6 +24,7 @@ type Cluster struct {
 	Metrics    Metrics             `yaml:"metrics" json:"metrics"`
 	Platform   Platform            `yaml:"platform" json:"platform"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
+	Proxy      Proxy               `yaml:"proxy" json:"proxy"`
 }
 
 // Time sync policies.

@@ -40,6 +40,7 @@ func (f *File) validate() []FieldError {
 	validateFirewall(p, c)
 	validatePlatform(p, c)
 	validateWorkloads(p, c)
+	validateProxy(p, c)
 	validateMetrics(p, c)
 	validateStrings(p, f.lines)
 	if ts := c.Preflight.TimeSync; ts != TimeSyncWait && ts != TimeSyncWarn {
