@@ -29,6 +29,8 @@ const (
 	// http block (`include /data/nginx/custom/http[.]conf`). It must live in
 	// the /data volume, so an init container writes the one include line.
 	npmHTTPInclude = "/data/nginx/custom/http.conf"
+	// proxyIncludeLine is what the init container writes there.
+	proxyIncludeLine = "include " + ProxyConfigDir + "/*.conf;"
 )
 
 // ProxyConfigMapName is the ConfigMap with the rendered server blocks.
@@ -83,8 +85,8 @@ func (r *renderer) proxyHosts(a app, tmpl *corev1.PodTemplateSpec) {
 	// The image's own shell writes the include, so no second image is pulled;
 	// the glob still matches nothing if the hosts are removed later and a
 	// persistent /data keeps the file.
-	script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' '# Written by nodeagent at each start: the proxy hosts of the cluster file.' 'include %s/*.conf;' > %s",
-		path.Dir(npmHTTPInclude), ProxyConfigDir, npmHTTPInclude)
+	script := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' '# Written by nodeagent at each start: the proxy hosts of the cluster file.' '%s' > %s",
+		path.Dir(npmHTTPInclude), proxyIncludeLine, npmHTTPInclude)
 	spec.InitContainers = append(spec.InitContainers, corev1.Container{
 		Name:            "proxy-hosts-include",
 		Image:           main.Image,

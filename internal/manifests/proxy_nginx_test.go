@@ -62,7 +62,14 @@ func TestProxyConfigWithRealNginx(t *testing.T) {
 	conf = strings.ReplaceAll(conf, ProxyTLSDir, filepath.Join(dir, "tls"))
 	conf = strings.ReplaceAll(conf, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", httpPort))
 	conf = strings.ReplaceAll(conf, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", httpsPort))
-	write(t, filepath.Join(dir, "proxy-hosts.conf"), conf)
+	// The ConfigMap's layout (the key a link into ..data) behind the line
+	// the init container writes into npm's custom/http.conf.
+	cmDir := filepath.Join(dir, "configmap")
+	write(t, filepath.Join(cmDir, "..data", ProxyConfigKey), conf)
+	if err := os.Symlink(filepath.Join("..data", ProxyConfigKey), filepath.Join(cmDir, ProxyConfigKey)); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "custom", "http.conf"), strings.ReplaceAll(proxyIncludeLine, ProxyConfigDir, cmDir)+"\n")
 	certDir := filepath.Join(dir, "tls", "photos.home")
 	first := writeCert(t, certDir, "photos.home")
 	write(t, filepath.Join(dir, "nginx.conf"), fmt.Sprintf(`daemon off;
@@ -78,7 +85,7 @@ http {
     uwsgi_temp_path %[1]s/uwsgi;
     scgi_temp_path %[1]s/scgi;
     resolver 127.0.0.1;
-    include %[1]s/proxy-hosts.conf;
+    include %[1]s/custom/http[.]conf;
 }
 `, dir))
 
