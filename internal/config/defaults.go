@@ -90,6 +90,7 @@ func (f *File) applyDefaults() {
 	if pl.CertManager.Issuer.Type == IssuerCA {
 		setString(&pl.CertManager.Issuer.CASecretName, "homelab-ca")
 	}
+	c.applyProxyDefaults()
 }
 
 // setHelm fills the chart coordinates the defaults were tested with.

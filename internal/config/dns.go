@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -14,8 +15,8 @@ type DNSRecord struct {
 }
 
 // LocalRecords returns the local records, sorted by name: one per exposed
-// service (<name>.<localDomain> → its LoadBalancer address) and the extra
-// dns.records. Duplicate names are kept; validation reports them.
+// service (<name>.<localDomain> → its LoadBalancer address), one per proxy
+// host (→ nginx-proxy-manager's address) and the extra dns.records. Duplicate names are kept; validation reports them.
 //
 // This is the one place records are made: a feature that adds names (proxy
 // hosts pointing at nginx-proxy-manager) appends here, and validation and
@@ -28,6 +29,13 @@ func (c *Cluster) LocalRecords() []DNSRecord {
 			name, field = n, "dns.names."+s.Workload
 		}
 		out = append(out, DNSRecord{Name: c.DNS.qualify(name), Address: s.Address, Field: field})
+	}
+	proxy := c.ProxyRecords()
+	for i, h := range c.Proxy.Hosts {
+		if addr, ok := proxy[h.Host]; ok {
+			delete(proxy, h.Host) // a repeated host is proxy validation's error, not a second record
+			out = append(out, DNSRecord{Name: h.Host, Address: addr, Field: fmt.Sprintf("proxy.hosts[%d].host", i)})
+		}
 	}
 	for _, name := range SortedKeys(c.DNS.Records) {
 		out = append(out, DNSRecord{Name: c.DNS.qualify(name), Address: c.DNS.Records[name], Field: "dns.records." + name})

@@ -13,6 +13,7 @@ func TestLocalRecordsHomelab(t *testing.T) {
 	}
 	f.DNS.Records = map[string]string{"nas": "10.0.0.20", "printer.lan": "10.0.0.30"}
 	f.DNS.Names = map[string]string{"home-assistant": "ha"}
+	f.Proxy.Hosts = []ProxyHost{{Host: "photos.home", To: "immich-server"}, {Host: "photos.home", To: "beszel"}}
 	want := []DNSRecord{
 		{"beszel.home", "10.0.0.104", "network.loadBalancer.addresses.beszel"},
 		{"filebrowser.home", "10.0.0.103", "network.loadBalancer.addresses.filebrowser"},
@@ -20,6 +21,7 @@ func TestLocalRecordsHomelab(t *testing.T) {
 		{"immich.home", "10.0.0.101", "network.loadBalancer.addresses.immich-server"},
 		{"nas.home", "10.0.0.20", "dns.records.nas"},
 		{"nginx-proxy-manager.home", "10.0.0.100", "network.loadBalancer.addresses.nginx-proxy-manager"},
+		{"photos.home", "10.0.0.100", "proxy.hosts[0].host"},
 		{"pihole.home", "10.0.0.53", "network.loadBalancer.addresses.pihole"},
 		{"printer.lan", "10.0.0.30", "dns.records.printer.lan"},
 	}

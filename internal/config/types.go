@@ -25,6 +25,7 @@ type Cluster struct {
 	Platform   Platform            `yaml:"platform" json:"platform"`
 	DNS        DNS                 `yaml:"dns" json:"dns"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
+	Proxy      Proxy               `yaml:"proxy" json:"proxy"`
 }
 
 // Time sync policies.

@@ -41,6 +41,7 @@ func (f *File) validate() []FieldError {
 	validatePlatform(p, c)
 	validateWorkloads(p, c)
 	validateDNS(p, c)
+	validateProxy(p, c)
 	validateMetrics(p, c)
 	validateStrings(p, f.lines)
 	if ts := c.Preflight.TimeSync; ts != TimeSyncWait && ts != TimeSyncWarn {

@@ -66,7 +66,8 @@ func (s *serverClient) apply(ctx context.Context, u *unstructured.Unstructured, 
 	return err
 }
 
-// TestDryRunEveryObject sends every object of the homelab to a real
+// TestDryRunEveryObject sends every object of the homelab (as built in, and
+// with proxy hosts declared) to a real
 // kube-apiserver (v1.37) with the chart CRDs installed: namespaces for real,
 // everything else as a server-side-apply dry run, which runs the API's full
 // validation (and defaulting) of each kind.
@@ -81,7 +82,7 @@ func TestDryRunEveryObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	set := render(t, homelab(t))
+	set := append(render(t, homelab(t)), render(t, withProxyHosts(t))...)
 	for _, o := range set {
 		// Objects of the later phases need their namespace to exist; a
 		// dry-run namespace is not stored.

@@ -33,17 +33,38 @@
 //     stock k3s/containerd only grants to privileged containers, so this one
 //     container is privileged; a device plugin would allow less but adds a
 //     component the architecture does not have.
+//   - nginx-proxy-manager's two replicas serve the same proxy hosts and
+//     certificates because both come from the cluster file, not from npm's
+//     database: the hosts of proxy.hosts are rendered into one ConfigMap of
+//     nginx server blocks that every replica mounts (read-only, outside /data
+//     and /etc/nginx/conf.d, which npm's start scripts rewrite and chown: a
+//     read-only file there stops the container), and an init container
+//     writes the include line into /data/nginx/custom/http.conf, the file
+//     npm's nginx.conf includes at the end of its http block. Each TLS host
+//     has a cert-manager Certificate whose Secret every replica mounts;
+//     ssl_certificate names it through a variable, so nginx reads it at each
+//     handshake and serves a renewal without a reload (about 1.2 ms more
+//     worker CPU per full handshake, measured on x86 with nginx 1.22: nothing
+//     at a homelab's rate). proxy_pass goes through a variable too, so
+//     Service names are resolved per request by npm's resolver and a missing
+//     Service does not stop nginx. A hash of the configuration on the pod
+//     template rolls both replicas on a change.
+//     Not a shared MySQL database, which npm supports: npm writes a host's
+//     nginx file only in the replica that served the UI request, so the other
+//     replica's nginx stays stale until it restarts; both replicas would run
+//     the Let's Encrypt renewals; and the database would be one more single
+//     point of failure on one node.
 //
 // Known limits, reported rather than hidden:
 //
 //   - nginx-proxy-manager and pihole keep their state in the pod (emptyDir)
 //     unless given storage, and two replicas cannot share one ReadWriteOnce
-//     volume: each replica has its own proxy hosts / gravity database. Real
-//     HA for them needs a shared database (NPM supports MySQL), which the
-//     architecture does not have. For pihole, settings and local records
-//     are identical by construction (above); what stays per replica is the
-//     gravity database (adlists, allow/deny lists and groups added in the
-//     web UI: Pi-hole v6 has no FTLCONF_ setting for them), the query log
+//     volume: each replica has its own npm database / gravity database. What
+//     npm's replicas must agree on is declared instead (see above); hosts
+//     made in npm's UI stay in one replica. For pihole, settings and local
+//     records are identical by construction (above); what stays per replica
+//     is the gravity database (adlists, allow/deny lists and groups added in
+//     the web UI: Pi-hole v6 has no FTLCONF_ setting for them), the query log
 //     and statistics, and the client list.
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
 //     workloads with one (beszel, immich-postgres) cannot move after a

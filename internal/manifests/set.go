@@ -106,11 +106,9 @@ func YAML(objs []*unstructured.Unstructured) ([]byte, error) {
 // kindOrder sorts kinds within a phase so that what a kind refers to exists
 // before it (a PVC's PersistentVolume, a pod's Service account of names).
 var kindOrder = map[string]int{
-	"Namespace": 0, "HelmChart": 1, "IPAddressPool": 2, "L2Advertisement": 3, "ClusterIssuer": 4,
-	"PersistentVolume": 5, "PersistentVolumeClaim": 6, "Service": 7,
-	"Deployment": 8, "StatefulSet": 9, "DaemonSet": 10, "CronJob": 11,
-	// A ConfigMap before the pods that read it as environment.
-	"ConfigMap": 4,
+	"Namespace": 0, "HelmChart": 1, "IPAddressPool": 2, "L2Advertisement": 3, "ClusterIssuer": 4, "Certificate": 5,
+	"PersistentVolume": 6, "PersistentVolumeClaim": 7, "ConfigMap": 8, "Service": 9,
+	"Deployment": 10, "StatefulSet": 11, "DaemonSet": 12, "CronJob": 13,
 }
 
 func (s Set) sort() {

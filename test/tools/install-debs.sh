@@ -7,6 +7,7 @@ packages=(
 	ufw iptables iproute2 kmod util-linux mount fdisk e2fsprogs xfsprogs dosfstools # firewall and disk labs
 	systemd debootstrap systemd-container dbus                                       # nspawn nodes, journald
 	lintian curl ca-certificates qemu-user-static                                    # the .deb and its arm64 build
+	nginx-core                                                                       # the proxy hosts' config under a real nginx
 )
 missing=()
 for p in "${packages[@]}"; do
