@@ -29,14 +29,20 @@
 //
 // Known limits, reported rather than hidden:
 //
-//   - nginx-proxy-manager and pihole keep their state in the pod (emptyDir)
-//     unless given storage, and two replicas cannot share one ReadWriteOnce
-//     volume: each replica has its own proxy hosts / gravity database. Real
-//     HA for them needs a shared database (NPM supports MySQL), which the
-//     architecture does not have.
+//   - No app keeps user state in an emptyDir (storage.go: a default size
+//     when the cluster file has none; emptyDirs only for the caches listed
+//     in ephemeralPaths). nginx-proxy-manager and pihole are StatefulSets
+//     with one local-path volume per replica: their replicas do not share
+//     state (each has its own proxy hosts / gravity database). Real HA for
+//     them needs a shared database (NPM supports MySQL), which the
+//     architecture does not have. local-path volumes are on the SD cards and
+//     restic does not back them up (README "Where each app's data lives").
+//   - Probes (probes.go) use each app's own health check where it has one;
+//     home-assistant has none without a token, so its probe only proves the
+//     HTTP server and frontend answer.
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
-//     workloads with one (beszel, immich-postgres) cannot move after a
-//     failure, and home-assistant cannot follow the Zigbee stick to another
+//     workloads with one (beszel, immich-postgres, each replica of
+//     nginx-proxy-manager and pihole) cannot move after a failure, and home-assistant cannot follow the Zigbee stick to another
 //     node although the zigbee label does. The capacity analysis reports the
 //     first.
 //   - Which images run as non-root with a read-only root is in profiles,
