@@ -42,9 +42,9 @@
 //     HTTP server and frontend answer.
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
 //     workloads with one (beszel, immich-postgres, each replica of
-//     nginx-proxy-manager and pihole) cannot move after a failure, and home-assistant cannot follow the Zigbee stick to another
-//     node although the zigbee label does. The capacity analysis reports the
-//     first.
+//     nginx-proxy-manager and pihole) cannot move after a failure, and
+//     home-assistant cannot follow the Zigbee stick to another node although
+//     the zigbee label does. The capacity analysis reports the first.
 //   - Which images run as non-root with a read-only root is in profiles,
 //     from the images' documentation; it is not tested against the images.
 package manifests
