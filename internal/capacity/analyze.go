@@ -65,6 +65,9 @@ type Failure struct {
 	Lost []string
 	// Pinned are pods held by a local-path volume on the failed node.
 	Pinned []string
+	// ServedBy are the replicas that keep a workload with a pinned replica
+	// serving ("pihole#2@pi4-2").
+	ServedBy []string
 	// Moved are pods rescheduled onto the remaining nodes.
 	Moved []Placement
 	// Unplaced are pods that could move but find no room.

@@ -59,8 +59,8 @@ func TestCheckIsAnalyzeOfTheRender(t *testing.T) {
 func TestPlacementRules(t *testing.T) {
 	hdd := map[string]string{"storage-type": "hdd"}
 	tests := map[string]Pod{
-		"nginx-proxy-manager":     {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true},
-		"pihole":                  {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true},
+		"nginx-proxy-manager":     {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true, Pinned: true},
+		"pihole":                  {Prefer: []string{"pi4-1", "pi4-2"}, Spread: true, Pinned: true},
 		"beszel":                  {Prefer: []string{"pi4-1"}, Pinned: true},
 		"beszel-agent":            {DaemonSet: true},
 		"immich-server":           {Require: hdd},
@@ -68,7 +68,7 @@ func TestPlacementRules(t *testing.T) {
 		"immich-postgres":         {Prefer: []string{"pi5"}, Pinned: true},
 		"immich-redis":            {Prefer: []string{"pi5"}},
 		"home-assistant":          {Require: map[string]string{"zigbee": "true"}, Pinned: true},
-		"filebrowser":             {Require: hdd},
+		"filebrowser":             {Require: hdd, Pinned: true},
 		"restic-backup":           {Require: hdd, Transient: true},
 		"postgres-backup":         {Require: hdd, Transient: true},
 	}

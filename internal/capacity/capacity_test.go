@@ -175,12 +175,24 @@ func TestCapacityProblems(t *testing.T) {
 	}{{
 		name: "SOFT replica without room after a failure",
 		mem:  map[string]string{"a": "2Gi", "b": "2Gi", "c": "1Gi"},
-		workloads: map[string]config.Workload{"pihole": {Image: "p", Replicas: 2, Prefer: []string{"a", "b"},
+		workloads: map[string]config.Workload{"immich-machine-learning": {Image: "m", Replicas: 2, Prefer: []string{"a", "b"},
 			Resources: config.Capacity{Memory: "1200Mi", CPU: "100m"}}},
 		warnings: []string{
-			"if a fails, pihole#1 (SOFT, needs 1200Mi/0.10cpu) does not fit on [b c]",
-			"if b fails, pihole#2 (SOFT, needs 1200Mi/0.10cpu) does not fit on [a c]",
+			"if a fails, immich-machine-learning#1 (SOFT, needs 1200Mi/0.10cpu) does not fit on [b c]",
+			"if b fails, immich-machine-learning#2 (SOFT, needs 1200Mi/0.10cpu) does not fit on [a c]",
 		},
+	}, {
+		// A StatefulSet replica is held by its volume, but the other
+		// replica serves: nothing to warn about.
+		name: "replicated state survives on the other node",
+		mem:  map[string]string{"a": "2Gi", "b": "2Gi", "c": "1Gi"},
+		workloads: map[string]config.Workload{"pihole": {Image: "p", Replicas: 2, Prefer: []string{"a", "b"},
+			Resources: config.Capacity{Memory: "1200Mi", CPU: "100m"}}},
+	}, {
+		name:      "single replica held by its volume",
+		mem:       map[string]string{"a": "2Gi", "b": "2Gi", "c": "1Gi"},
+		workloads: map[string]config.Workload{"beszel": {Image: "b", Prefer: []string{"a"}, Resources: config.Capacity{Memory: "100Mi", CPU: "100m"}}},
+		warnings:  []string{"if a fails, beszel cannot move although its rule is SOFT: its local-path volume is on a"},
 	}, {
 		name:      "HARD without room",
 		mem:       map[string]string{"a": "4Gi", "b": "4Gi", "c": "1Gi"},
@@ -228,18 +240,23 @@ func TestFailureOfHomelabNodes(t *testing.T) {
 	type outcome struct {
 		Quorum       bool
 		Lost, Pinned []string
+		ServedBy     []string
 		Moved        []string
 		Unplaced     []string
 	}
 	want := map[string]outcome{
-		"pi4-1": {Quorum: true, Pinned: []string{"beszel"}, Moved: []string{"pihole#1→pi4-2", "nginx-proxy-manager#1→pi4-2"}},
-		"pi4-2": {Quorum: true, Lost: []string{"home-assistant"}, Moved: []string{"pihole#2→pi4-1", "nginx-proxy-manager#2→pi4-1"}},
+		// The replicas of pihole and npm wait for their volume's node; the
+		// other replica keeps the service up.
+		"pi4-1": {Quorum: true, Pinned: []string{"pihole#1", "nginx-proxy-manager#1", "beszel"},
+			ServedBy: []string{"pihole#2@pi4-2", "nginx-proxy-manager#2@pi4-2"}},
+		"pi4-2": {Quorum: true, Lost: []string{"home-assistant"}, Pinned: []string{"pihole#2", "nginx-proxy-manager#2"},
+			ServedBy: []string{"pihole#1@pi4-1", "nginx-proxy-manager#1@pi4-1"}},
 		"pi5": {Quorum: true, Lost: []string{"immich-server", "filebrowser"}, Pinned: []string{"immich-postgres"},
 			Moved: []string{"immich-machine-learning→pi4-1", "immich-redis→pi4-2"}},
 	}
 	got := map[string]outcome{}
 	for _, f := range r.Failures {
-		o := outcome{Quorum: f.Quorum, Lost: f.Lost, Pinned: f.Pinned, Unplaced: f.Unplaced}
+		o := outcome{Quorum: f.Quorum, Lost: f.Lost, Pinned: f.Pinned, ServedBy: f.ServedBy, Unplaced: f.Unplaced}
 		for _, m := range f.Moved {
 			o.Moved = append(o.Moved, m.Pod.Name()+"→"+m.Node)
 		}

@@ -12,5 +12,8 @@
 //
 // local-path volumes bind to the node a pod first ran on, so SOFT workloads
 // with one (beszel, immich-postgres) cannot move after a failure: the
-// report names them as pinned rather than pretending they move.
+// report names them as pinned rather than pretending they move. A
+// replicated StatefulSet (nginx-proxy-manager, pihole: one volume per
+// replica) loses the replica on the failed node too, but the report names
+// the replica that keeps serving and does not warn.
 package capacity

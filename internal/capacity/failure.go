@@ -9,8 +9,9 @@ import (
 
 // fail replays the loss of node down: DaemonSet pods simply go, pods whose
 // HARD labels only down carries are lost, pods with a local-path volume on
-// down are held by it, and the rest are rescheduled onto the remaining
-// nodes in placement order.
+// down are held by it (a replicated workload keeps serving from a replica
+// elsewhere: no warning then), and the rest are rescheduled onto the
+// remaining nodes in placement order.
 func (r *Report) fail(down string, nodes []Node, placed []Placement) Failure {
 	f := Failure{Node: down}
 	var rest []Node
@@ -34,6 +35,12 @@ func (r *Report) fail(down string, nodes []Node, placed []Placement) Failure {
 			f.Lost = append(f.Lost, p.Pod.Name())
 		case p.Pod.Pinned:
 			f.Pinned = append(f.Pinned, p.Pod.Name())
+			if other, ok := survivor(p.Pod, down, placed); ok {
+				// A StatefulSet replica waits for its volume's node; the
+				// service goes on from the other replica's node.
+				f.ServedBy = append(f.ServedBy, other)
+				continue
+			}
 			if len(p.Pod.Require) == 0 {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("if %s fails, %s cannot move although its rule is SOFT: its local-path volume is on %s", down, p.Pod.Name(), down))
 			}
@@ -88,4 +95,15 @@ func countServers(nodes []Node) int {
 
 func receivedPods(t NodeTotal, moved []Placement) bool {
 	return slices.ContainsFunc(moved, func(p Placement) bool { return p.Node == t.Node.Name })
+}
+
+// survivor names a replica of p's workload that runs on a node other than
+// down, as "pod@node".
+func survivor(p Pod, down string, placed []Placement) (string, bool) {
+	for _, o := range placed {
+		if o.Pod.Workload == p.Workload && o.Node != down {
+			return o.Pod.Name() + "@" + o.Node, true
+		}
+	}
+	return "", false
 }

@@ -25,7 +25,7 @@ func (r *Report) String() string {
 	}
 	b.WriteString("\nSingle-node failures\n")
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOWN\tQUORUM\tLOST (HARD)\tHELD BY VOLUME\tMOVED\tNO ROOM\tFREE AFTER")
+	fmt.Fprintln(tw, "DOWN\tQUORUM\tLOST (HARD)\tHELD BY VOLUME\tSTILL SERVED BY\tMOVED\tNO ROOM\tFREE AFTER")
 	for _, f := range r.Failures {
 		var moved, free []string
 		for _, m := range f.Moved {
@@ -34,7 +34,7 @@ func (r *Report) String() string {
 		for _, t := range f.Nodes {
 			free = append(free, t.Node.Name+" "+formatUsage(t.Free()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Node, yesNo(f.Quorum), list(f.Lost), list(f.Pinned), list(moved), list(f.Unplaced), strings.Join(free, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Node, yesNo(f.Quorum), list(f.Lost), list(f.Pinned), list(f.ServedBy), list(moved), list(f.Unplaced), strings.Join(free, ", "))
 	}
 	tw.Flush()
 	for _, e := range r.Errors {

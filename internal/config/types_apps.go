@@ -117,7 +117,8 @@ type Workload struct {
 	Require map[string]string `yaml:"require" json:"require,omitempty"`
 	// Prefer is SOFT placement: nodes in order of preference.
 	Prefer []string `yaml:"prefer" json:"prefer,omitempty"`
-	// Storage is the size of a local-path volume, if the workload keeps state.
+	// Storage is the size of the local-path volume of a workload that keeps
+	// state (one per replica for StatefulSets); empty takes the app's default.
 	Storage    string            `yaml:"storage" json:"storage,omitempty"`
 	Schedule   string            `yaml:"schedule" json:"schedule,omitempty"`
 	SecretName string            `yaml:"secretName" json:"secretName,omitempty"`

@@ -32,9 +32,9 @@ type WorkloadSpec struct {
 }
 
 var workloadSpecs = map[string]WorkloadSpec{
-	"nginx-proxy-manager": {Kind: Deployment, Ports: []Port{
+	"nginx-proxy-manager": {Kind: StatefulSet, Ports: []Port{
 		{Name: "http", Port: 80, Protocol: "TCP"}, {Name: "https", Port: 443, Protocol: "TCP"}, {Name: "admin", Port: 81, Protocol: "TCP"}}},
-	"pihole": {Kind: Deployment, Ports: []Port{
+	"pihole": {Kind: StatefulSet, Ports: []Port{
 		{Name: "dns-tcp", Port: 53, Protocol: "TCP"}, {Name: "dns-udp", Port: 53, Protocol: "UDP"}, {Name: "http", Port: 80, Protocol: "TCP"}}},
 	"beszel":                  {Kind: Deployment, Ports: []Port{{Name: "http", Port: 8090, Protocol: "TCP"}}},
 	"beszel-agent":            {Kind: DaemonSet, HostPorts: []Port{{Name: "agent", Port: 45876, Protocol: "TCP"}}},

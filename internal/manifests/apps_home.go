@@ -15,7 +15,7 @@ const defaultHomeAssistantSize = "5Gi"
 // privileged) and its configuration on a local-path volume.
 func (r *renderer) homeAssistant(a app) {
 	ports := servicePorts(a.name)
-	c := withReadiness(container(a, nil, ports...), "http")
+	c := container(a, nil, ports...)
 	c.VolumeMounts = append(c.VolumeMounts,
 		corev1.VolumeMount{Name: "config", MountPath: "/config"},
 		corev1.VolumeMount{Name: "serial", MountPath: serialByID, ReadOnly: true},

@@ -42,7 +42,7 @@ func (r *renderer) immichServer(a app) {
 		env = append(env, corev1.EnvVar{Name: "IMMICH_MACHINE_LEARNING_ENABLED", Value: "false"})
 	}
 	env = append(env, secretEnv("DB_PASSWORD", r.postgresSecret(), postgresSecretKey))
-	c := withReadiness(container(a, env, ports...), "http")
+	c := container(a, env, ports...)
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "library", MountPath: "/data"})
 	r.hostPathVolume(a, "library", r.diskPath(a, "Library"))
 	r.deployment(a, podTemplate(a, []corev1.Volume{claimVolume("library", "library", false)}, c), true)
@@ -68,7 +68,7 @@ func (r *renderer) immichPostgres(a app) {
 		"PGDATA": "/var/lib/postgresql/data/pgdata",
 	}), secretEnv("POSTGRES_PASSWORD", r.postgresSecret(), postgresSecretKey))
 	a.w.SecretName = "" // referenced key by key above, not as envFrom
-	c := withReadiness(container(a, env, ports...), "postgres")
+	c := container(a, env, ports...)
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/var/lib/postgresql/data"})
 	size := a.w.Storage
 	if size == "" {
@@ -82,7 +82,7 @@ func (r *renderer) immichPostgres(a app) {
 // immichRedis is a cache: immich rebuilds its queues, so no volume.
 func (r *renderer) immichRedis(a app) {
 	ports := []corev1.ContainerPort{tcp("redis", redisPort)}
-	c := withReadiness(container(a, nil, ports...), "redis")
+	c := container(a, nil, ports...)
 	r.deployment(a, podTemplate(a, nil, c), false)
 	r.service(a, a.name, corev1.ServiceTypeClusterIP, ports, false)
 }

@@ -1,11 +1,13 @@
 package manifests
 
+// nginxProxyManager is a StatefulSet: each replica keeps its own proxy hosts
+// and certificates on a local-path volume (see the package doc).
 func (r *renderer) nginxProxyManager(a app) {
 	ports := servicePorts(a.name)
-	c := withReadiness(container(a, nil, ports...), "http")
-	vols := r.state(a, &c, "/data", "/etc/letsencrypt")
-	tmpl := podTemplate(a, vols, c)
+	c := container(a, nil, ports...)
+	stateMounts(&c, statePaths[a.name]...)
+	tmpl := podTemplate(a, nil, c)
 	r.proxyHosts(a, &tmpl)
-	r.deployment(a, tmpl, a.w.Storage != "")
+	r.replicatedSet(a, tmpl, stateTemplate(a))
 	r.exposed(a, ports)
 }

@@ -1,12 +1,13 @@
 package manifests
 
+// pihole is a StatefulSet: each replica keeps its own gravity database and
+// settings on a local-path volume (see the package doc).
 func (r *renderer) pihole(a app) {
 	ports := servicePorts(a.name)
 	c, hash := r.piholeConfig(a, container(a, nil, ports...))
-	c = withReadiness(c, "dns-tcp")
-	vols := r.state(a, &c, "/etc/pihole")
-	tmpl := podTemplate(a, vols, c)
+	stateMounts(&c, statePaths[a.name]...)
+	tmpl := podTemplate(a, nil, c)
 	tmpl.Annotations = map[string]string{ConfigHashAnnotation: hash}
-	r.deployment(a, tmpl, a.w.Storage != "")
+	r.replicatedSet(a, tmpl, stateTemplate(a))
 	r.exposed(a, ports)
 }

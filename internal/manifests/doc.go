@@ -57,20 +57,25 @@
 //
 // Known limits, reported rather than hidden:
 //
-//   - nginx-proxy-manager and pihole keep their state in the pod (emptyDir)
-//     unless given storage, and two replicas cannot share one ReadWriteOnce
-//     volume: each replica has its own npm database / gravity database. What
-//     npm's replicas must agree on is declared instead (see above); hosts
-//     made in npm's UI stay in one replica. For pihole, settings and local
-//     records are identical by construction (above); what stays per replica
-//     is the gravity database (adlists, allow/deny lists and groups added in
-//     the web UI: Pi-hole v6 has no FTLCONF_ setting for them), the query log
-//     and statistics, and the client list.
+//   - No app keeps user state in an emptyDir (storage.go: a default size
+//     when the cluster file has none; emptyDirs only for the caches listed
+//     in ephemeralPaths). nginx-proxy-manager and pihole are StatefulSets
+//     with one local-path volume per replica, so their replicas do not share
+//     state: what they must agree on is declared instead (see above). Hosts
+//     made in npm's UI stay in one replica. For pihole, what stays per
+//     replica is the gravity database (adlists, allow/deny lists and groups
+//     added in the web UI: Pi-hole v6 has no FTLCONF_ setting for them), the
+//     query log and statistics, and the client list. local-path volumes are
+//     on the SD cards and restic does not back them up (README "Where each
+//     app's data lives").
+//   - Probes (probes.go) use each app's own health check where it has one;
+//     home-assistant has none without a token, so its probe only proves the
+//     HTTP server and frontend answer.
 //   - local-path volumes bind to the node a pod first ran on, so SOFT
-//     workloads with one (beszel, immich-postgres) cannot move after a
-//     failure, and home-assistant cannot follow the Zigbee stick to another
-//     node although the zigbee label does. The capacity analysis reports the
-//     first.
+//     workloads with one (beszel, immich-postgres, each replica of
+//     nginx-proxy-manager and pihole) cannot move after a failure, and
+//     home-assistant cannot follow the Zigbee stick to another node although
+//     the zigbee label does. The capacity analysis reports the first.
 //   - Which images run as non-root with a read-only root is in profiles,
 //     from the images' documentation; it is not tested against the images.
 package manifests

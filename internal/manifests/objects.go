@@ -43,7 +43,23 @@ func (r *renderer) deployment(a app, tmpl corev1.PodTemplateSpec, rwoVolume bool
 // statefulSet renders a with its headless governing Service.
 func (r *renderer) statefulSet(a app, tmpl corev1.PodTemplateSpec, claims []corev1.PersistentVolumeClaim, governing string, ports []corev1.ContainerPort) {
 	r.service(a, governing, corev1.ServiceTypeClusterIP, ports, true)
-	r.b.add(PhaseWorkloads, &appsv1.StatefulSet{
+	r.b.add(PhaseWorkloads, statefulSetObject(a, tmpl, claims, governing, ""))
+}
+
+// replicatedSet renders a replicated app with state as a StatefulSet: the
+// claim templates give each replica a volume of its own, and the replicas
+// start, stop and get replaced in parallel, so a replica whose volume's node
+// is down does not hold back the other (OrderedReady would wait for #0
+// before starting #1). The policy is immutable, which is why the single-
+// replica StatefulSets keep the default.
+func (r *renderer) replicatedSet(a app, tmpl corev1.PodTemplateSpec, claims []corev1.PersistentVolumeClaim) {
+	governing := a.name + "-headless"
+	r.service(a, governing, corev1.ServiceTypeClusterIP, nil, true)
+	r.b.add(PhaseWorkloads, statefulSetObject(a, tmpl, claims, governing, appsv1.ParallelPodManagement))
+}
+
+func statefulSetObject(a app, tmpl corev1.PodTemplateSpec, claims []corev1.PersistentVolumeClaim, governing string, policy appsv1.PodManagementPolicyType) *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{
 		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
 		ObjectMeta: a.meta(a.name),
 		Spec: appsv1.StatefulSetSpec{
@@ -52,8 +68,9 @@ func (r *renderer) statefulSet(a app, tmpl corev1.PodTemplateSpec, claims []core
 			Selector:             &metav1.LabelSelector{MatchLabels: a.selector()},
 			Template:             tmpl,
 			VolumeClaimTemplates: claims,
+			PodManagementPolicy:  policy,
 		},
-	})
+	}
 }
 
 // exposed renders the app's LoadBalancer Service on its configured address,
@@ -154,10 +171,6 @@ func claimVolume(name, claim string, readOnly bool) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly},
 	}}
-}
-
-func emptyDir(name string) corev1.Volume {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
 // cronJob renders a job that never runs twice at once and keeps a few

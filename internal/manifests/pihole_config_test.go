@@ -12,17 +12,17 @@ import (
 	"github.com/nodeagent/nodeagent/internal/config"
 )
 
-// piholeObjects returns the rendered pihole ConfigMap and Deployment.
-func piholeObjects(t *testing.T, set Set) (corev1.ConfigMap, appsv1.Deployment) {
+// piholeObjects returns the rendered pihole ConfigMap and StatefulSet.
+func piholeObjects(t *testing.T, set Set) (corev1.ConfigMap, appsv1.StatefulSet) {
 	t.Helper()
 	var cm corev1.ConfigMap
-	var d appsv1.Deployment
+	var d appsv1.StatefulSet
 	for _, o := range set {
 		var into any
 		switch o.Key() {
 		case "ConfigMap/network/pihole":
 			into = &cm
-		case "Deployment/network/pihole":
+		case "StatefulSet/network/pihole":
 			into = &d
 		default:
 			continue
@@ -32,7 +32,7 @@ func piholeObjects(t *testing.T, set Set) (corev1.ConfigMap, appsv1.Deployment) 
 		}
 	}
 	if cm.Name == "" || d.Name == "" {
-		t.Fatal("no pihole ConfigMap or Deployment rendered")
+		t.Fatal("no pihole ConfigMap or StatefulSet rendered")
 	}
 	return cm, d
 }

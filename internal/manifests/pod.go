@@ -92,7 +92,8 @@ func spread(a app) []corev1.TopologySpreadConstraint {
 }
 
 // container is the app's main container with image, requests, environment
-// (config env sorted, then fixed env) and the Secret as envFrom.
+// (config env sorted, then fixed env), the Secret as envFrom and the app's
+// probes (probes.go).
 func container(a app, env []corev1.EnvVar, ports ...corev1.ContainerPort) corev1.Container {
 	var all []corev1.EnvVar
 	for _, k := range config.SortedKeys(a.w.Env) {
@@ -110,7 +111,7 @@ func container(a app, env []corev1.EnvVar, ports ...corev1.ContainerPort) corev1
 	if a.w.SecretName != "" {
 		c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: a.w.SecretName}}}}
 	}
-	return c
+	return withHealth(a, c)
 }
 
 // podTemplate wraps containers with the app's placement and the pod-level

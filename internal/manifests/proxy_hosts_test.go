@@ -38,8 +38,8 @@ func find(t testing.TB, set Set, key string) *unstructured.Unstructured {
 
 func npmTemplate(t testing.TB, set Set) corev1.PodTemplateSpec {
 	t.Helper()
-	u := find(t, set, "Deployment/network/nginx-proxy-manager")
-	var d appsv1.Deployment
+	u := find(t, set, "StatefulSet/network/nginx-proxy-manager")
+	var d appsv1.StatefulSet
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &d); err != nil {
 		t.Fatal(err)
 	}

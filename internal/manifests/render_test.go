@@ -60,7 +60,7 @@ func TestLBAddressChangesOnlyItsObjects(t *testing.T) {
 	}
 	// Every address is also a local DNS record: pihole's ConfigMap and its
 	// pod template (the ConfigMap's hash) change with it.
-	dns := []string{"ConfigMap/network/pihole", "Deployment/network/pihole"}
+	dns := []string{"ConfigMap/network/pihole", "StatefulSet/network/pihole"}
 	base := byKey(t, render(t, homelab(t)))
 	for _, tc := range tests {
 		t.Run(tc.workload+"="+tc.address, func(t *testing.T) {

@@ -35,7 +35,7 @@ var profiles = map[string]profile{
 	"immich-redis": {user: ptr.To[int64](999), readOnlyRoot: true, writable: []string{"/data"}, why: "non-root (valkey uid 999), read-only root"},
 	"home-assistant": {privileged: true,
 		why: "root, privileged: opening the Zigbee tty needs a device cgroup rule that stock k3s only grants privileged containers"},
-	"filebrowser": {user: ptr.To[int64](1000), readOnlyRoot: true, writable: []string{"/database", "/config", "/tmp"},
+	"filebrowser": {user: ptr.To[int64](1000), readOnlyRoot: true, writable: []string{"/config", "/tmp"},
 		why: "non-root (uid 1000 owns /mnt/hd1/Files), read-only root"},
 	// restic must read every file of the disk whatever its owner: root with
 	// only CAP_DAC_READ_SEARCH, not full root.
