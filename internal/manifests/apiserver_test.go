@@ -67,16 +67,13 @@ func (s *serverClient) apply(ctx context.Context, u *unstructured.Unstructured, 
 }
 
 // TestDryRunEveryObject sends every object of the homelab to a real
-// kube-apiserver (v1.37) with the chart CRDs installed: namespaces for real,
-// everything else as a server-side-apply dry run, which runs the API's full
-// validation (and defaulting) of each kind.
+// kube-apiserver (v1.37) with the real chart CRDs installed (see
+// installChartCRDs): namespaces for real, everything else as a
+// server-side-apply dry run, which runs the API's full validation (and
+// defaulting) of each kind.
 func TestDryRunEveryObject(t *testing.T) {
 	srv := kube.Get(t)
-	crds, err := os.ReadFile("testdata/crds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.InstallCRDs(t, crds)
+	installChartCRDs(t, srv)
 	client := newServerClient(t, srv.RestConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
