@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -46,7 +47,7 @@ func newServerClient(t *testing.T, cfg *rest.Config) *serverClient {
 	return &serverClient{dyn: dyn, mapper: restmapper.NewDiscoveryRESTMapper(groups)}
 }
 
-// apply server-side applies u; dryRun asks the apiserver to run admission
+// apply server-side applies u, strictly; dryRun asks the apiserver to run admission
 // and validation without storing anything.
 func (s *serverClient) apply(ctx context.Context, u *unstructured.Unstructured, dryRun bool) error {
 	gvk := u.GroupVersionKind()
@@ -58,11 +59,20 @@ func (s *serverClient) apply(ctx context.Context, u *unstructured.Unstructured, 
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		ri = s.dyn.Resource(m.Resource).Namespace(u.GetNamespace())
 	}
-	opts := metav1.ApplyOptions{FieldManager: "nodeagent-test", Force: true}
+	data, err := u.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	// Strict: a field the schema does not declare is an error here. The
+	// apply engine sends no fieldValidation, and the server's default only
+	// warns and drops such a field, so a misspelt field would silently do
+	// nothing in the cluster.
+	force := true
+	opts := metav1.PatchOptions{FieldManager: "nodeagent-test", Force: &force, FieldValidation: "Strict"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	_, err = ri.Apply(ctx, u.GetName(), u, opts)
+	_, err = ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
 	return err
 }
 
