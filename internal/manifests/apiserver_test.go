@@ -63,10 +63,9 @@ func (s *serverClient) apply(ctx context.Context, u *unstructured.Unstructured, 
 	if err != nil {
 		return err
 	}
-	// Strict: a field the schema does not declare is an error here. The
-	// apply engine sends no fieldValidation, and the server's default only
-	// warns and drops such a field, so a misspelt field would silently do
-	// nothing in the cluster.
+	// Strict: a field the schema does not declare is an error here,
+	// whatever the server's default for the engine's requests (which name
+	// no fieldValidation) would do with it.
 	force := true
 	opts := metav1.PatchOptions{FieldManager: "nodeagent-test", Force: &force, FieldValidation: "Strict"}
 	if dryRun {
