@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/apply"
@@ -125,7 +126,9 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		if report.Stopped {
 			return fmt.Errorf("apply stopped: %w", quorum.ErrNoQuorum)
 		}
-		return report.Err()
+		// After the apply, so the namespaces exist; a pod waiting for its
+		// Secret starts once it is there.
+		return errors.Join(report.Err(), p.generateSecrets(ctx, client, objs))
 	})
 	var held *apply.HeldError
 	if errors.As(err, &held) {
@@ -133,6 +136,16 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		rec.By, rec.HeldBy, err = held.Holder, held.Holder, nil
 	}
 	p.record(rec, err)
+	return err
+}
+
+// generateSecrets creates the missing generated Secrets the objects need.
+func (p *Work) generateSecrets(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) error {
+	needs, err := manifests.RequiredSecrets(p.cfg.Cluster, objs)
+	if err != nil {
+		return err
+	}
+	_, err = GenerateSecrets(ctx, client, needs, p.log)
 	return err
 }
 
