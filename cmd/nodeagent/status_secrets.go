@@ -33,7 +33,11 @@ func writeSecrets(b *strings.Builder, states []manifests.SecretState) {
 	b.WriteString("\n")
 	for _, s := range states {
 		if p := s.Problem(); p != "" {
-			fmt.Fprintf(b, "          - %s\n            fix: %s\n", p, s.Fix())
+			command, hint := s.Fix()
+			fmt.Fprintf(b, "          - %s\n            fix: %s\n", p, command)
+			if hint != "" {
+				fmt.Fprintf(b, "                 # %s\n", hint)
+			}
 		}
 	}
 }
@@ -65,7 +69,11 @@ func secretChecks(ctx context.Context, g *cli.Globals, f *config.File, n config.
 	var out []preflight.Check
 	for _, s := range states {
 		if p := s.Problem(); p != "" {
-			out = append(out, preflight.Check{Name: "secrets", Severity: preflight.SeverityWarning, Message: p, Fix: s.Fix()})
+			command, hint := s.Fix()
+			if hint != "" {
+				command += "  # " + hint
+			}
+			out = append(out, preflight.Check{Name: "secrets", Severity: preflight.SeverityWarning, Message: p, Fix: command})
 		}
 	}
 	return out

@@ -72,18 +72,18 @@ var secretRoles = []secretRole{
 		source: SecretGenerated, create: randomHowTo},
 	{role: "beszel-agent", workload: "beszel-agent", keys: []string{"KEY"}, source: SecretExternal,
 		create: func(n SecretNeed, seal sealer) (string, string) {
-			return seal.pipe(fmt.Sprintf("kubectl -n %s create secret generic %s --from-literal=KEY='<hub public key>'", n.Namespace, n.Name)),
+			return seal.pipe(n.Name, fmt.Sprintf("kubectl -n %s create secret generic %s --from-literal=KEY='<hub public key>'", n.Namespace, n.Name)),
 				"the public key beszel's hub shows under Add System"
 		}},
 	{role: "restic-b2", workload: "restic-backup", keys: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "RESTIC_REPOSITORY"},
 		source: SecretExternal,
 		create: func(n SecretNeed, seal sealer) (string, string) {
-			return seal.pipe(fmt.Sprintf("kubectl -n %s create secret generic %s --from-env-file=<file>", n.Namespace, n.Name)),
-				"<file> (mode 0600, delete it afterwards) has the lines RESTIC_REPOSITORY=s3:<B2 S3 endpoint>/<bucket>, RESTIC_PASSWORD=<repository password>, AWS_ACCESS_KEY_ID=<B2 keyID>, AWS_SECRET_ACCESS_KEY=<B2 applicationKey>"
+			return seal.pipe(n.Name, fmt.Sprintf("kubectl -n %s create secret generic %s --from-env-file=<file>", n.Namespace, n.Name)),
+				"<file> (mode 0600, delete it after): RESTIC_REPOSITORY=s3:<B2 endpoint>/<bucket>, RESTIC_PASSWORD=…, AWS_ACCESS_KEY_ID=<keyID>, AWS_SECRET_ACCESS_KEY=<applicationKey>"
 		}},
 	{role: "issuer-ca", issuer: true, keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, source: SecretExternal,
 		create: func(n SecretNeed, seal sealer) (string, string) {
-			return seal.pipe(fmt.Sprintf("kubectl -n %s create secret tls %s --cert=<ca.crt> --key=<ca.key>", n.Namespace, n.Name)),
+			return seal.pipe(n.Name, fmt.Sprintf("kubectl -n %s create secret tls %s --cert=<ca.crt> --key=<ca.key>", n.Namespace, n.Name)),
 				"the CA's certificate and key in PEM, e.g. mkcert's rootCA.pem and rootCA-key.pem (mkcert -CAROOT)"
 		}},
 }
@@ -91,21 +91,21 @@ var secretRoles = []secretRole{
 // randomHowTo creates a generated Secret by hand, for who wants to choose
 // the value: a random one read from a pipe, never typed into argv.
 func randomHowTo(n SecretNeed, seal sealer) (string, string) {
-	return seal.pipe(fmt.Sprintf("openssl rand -hex 32 | tr -d '\\n' | kubectl -n %s create secret generic %s --from-file=%s=/dev/stdin", n.Namespace, n.Name, n.Keys[0])),
+	return seal.pipe(n.Name, fmt.Sprintf("openssl rand -hex 32 | tr -d '\\n' | kubectl -n %s create secret generic %s --from-file=%s=/dev/stdin", n.Namespace, n.Name, n.Keys[0])),
 		"nodeagent generates it when missing; it never changes an existing one"
 }
 
 // genericHowTo is for a Secret no role knows.
 func genericHowTo(n SecretNeed, seal sealer) (string, string) {
 	if len(n.Keys) == 0 {
-		return seal.pipe(fmt.Sprintf("kubectl -n %s create secret generic %s --from-env-file=<file>", n.Namespace, n.Name)),
+		return seal.pipe(n.Name, fmt.Sprintf("kubectl -n %s create secret generic %s --from-env-file=<file>", n.Namespace, n.Name)),
 			"<file> has one KEY=value line per variable the workload reads"
 	}
 	cmd := fmt.Sprintf("kubectl -n %s create secret generic %s", n.Namespace, n.Name)
 	for _, k := range n.Keys {
 		cmd += fmt.Sprintf(" --from-file=%s=<file with the value>", k)
 	}
-	return seal.pipe(cmd), ""
+	return seal.pipe(n.Name, cmd), ""
 }
 
 // sealer turns a kubectl create into a sealed one when the cluster runs
@@ -115,7 +115,9 @@ type sealer struct {
 	namespace string
 }
 
-func (s sealer) pipe(create string) string {
+// pipe seals create's output into <name>.sealed.yaml, the file to keep.
+func (s sealer) pipe(name, create string) string {
+	file := name + ".sealed.yaml"
 	if !s.enabled {
 		return create
 	}
@@ -124,7 +126,7 @@ func (s sealer) pipe(create string) string {
 		// kubeseal looks for the controller in kube-system unless told.
 		flags = " --controller-namespace " + s.namespace
 	}
-	return create + " --dry-run=client -o yaml | kubeseal" + flags + " -o yaml > <name>.sealed.yaml && kubectl apply -f <name>.sealed.yaml"
+	return create + " --dry-run=client -o yaml | kubeseal" + flags + " -o yaml > " + file + " && kubectl apply -f " + file
 }
 
 // secretRef is one reference to a Secret from an object.

@@ -68,15 +68,14 @@ func (s SecretState) Problem() string {
 	return fmt.Sprintf("%s %s, blocks %s", s.String(), what, strings.Join(s.Blocks, ", "))
 }
 
-// Fix says how to create a missing Secret, or to add its missing keys.
-func (s SecretState) Fix() string {
+// Fix says how to create a missing Secret, or to add its missing keys: a
+// command line with placeholders and where their values come from.
+func (s SecretState) Fix() (command, hint string) {
 	if len(s.MissingKeys) > 0 {
-		return fmt.Sprintf("add the key (kubectl -n %s edit secret %s, or recreate it: %s)", s.Namespace, s.Name, s.Create)
+		return fmt.Sprintf("kubectl -n %s edit secret %s", s.Namespace, s.Name),
+			"add " + strings.Join(s.MissingKeys, ", ") + ": nodeagent never changes an existing Secret"
 	}
-	if s.Hint == "" {
-		return s.Create
-	}
-	return s.Create + "  # " + s.Hint
+	return s.Create, s.Hint
 }
 
 // SecretCounts tallies states for a one-line summary.

@@ -149,10 +149,10 @@ func TestSecretHowTos(t *testing.T) {
 		byName[n.Name] = n
 	}
 	want := map[string]string{
-		"restic-b2":       "kubectl -n backup create secret generic restic-b2 --from-env-file=<file> --dry-run=client -o yaml | kubeseal -o yaml > <name>.sealed.yaml && kubectl apply -f <name>.sealed.yaml",
-		"homelab-ca":      "kubectl -n cert-manager create secret tls homelab-ca --cert=<ca.crt> --key=<ca.key> --dry-run=client -o yaml | kubeseal -o yaml > <name>.sealed.yaml && kubectl apply -f <name>.sealed.yaml",
-		"beszel-agent":    "kubectl -n monitoring create secret generic beszel-agent --from-literal=KEY='<hub public key>' --dry-run=client -o yaml | kubeseal -o yaml > <name>.sealed.yaml && kubectl apply -f <name>.sealed.yaml",
-		"immich-postgres": "openssl rand -hex 32 | tr -d '\\n' | kubectl -n immich create secret generic immich-postgres --from-file=password=/dev/stdin --dry-run=client -o yaml | kubeseal -o yaml > <name>.sealed.yaml && kubectl apply -f <name>.sealed.yaml",
+		"restic-b2":       "kubectl -n backup create secret generic restic-b2 --from-env-file=<file> --dry-run=client -o yaml | kubeseal -o yaml > restic-b2.sealed.yaml && kubectl apply -f restic-b2.sealed.yaml",
+		"homelab-ca":      "kubectl -n cert-manager create secret tls homelab-ca --cert=<ca.crt> --key=<ca.key> --dry-run=client -o yaml | kubeseal -o yaml > homelab-ca.sealed.yaml && kubectl apply -f homelab-ca.sealed.yaml",
+		"beszel-agent":    "kubectl -n monitoring create secret generic beszel-agent --from-literal=KEY='<hub public key>' --dry-run=client -o yaml | kubeseal -o yaml > beszel-agent.sealed.yaml && kubectl apply -f beszel-agent.sealed.yaml",
+		"immich-postgres": "openssl rand -hex 32 | tr -d '\\n' | kubectl -n immich create secret generic immich-postgres --from-file=password=/dev/stdin --dry-run=client -o yaml | kubeseal -o yaml > immich-postgres.sealed.yaml && kubectl apply -f immich-postgres.sealed.yaml",
 	}
 	for name, cmd := range want {
 		if got := byName[name].Create; got != cmd {
