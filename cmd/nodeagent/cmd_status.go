@@ -237,6 +237,9 @@ func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
 	for _, f := range m.Failures {
 		fmt.Fprintf(b, "          - %s\n", f)
 	}
+	for _, g := range m.Generated {
+		fmt.Fprintf(b, "          - generated Secret %s\n", g)
+	}
 }
 
 // writeEtcd writes the quorum state and one line per member.

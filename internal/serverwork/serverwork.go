@@ -128,7 +128,9 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		}
 		// After the apply, so the namespaces exist; a pod waiting for its
 		// Secret starts once it is there.
-		return errors.Join(report.Err(), p.generateSecrets(ctx, client, objs))
+		var gerr error
+		rec.Generated, gerr = p.generateSecrets(ctx, client, objs)
+		return errors.Join(report.Err(), gerr)
 	})
 	var held *apply.HeldError
 	if errors.As(err, &held) {
@@ -140,13 +142,12 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 }
 
 // generateSecrets creates the missing generated Secrets the objects need.
-func (p *Work) generateSecrets(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) error {
+func (p *Work) generateSecrets(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) ([]string, error) {
 	needs, err := manifests.RequiredSecrets(p.cfg.Cluster, objs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = GenerateSecrets(ctx, client, needs, p.log)
-	return err
+	return GenerateSecrets(ctx, client, needs, p.log)
 }
 
 // recordReport tallies an apply report into the record status shows.
