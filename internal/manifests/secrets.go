@@ -148,14 +148,33 @@ type secretRef struct {
 // pulls without a missing one. Sorted by namespace and name.
 func RequiredSecrets(c *config.Cluster, objs []*unstructured.Unstructured) ([]SecretNeed, error) {
 	var refs []secretRef
+	provided := map[string]string{}
 	for _, u := range objs {
+		if isSecretSource(u) {
+			provided[u.GetNamespace()+"/"+u.GetName()] = u.GetKind() + "/" + u.GetName()
+		}
 		r, err := objectSecretRefs(c, u)
 		if err != nil {
 			return nil, err
 		}
 		refs = append(refs, r...)
 	}
-	return secretNeeds(c, refs), nil
+	needs := secretNeeds(c, refs)
+	for i, n := range needs {
+		// A Secret the objects bring along (the overlay's SealedSecret)
+		// is theirs to create: generating it first would make the
+		// sealed-secrets controller refuse to take it over.
+		if by, ok := provided[n.String()]; ok {
+			needs[i].Source, needs[i].Create, needs[i].Hint = SecretExternal, "kubectl -n "+n.Namespace+" describe "+by, "applied from "+by+"; its controller creates the Secret"
+		}
+	}
+	return needs, nil
+}
+
+// isSecretSource: a Secret, or a SealedSecret that becomes one.
+func isSecretSource(u *unstructured.Unstructured) bool {
+	gvk := u.GroupVersionKind()
+	return gvk.Group == "" && gvk.Kind == "Secret" || gvk.Group == "bitnami.com" && gvk.Kind == "SealedSecret"
 }
 
 func secretNeeds(c *config.Cluster, refs []secretRef) []SecretNeed {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
@@ -193,5 +194,22 @@ func TestAssessSecrets(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+// A Secret the objects bring along (a SealedSecret of the overlay) is never
+// generated: its controller would refuse to take a generated one over.
+func TestSealedSecretIsNotGenerated(t *testing.T) {
+	objs := render(t, homelab(t)).Objects()
+	sealed := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+		"metadata": map[string]any{"name": "immich-postgres", "namespace": "immich"}}}
+	needs, err := RequiredSecrets(homelab(t), append(objs, sealed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range needs {
+		if n.String() == "immich/immich-postgres" && (n.Generated() || !strings.Contains(n.Hint, "SealedSecret/immich-postgres")) {
+			t.Errorf("sealed immich-postgres: %+v, want external, from the SealedSecret", n)
+		}
 	}
 }
