@@ -31,7 +31,7 @@ func dialSystemd(ctx context.Context, g *cli.Globals) (*systemd.Manager, error) 
 func newDoctorCommand(g *cli.Globals, connect connectSystemd) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check that this machine can join: cluster file, identity, token, k3s release, kernel, clock, ufw, disk selectors",
+		Short: "Check that this machine can join: cluster file, identity, token, k3s release, kernel, clock, ufw, disk selectors; on a joined server, the Secrets the workloads need",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			checks := doctorChecks(cmd.Context(), g, connect)
@@ -90,5 +90,6 @@ func doctorChecks(ctx context.Context, g *cli.Globals, connect connectSystemd) [
 	a := agent.New(agent.Deps{Log: g.Log, File: f, Node: n, Root: g.HostRoot(), Runner: host.NewExecRunner(g.Log),
 		Clock: host.RealClock{}, Reporter: &agent.TerminalReporter{W: io.Discard}, Systemd: sd})
 	defer a.Close()
-	return append(out, a.Doctor(ctx)...)
+	out = append(out, a.Doctor(ctx)...)
+	return append(out, secretChecks(ctx, g, f, n)...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/manifests"
 	"github.com/nodeagent/nodeagent/internal/release"
 	"github.com/nodeagent/nodeagent/internal/serverwork"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
@@ -27,8 +28,10 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 		Use:   "status",
 		Short: "One screen: what the daemon does now, k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
 		Long: `status shows this node: what the daemon does now, k3s, etcd quorum (on a
-server), labels, disks, the last manifests apply, the firewall and the last
-errors.
+server), labels, disks, the last manifests apply, the Secrets the workloads
+need (on a server: each missing one with the workloads it blocks and how to
+create it; random ones nodeagent generates show as "will be generated"), the
+firewall and the last errors.
 
 With --cluster, run on a server, it shows every node of the cluster in one
 table, read through the server's kubeconfig and etcd: role (from the Node's
@@ -67,6 +70,9 @@ registered".`,
 				if r.Etcd, err = p.Etcd(cmd.Context()); err != nil {
 					r.Problems = append(r.Problems, "etcd: "+err.Error())
 				}
+				if r.Secrets, err = p.Secrets(cmd.Context()); err != nil {
+					r.Problems = append(r.Problems, "secrets: "+err.Error())
+				}
 			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -88,6 +94,9 @@ type statusScreen struct {
 	agent.StatusReport
 	Etcd   *serverwork.EtcdStatus `json:"etcd,omitempty"`
 	Daemon *agent.Live            `json:"daemon,omitempty"`
+	// Secrets are the Secrets the workloads need (on a server), with
+	// their keys and state, never a value.
+	Secrets []manifests.SecretState `json:"secrets,omitempty"`
 }
 
 // writeDaemon writes what the daemon does now, and since when.
@@ -127,6 +136,7 @@ func writeStatus(w io.Writer, r statusScreen) {
 		fmt.Fprintf(&b, "disk      %s %s\n", d.MountPoint, state)
 	}
 	writeManifests(&b, r.Manifests)
+	writeSecrets(&b, r.Secrets)
 	f := r.Firewall
 	fmt.Fprintf(&b, "firewall  managed: %v, active: %v, owned rules: %d, drift: %d\n", f.Managed, f.Active, f.OwnedRules, f.Drift)
 	writeErrors(&b, r.LastErrors)
@@ -226,6 +236,9 @@ func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
 	b.WriteString("\n")
 	for _, f := range m.Failures {
 		fmt.Fprintf(b, "          - %s\n", f)
+	}
+	for _, g := range m.Generated {
+		fmt.Fprintf(b, "          - generated Secret %s\n", g)
 	}
 }
 

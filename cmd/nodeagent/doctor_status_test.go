@@ -158,6 +158,8 @@ func TestStatusShowsTheLastManifestsApply(t *testing.T) {
 		{child.ApplyRecord{At: at, By: "pi4-1", Objects: 3, Counts: map[string]int{"unchanged": 2, "failed": 1},
 			Failures: []string{"Deployment/pihole/pihole: failed: boom"}},
 			[]string{"manifests 2026-12-02 03:00:00 by pi4-1: 3 objects (1 failed, 2 unchanged)", "- Deployment/pihole/pihole: failed: boom"}},
+		{child.ApplyRecord{At: at, By: "pi4-1", Objects: 1, Counts: map[string]int{"unchanged": 1}, Generated: []string{"immich/immich-postgres"}},
+			[]string{"by pi4-1: 1 objects (1 unchanged)\n          - generated Secret immich/immich-postgres"}},
 		{child.ApplyRecord{At: at, By: "pi4-2", HeldBy: "pi4-2"}, []string{"pi4-2 held the apply lease and applied"}},
 		{child.ApplyRecord{At: at, By: "pi4-1", Error: "rendering manifests: x"}, []string{"by pi4-1: FAILED: rendering manifests: x"}},
 	} {

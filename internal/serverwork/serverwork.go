@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/apply"
@@ -132,7 +133,11 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		if report.Stopped {
 			return fmt.Errorf("apply stopped: %w", quorum.ErrNoQuorum)
 		}
-		return report.Err()
+		// After the apply, so the namespaces exist; a pod waiting for its
+		// Secret starts once it is there.
+		var gerr error
+		rec.Generated, gerr = p.generateSecrets(ctx, client, objs)
+		return errors.Join(report.Err(), gerr)
 	})
 	var held *apply.HeldError
 	if errors.As(err, &held) {
@@ -149,6 +154,15 @@ func (p *Work) clusterFile() *config.File {
 		return p.cfg.File
 	}
 	return &config.File{Cluster: *p.cfg.Cluster, Source: "cluster file"}
+}
+
+// generateSecrets creates the missing generated Secrets the objects need.
+func (p *Work) generateSecrets(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) ([]string, error) {
+	needs, err := manifests.RequiredSecrets(p.cfg.Cluster, objs)
+	if err != nil {
+		return nil, err
+	}
+	return GenerateSecrets(ctx, client, needs, p.log)
 }
 
 // recordReport tallies an apply report into the record status shows.

@@ -31,6 +31,8 @@ type ApplyRecord struct {
 	// the apply as a whole.
 	Stopped bool   `json:"stopped,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Generated names the Secrets this apply generated ("namespace/name").
+	Generated []string `json:"generated,omitempty"`
 }
 
 // SaveApplyRecord writes the record atomically, readable by root only.
