@@ -111,7 +111,8 @@ func (f *chartFixture) installJob(t *testing.T, version string, complete bool) {
 	t.Helper()
 	ctx := context.Background()
 	jobs := f.srv.Client().BatchV1().Jobs(f.chart.Namespace)
-	err := jobs.Delete(ctx, installJobName(f.chart.Name), metav1.DeleteOptions{})
+	bg := metav1.DeletePropagationBackground // no garbage collector to take an orphan finalizer off
+	err := jobs.Delete(ctx, installJobName(f.chart.Name), metav1.DeleteOptions{PropagationPolicy: &bg})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -310,8 +311,12 @@ func (w *webhook) register(t *testing.T, f *chartFixture) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The probe goes to the namespace uniqueName made (f.ns without "na-"):
+	// f.ns itself comes with the apply, and admission first checks that the
+	// namespace exists.
 	probe := f.pools(t, "bad")[0]
-	ri := dyn.Resource(poolResource(f.group)).Namespace(f.ns)
+	probe.SetNamespace(strings.TrimPrefix(f.ns, "na-"))
+	ri := dyn.Resource(poolResource(f.group)).Namespace(probe.GetNamespace())
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, last = ri.Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
