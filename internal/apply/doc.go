@@ -11,6 +11,18 @@
 //   - defers objects whose kind is not served yet (a chart installs its CRD
 //     after its HelmChart is applied), waits for the kind with a deadline and
 //     reports them as pending, not failed, so the next reconcile retries them;
+//   - applies an object of a kind a chart brings (Options.Charts, from
+//     manifests.ChartGroups: metallb.io, cert-manager.io, bitnami.com) only
+//     once k3s's helm controller has installed that chart: its install Job
+//     kube-system/helm-install-<chart> is Complete and was made for the
+//     chart's version and repo. Until then, and while the apiserver cannot
+//     call one of the chart's admission webhooks (failurePolicy Fail and no
+//     controller answering yet: an InternalError "failed calling webhook"),
+//     the object waits under the same deadline as a kind, retried with
+//     backoff, and is reported pending with the reason ("waiting for chart
+//     metallb's webhook ipaddresspoolvalidationwebhook.metallb.io"). A
+//     webhook that answers and denies is a failure with its message, and so
+//     is a chart whose install Job failed (chartwait.go);
 //   - lists each kind once per pass (objects labelled as nodeagent's) and
 //     skips the apply of an object whose live copy already is what the
 //     apply would make it: every value nodeagent sets is there, and

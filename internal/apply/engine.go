@@ -40,9 +40,19 @@ type Options struct {
 	// CRDTimeout bounds the wait for applied CRDs to be Established.
 	CRDTimeout time.Duration
 	// KindTimeout bounds the wait for a kind that is not served yet (its
-	// CRD comes with a chart) before its objects are reported pending.
+	// CRD comes with a chart), for a chart's install and for its webhooks
+	// to answer, before the objects waiting are reported pending.
 	KindTimeout time.Duration
-	// PollInterval is how often CRD status and discovery are re-read.
+	// Charts names, by API group, the k3s HelmChart whose install brings
+	// the group's kinds and the webhooks that admit them
+	// (manifests.ChartGroups). Objects of such a group are applied once
+	// the chart's install Job succeeded, and a webhook of the chart that
+	// cannot be called yet is waited for, not taken for a failure
+	// (chartwait.go).
+	Charts map[string]types.NamespacedName
+	// PollInterval is how often CRD status and discovery are re-read;
+	// the wait for kinds, charts and webhooks starts at it and backs off
+	// to eight times it.
 	PollInterval time.Duration
 	// Workers is how many objects of one step are applied concurrently.
 	Workers int

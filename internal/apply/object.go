@@ -61,7 +61,9 @@ func (e *Engine) mappedResource(gvk schema.GroupVersionKind, namespace string) (
 // the apply would make it (upToDate) and the last apply of u did not fail.
 // The resourceVersion read before the apply tells created / configured /
 // unchanged apart: an apply that changes nothing leaves it as it was.
-func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, known liveObjects) (res Result, deferred bool) {
+// An object of a chart's kinds is applied only once the chart is installed,
+// and a webhook of the chart that cannot be called defers it (chartwait.go).
+func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, known liveObjects, charts *installs) (res Result, deferred bool) {
 	res = newResult(u)
 	ri, gvr, deferred, err := e.mappedResource(u.GroupVersionKind(), u.GetNamespace())
 	if deferred {
@@ -81,26 +83,40 @@ func (e *Engine) applyOne(ctx context.Context, u *unstructured.Unstructured, kno
 		res.Outcome, res.UID = Unchanged, string(live.GetUID())
 		return res, false
 	}
-	return e.serverSideApply(ctx, ri, u, live), false
+	chart, gated := e.chartOf(u)
+	if gated {
+		if ok, outcome, reason := charts.check(ctx, e, chart); !ok {
+			res.Outcome, res.Reason = outcome, reason
+			return res, outcome == Pending
+		}
+	}
+	res, err = e.serverSideApply(ctx, ri, u, live)
+	if hook, ok := unreachableWebhook(err); ok && gated {
+		res.Outcome, res.Reason = Pending, fmt.Sprintf("waiting for chart %s's webhook %s", chart.Name, hook)
+		return res, true
+	}
+	return res, false
 }
 
-func (e *Engine) serverSideApply(ctx context.Context, ri dynamic.ResourceInterface, u, live *unstructured.Unstructured) Result {
+// serverSideApply returns, beside the result, the apiserver's error when
+// the apply failed.
+func (e *Engine) serverSideApply(ctx context.Context, ri dynamic.ResourceInterface, u, live *unstructured.Unstructured) (Result, error) {
 	res := newResult(u)
 	data, err := u.MarshalJSON()
 	if err != nil {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("encoding: %v", err)
-		return res
+		return res, nil
 	}
 	force := e.force.has(u)
 	after, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
 	if list, ok := conflicts(err); ok {
 		res.Outcome, res.Conflicts, res.Reason = Conflict, list, conflictReason(list)
-		return res
+		return res, nil
 	}
 	if err != nil {
 		res.Outcome, res.Reason = Failed, err.Error()
-		return res
+		return res, err
 	}
 	res.UID = string(after.GetUID())
 	switch {
@@ -111,7 +127,7 @@ func (e *Engine) serverSideApply(ctx context.Context, ri dynamic.ResourceInterfa
 	default:
 		res.Outcome = Configured
 	}
-	return res
+	return res, nil
 }
 
 // liveObject returns the live object, nil when it does not exist, from the

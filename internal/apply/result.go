@@ -20,7 +20,8 @@ const (
 	Configured Outcome = "configured"
 	Unchanged  Outcome = "unchanged"
 	// Pending objects were not applied this time and will be retried: their
-	// kind is not served yet, or the run stopped because quorum was lost.
+	// kind is not served yet, their chart is not installed or its webhook
+	// does not answer yet, or the run stopped because quorum was lost.
 	Pending Outcome = "pending"
 	// Conflict objects have a field another field manager owns; nothing of
 	// them was changed.
@@ -63,7 +64,8 @@ type Report struct {
 	// Stopped is set when the run stopped early because quorum was lost.
 	Stopped bool
 	// Waited is the time spent waiting for the cluster: CRDs to be
-	// Established, chart kinds to be served (k3s's work, not the apply's).
+	// Established, chart kinds to be served, charts to be installed and
+	// their webhooks to answer (k3s's work, not the apply's).
 	Waited time.Duration
 }
 

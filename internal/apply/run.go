@@ -26,6 +26,8 @@ type run struct {
 	known liveObjects
 	// waited is the time spent in waits for the cluster (Report.Waited).
 	waited time.Duration
+	// charts are the charts seen installed in this run.
+	charts installs
 }
 
 func (e *Engine) newRun(ctx context.Context, desired []*unstructured.Unstructured) *run {
@@ -137,7 +139,7 @@ func (r *run) applyIndex(ctx context.Context, i int, known liveObjects) {
 		r.stopAll([]int{i})
 		return
 	}
-	res, deferred := r.e.applyOne(ctx, r.desired[i], known)
+	res, deferred := r.e.applyOne(ctx, r.desired[i], known, &r.charts)
 	r.results[i] = res
 	r.e.retry.note(res)
 	if deferred {

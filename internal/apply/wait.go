@@ -60,17 +60,19 @@ func established(crd *unstructured.Unstructured) bool {
 	return false
 }
 
-// applyDeferred retries the objects whose kind was not served, re-reading
-// discovery every PollInterval up to KindTimeout. Those still unserved stay
-// pending for the next reconcile: a chart can take minutes to install its
-// CRDs, which is no failure.
+// applyDeferred retries the objects whose kind was not served, whose chart
+// was not installed or whose chart's webhook could not be called, re-reading
+// discovery on each try, from every PollInterval backing off to eight times
+// it, up to KindTimeout. Those still waiting stay pending for the next
+// reconcile: a chart can take minutes to install its CRDs and start the
+// controller behind its webhooks, which is no failure.
 func (r *run) applyDeferred(ctx context.Context) {
 	if len(r.deferred) == 0 {
 		return
 	}
 	waiting := r.deferred
-	r.e.log.Info("waiting for kinds to be served", zap.Int("objects", len(waiting)))
-	err := r.poll(ctx, r.e.opts.KindTimeout, func() bool {
+	r.e.log.Info("waiting for kinds, charts and webhooks", zap.Int("objects", len(waiting)))
+	err := r.pollBackoff(ctx, r.e.opts.KindTimeout, func() bool {
 		if !r.guard.check(true) {
 			r.stopAll(waiting)
 			return true
@@ -82,7 +84,8 @@ func (r *run) applyDeferred(ctx context.Context) {
 		return len(waiting) == 0
 	})
 	if err != nil {
-		r.e.log.Warn("kinds not served, objects left pending", zap.Int("objects", len(waiting)), zap.Error(err))
+		r.e.log.Warn("objects left pending", zap.Int("objects", len(waiting)),
+			zap.String("first", r.results[waiting[0]].Reason), zap.Error(err))
 	}
 }
 
@@ -90,20 +93,32 @@ func (r *run) applyDeferred(ctx context.Context) {
 func (r *run) poll(ctx context.Context, timeout time.Duration, done func() bool) error {
 	start := r.e.opts.Clock.Now()
 	defer func() { r.waited += r.e.opts.Clock.Now().Sub(start) }()
-	return r.e.poll(ctx, timeout, done)
+	return r.e.poll(ctx, timeout, 1, done)
 }
 
-// poll calls done every PollInterval until it returns true, the timeout
-// passes or ctx ends.
-func (e *Engine) poll(ctx context.Context, timeout time.Duration, done func() bool) error {
+// pollBackoff is poll with the interval doubling up to eight times
+// PollInterval: a try re-reads discovery and charts, and a chart takes
+// minutes.
+func (r *run) pollBackoff(ctx context.Context, timeout time.Duration, done func() bool) error {
+	start := r.e.opts.Clock.Now()
+	defer func() { r.waited += r.e.opts.Clock.Now().Sub(start) }()
+	return r.e.poll(ctx, timeout, 8, done)
+}
+
+// poll calls done every PollInterval, doubled after each call up to
+// maxFactor times PollInterval, until it returns true, the timeout passes
+// or ctx ends.
+func (e *Engine) poll(ctx context.Context, timeout time.Duration, maxFactor int, done func() bool) error {
 	deadline := e.opts.Clock.Now().Add(timeout)
-	timer := e.opts.Clock.NewTimer(e.opts.PollInterval)
+	interval := e.opts.PollInterval
+	timer := e.opts.Clock.NewTimer(interval)
 	defer timer.Stop()
 	for !done() {
 		if !e.opts.Clock.Now().Before(deadline) {
 			return fmt.Errorf("still waiting after %s", timeout)
 		}
-		timer.Reset(e.opts.PollInterval)
+		timer.Reset(interval)
+		interval = min(2*interval, time.Duration(maxFactor)*e.opts.PollInterval)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

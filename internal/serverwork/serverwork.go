@@ -221,6 +221,7 @@ func (p *Work) applyEngine() (*apply.Engine, error) {
 		Clock:          p.cfg.Clock,
 		Server:         p.cfg.Node.Name,
 		Servers:        serverNames(p.cfg.Cluster),
+		Charts:         manifests.ChartGroups(p.cfg.Cluster),
 	}, p.log)
 	if err != nil {
 		return nil, err

@@ -12,8 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 // crdKind names one permissive CRD.
@@ -109,14 +109,14 @@ func waitEstablished(ctx context.Context, cs apiextclient.Interface, name string
 	}
 }
 
-// simulateCharts polls the HelmCharts every 2s and installs the CRDs of
-// the simulated charts they name, until all are installed or ctx ends.
-func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, cs apiextclient.Interface) {
+// simulateCharts polls the HelmCharts every 2s, installs the CRDs of the
+// simulated charts they name and keeps each chart's install Job as
+// helm-controller would (helmjob.go), until ctx ends.
+func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, ext apiextclient.Interface, cs kubernetes.Interface) {
 	log := s.log.With(zap.String("component", "helm-simulation"))
-	gvr := schema.GroupVersionResource{Group: "helm.cattle.io", Version: "v1", Resource: "helmcharts"}
 	done := map[string]bool{}
-	for len(done) < len(chartCRDs) {
-		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+	for {
+		list, err := dyn.Resource(helmChartGVR).List(ctx, metav1.ListOptions{})
 		if err != nil && ctx.Err() == nil {
 			log.Warn("listing HelmCharts", zap.Error(err))
 		}
@@ -124,18 +124,26 @@ func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, cs a
 		if list != nil {
 			items = list.Items
 		}
-		for _, hc := range items {
+		for i := range items {
+			hc := &items[i]
+			installed := false
 			chart, _, _ := unstructured.NestedString(hc.Object, "spec", "chart")
 			for name, kinds := range chartCRDs {
-				if done[name] || !(strings.Contains(hc.GetName(), name) || strings.Contains(chart, name)) {
+				if !(strings.Contains(hc.GetName(), name) || strings.Contains(chart, name)) {
 					continue
 				}
-				if err := ensureCRDs(ctx, cs, kinds); err != nil {
-					log.Warn("installing simulated chart CRDs", zap.String("chart", name), zap.Error(err))
-					continue
+				if !done[name] {
+					if err := ensureCRDs(ctx, ext, kinds); err != nil {
+						log.Warn("installing simulated chart CRDs", zap.String("chart", name), zap.Error(err))
+						continue
+					}
+					log.Info("installed simulated chart CRDs", zap.String("chart", name))
+					done[name] = true
 				}
-				log.Info("installed simulated chart CRDs", zap.String("chart", name))
-				done[name] = true
+				installed = true
+			}
+			if err := syncInstallJob(ctx, cs, dyn, hc, installed); err != nil && ctx.Err() == nil {
+				log.Warn("imitating the helm install job", zap.String("chart", hc.GetName()), zap.Error(err))
 			}
 		}
 		select {

@@ -176,7 +176,7 @@ func (s *server) afterReady(ctx context.Context) {
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, helmCRDs) }); err != nil {
 		return
 	}
-	go s.simulateCharts(ctx, dyn, ext)
+	go s.simulateCharts(ctx, dyn, ext, cs)
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 1s to 10s.
