@@ -42,7 +42,7 @@ func TestStatusSecretLines(t *testing.T) {
 	})
 	var b strings.Builder
 	writeSecrets(&b, states)
-	want := `secrets   4 needed: 1 present, 1 will be generated, 2 MISSING
+	want := `secrets   5 needed: 1 present, 2 will be generated, 2 MISSING
           - backup/restic-b2 missing, blocks CronJob/restic-backup
             fix: kubectl -n backup create secret generic restic-b2 --from-env-file=<file> --dry-run=client -o yaml | kubeseal -o yaml > restic-b2.sealed.yaml && kubectl apply -f restic-b2.sealed.yaml
                  # <file> (mode 0600, delete it after): RESTIC_REPOSITORY=s3:<B2 endpoint>/<bucket>, RESTIC_PASSWORD=…, AWS_ACCESS_KEY_ID=<keyID>, AWS_SECRET_ACCESS_KEY=<applicationKey>

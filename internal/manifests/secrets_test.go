@@ -46,6 +46,7 @@ func TestRequiredSecretsOfTheHomelab(t *testing.T) {
 		"cert-manager/homelab-ca role=issuer-ca external keys=tls.crt,tls.key blocks=ClusterIssuer/homelab-ca",
 		"immich/immich-postgres role=immich-postgres generated keys=password blocks=CronJob/postgres-backup,Deployment/immich-server,StatefulSet/immich-postgres",
 		"monitoring/beszel-agent role=beszel-agent external keys=KEY blocks=DaemonSet/beszel-agent",
+		"network/pihole role=pihole generated keys=password blocks=StatefulSet/pihole",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("needs (-want +got):\n%s", diff)
@@ -76,23 +77,23 @@ func TestRequiredSecretsFollowTheConfig(t *testing.T) {
 		// keeps immich-postgres, which no longer matches the database's.
 		"immich/db role=immich-postgres generated keys=password blocks=Deployment/immich-server,StatefulSet/immich-postgres",
 		"immich/immich-postgres role= external keys=password blocks=CronJob/postgres-backup",
+		"network/pihole role=pihole generated keys=password blocks=StatefulSet/pihole",
 	}
 	if diff := cmp.Diff(want, summary(needs)); diff != "" {
 		t.Errorf("needs (-want +got):\n%s", diff)
 	}
 }
 
-// Any reference a later change adds is found: pihole reading its password
-// key by key (generated), a projected volume, an optional envFrom, an init
+// Any reference a later change adds is found: beside pihole's own password
+// (generated), a projected volume, an optional envFrom, an init
 // container's env, and a Secret volume with items.
 func TestRequiredSecretsFindEveryReference(t *testing.T) {
 	set := render(t, homelab(t))
 	for i, o := range set {
-		if o.Key() != "Deployment/network/pihole" {
+		if o.Key() != "StatefulSet/network/pihole" {
 			continue
 		}
 		spec := podSpecOf(t, o)
-		spec.Containers[0].Env = append(spec.Containers[0].Env, secretEnv("FTLCONF_webserver_api_password", "pihole", "password"))
 		spec.InitContainers = []corev1.Container{{Name: "init", Env: []corev1.EnvVar{secretEnv("TOKEN", "init-token", "token")}}}
 		spec.Volumes = append(spec.Volumes,
 			corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
@@ -112,11 +113,11 @@ func TestRequiredSecretsFindEveryReference(t *testing.T) {
 		}
 	}
 	want := []string{
-		"network/extra-env role= external keys= blocks=Deployment/pihole optional",
-		"network/init-token role= external keys=token blocks=Deployment/pihole",
-		"network/pihole role=pihole generated keys=password blocks=Deployment/pihole",
-		"network/ssh-keys role= external keys=id_ed25519 blocks=Deployment/pihole",
-		"network/tls-bundle role= external keys= blocks=Deployment/pihole",
+		"network/extra-env role= external keys= blocks=StatefulSet/pihole optional",
+		"network/init-token role= external keys=token blocks=StatefulSet/pihole",
+		"network/pihole role=pihole generated keys=password blocks=StatefulSet/pihole",
+		"network/ssh-keys role= external keys=id_ed25519 blocks=StatefulSet/pihole",
+		"network/tls-bundle role= external keys= blocks=StatefulSet/pihole",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("needs (-want +got):\n%s", diff)
@@ -191,6 +192,7 @@ func TestAssessSecrets(t *testing.T) {
 		"cert-manager/homelab-ca present ",
 		"immich/immich-postgres will be generated ",
 		"monitoring/beszel-agent missing monitoring/beszel-agent missing, blocks DaemonSet/beszel-agent",
+		"network/pihole will be generated ",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
