@@ -37,7 +37,10 @@
 //     (kube-system/nodeagent-inventory) and prunes inventory objects that are
 //     no longer rendered. An object that is not in the inventory, lacks the
 //     app.kubernetes.io/managed-by=nodeagent label or has another UID than the
-//     one nodeagent created is never deleted;
+//     one nodeagent created is never deleted. Namespaces, CRDs,
+//     PersistentVolumeClaims and PersistentVolumes are kept (reported as
+//     "kept" on every apply until deleted by hand): deleting them deletes
+//     what is in them;
 //   - keeps, beside the inventory, each server's overlay record: the keys of
 //     the overlay objects that server last applied. Servers' overlay
 //     directories may differ, and whichever holds the lease applies its own,

@@ -157,6 +157,58 @@ metadata: {name: released, namespace: NS}
 	}
 }
 
+// TestPruneKeepsVolumeClaims: a claim no longer rendered (an app whose
+// storage moved to a StatefulSet's per-replica claims) is kept and reported
+// on every apply while it exists; once deleted by hand, it leaves the
+// inventory. A ConfigMap that went with it is pruned.
+func TestPruneKeepsVolumeClaims(t *testing.T) {
+	srv := kube.Get(t)
+	ns := uniqueName(t, srv)
+	ctx := context.Background()
+	e := testEngine(t, srv, "inv-"+ns, Options{})
+	base := objects(t, ns, baseSet)
+	extra := objects(t, ns, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pihole-data, namespace: NS}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gone, namespace: NS}
+`)
+	mustApply(t, e, append(base[:len(base):len(base)], extra...))
+	pvcKey := "PersistentVolumeClaim/" + ns + "/pihole-data"
+	for i := range 2 {
+		r := mustApply(t, e, base)
+		want := map[string]Outcome{pvcKey: Kept}
+		if i == 0 {
+			want["ConfigMap/"+ns+"/gone"] = Pruned
+		}
+		for _, u := range base {
+			want[Key(u)] = Unchanged
+		}
+		checkOutcomes(t, r, want)
+		pvc, err := srv.Client().CoreV1().PersistentVolumeClaims(ns).Get(ctx, "pihole-data", metav1.GetOptions{})
+		if err != nil || pvc.DeletionTimestamp != nil {
+			t.Fatalf("apply %d: the claim was deleted (%v, %+v)", i, err, pvc)
+		}
+	}
+	if err := srv.Client().CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "pihole-data", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The claim may stay as terminating (no controller here removes its
+	// protection finalizer): gone or going, its entry leaves the inventory.
+	r := mustApply(t, e, base)
+	if got := outcomes(r)[pvcKey]; got != "" {
+		t.Errorf("after the delete by hand: the claim is still reported %s", got)
+	}
+	if r := mustApply(t, e, base); len(r.Pruned) != 0 {
+		t.Errorf("the claim's entry stayed in the inventory: %+v", r.Pruned)
+	}
+}
+
 // TestConflictReportedNotForced creates by hand an object with a rendered
 // object's name and a different value: it is reported, not overwritten,
 // until apply.forceConflicts lists it; and it is never pruned.

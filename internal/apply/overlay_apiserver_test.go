@@ -15,12 +15,13 @@ import (
 	"github.com/nodeagent/nodeagent/internal/host"
 )
 
-const pvcYAML = `apiVersion: v1
-kind: PersistentVolumeClaim
+// overlayYAML is the overlay's one object. It was a PVC (issue #22), but
+// PVCs are never pruned now (TestPruneKeepsVolumeClaims); a ConfigMap is
+// pruned like any other object.
+const overlayYAML = `apiVersion: v1
+kind: ConfigMap
 metadata: {name: data, namespace: NS}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 1Gi}}
+data: {mode: overlay}
 `
 
 // applyServer is one server of TestOverlayDifferentServers: its engine,
@@ -60,20 +61,20 @@ func (s *applyServer) writeOverlay(t *testing.T, ns string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pvc.yaml"), []byte(strings.ReplaceAll(pvcYAML, "NS", ns)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(strings.ReplaceAll(overlayYAML, "NS", ns)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (s *applyServer) removeOverlay(t *testing.T) {
 	t.Helper()
-	if err := os.Remove(s.root.Path("/etc/nodeagent/manifests.d/pvc.yaml")); err != nil {
+	if err := os.Remove(s.root.Path("/etc/nodeagent/manifests.d/data.yaml")); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestOverlayDifferentServers: two servers whose manifests.d differ take
-// turns holding the apply lease (issue #22 item 1). The PVC that only
+// turns holding the apply lease (issue #22 item 1). The ConfigMap that only
 // pi4-1's overlay holds is never deleted by pi4-2, whose overlay directory
 // is missing, and nothing is written on later turns; once the manifest is
 // gone from every server's directory, it is pruned.
@@ -92,13 +93,13 @@ func TestOverlayDifferentServers(t *testing.T) {
 	}
 	pi41, pi42 := newServer("pi4-1"), newServer("pi4-2")
 	builtin := "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}\n"
-	pvcKey := "PersistentVolumeClaim/" + ns + "/data"
+	dataKey := "ConfigMap/" + ns + "/data"
 	pi41.writeOverlay(t, ns)
 
-	if got := outcomes(pi41.apply(t, builtin, ns))[pvcKey]; got != Created {
-		t.Fatalf("pi4-1 applying its overlay: PVC %s, want created", got)
+	if got := outcomes(pi41.apply(t, builtin, ns))[dataKey]; got != Created {
+		t.Fatalf("pi4-1 applying its overlay: ConfigMap %s, want created", got)
 	}
-	created := livePVC(t, ns)
+	created := liveData(t, ns)
 	// pi4-2's overlay directory is missing: it records an empty overlay.
 	if r := pi42.apply(t, builtin, ns); len(r.Pruned) != 0 {
 		t.Errorf("pi4-2 pruned what only pi4-1's overlay holds: %+v", r.Pruned)
@@ -107,17 +108,16 @@ func TestOverlayDifferentServers(t *testing.T) {
 	for turn := range 4 {
 		s := []*applyServer{pi41, pi42}[turn%2]
 		r := s.apply(t, builtin, ns)
-		// A re-apply of the same PVC bumps its resourceVersion (an
-		// apiserver quirk, also with one server), so "configured" is
-		// allowed; created, pruned or kept are not.
+		// "configured" is allowed (a re-apply of a PVC bumped its
+		// resourceVersion); created, pruned or kept are not.
 		for _, res := range append(append([]Result{}, r.Results...), r.Pruned...) {
 			if res.Outcome != Unchanged && res.Outcome != Configured {
 				t.Errorf("turn %d (%s): %s %s: %s", turn, s.name, res.Key, res.Outcome, res.Reason)
 			}
 		}
-		live := livePVC(t, ns)
+		live := liveData(t, ns)
 		if live == nil || live.UID != created.UID || live.DeletionTimestamp != nil {
-			t.Fatalf("turn %d (%s): PVC was %+v, now %+v: deleted or recreated", turn, s.name, created.ObjectMeta, live)
+			t.Fatalf("turn %d (%s): ConfigMap was %+v, now %+v: deleted or recreated", turn, s.name, created.ObjectMeta, live)
 		}
 		if rv := inventoryRV(t, "inv-"+ns); rv != invRV {
 			t.Errorf("turn %d (%s): the inventory was written again (resourceVersion %s -> %s)", turn, s.name, invRV, rv)
@@ -131,27 +131,27 @@ func TestOverlayDifferentServers(t *testing.T) {
 	if r := pi41.apply(t, builtin, ns); len(r.Pruned) != 0 {
 		t.Errorf("pi4-1 pruned what pi4-2's overlay still holds: %+v", r.Pruned)
 	}
-	if live := livePVC(t, ns); live == nil || live.DeletionTimestamp != nil {
-		t.Fatalf("PVC deleted while pi4-2's overlay still holds it: %+v", live)
+	if live := liveData(t, ns); live == nil || live.DeletionTimestamp != nil {
+		t.Fatalf("ConfigMap deleted while pi4-2's overlay still holds it: %+v", live)
 	}
 	pi42.removeOverlay(t)
-	checkOutcomes(t, pi42.apply(t, builtin, ns), map[string]Outcome{"Namespace//" + ns: Unchanged, pvcKey: Pruned})
-	if live := livePVC(t, ns); live != nil && live.DeletionTimestamp == nil {
-		t.Errorf("PVC still there after its manifest left every server: %+v", live.ObjectMeta)
+	checkOutcomes(t, pi42.apply(t, builtin, ns), map[string]Outcome{"Namespace//" + ns: Unchanged, dataKey: Pruned})
+	if live := liveData(t, ns); live != nil && live.DeletionTimestamp == nil {
+		t.Errorf("ConfigMap still there after its manifest left every server: %+v", live.ObjectMeta)
 	}
 }
 
-// livePVC reads the PVC of the test; nil when it is gone.
-func livePVC(t *testing.T, ns string) *corev1.PersistentVolumeClaim {
+// liveData reads the overlay's ConfigMap; nil when it is gone.
+func liveData(t *testing.T, ns string) *corev1.ConfigMap {
 	t.Helper()
-	pvc, err := kube.Get(t).Client().CoreV1().PersistentVolumeClaims(ns).Get(context.Background(), "data", metav1.GetOptions{})
+	cm, err := kube.Get(t).Client().CoreV1().ConfigMaps(ns).Get(context.Background(), "data", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pvc
+	return cm
 }
 
 func inventoryRV(t *testing.T, name string) string {
@@ -178,21 +178,21 @@ func TestOverlayPruneWaitsForEveryServer(t *testing.T) {
 	}
 	builtin := "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}\n"
 	old := builtin + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: NS}\n"
-	pvcKey, oldKey := "PersistentVolumeClaim/"+ns+"/data", "ConfigMap/"+ns+"/old"
+	dataKey, oldKey := "ConfigMap/"+ns+"/data", "ConfigMap/"+ns+"/old"
 	pi41.writeOverlay(t, ns)
 	pi41.apply(t, old, ns)
 	pi41.removeOverlay(t)
 
 	r := pi41.apply(t, builtin, ns)
-	if got := outcomes(r); got[pvcKey] != Kept || got[oldKey] != Pruned {
-		t.Errorf("outcomes %v: want the PVC kept (pi4-2 unrecorded) and the ConfigMap pruned", got)
+	if got := outcomes(r); got[dataKey] != Kept || got[oldKey] != Pruned {
+		t.Errorf("outcomes %v: want the overlay's ConfigMap kept (pi4-2 unrecorded) and the built-in one pruned", got)
 	}
-	if live := livePVC(t, ns); live == nil || live.DeletionTimestamp != nil {
-		t.Fatalf("PVC deleted before pi4-2 recorded its overlay: %+v", live)
+	if live := liveData(t, ns); live == nil || live.DeletionTimestamp != nil {
+		t.Fatalf("ConfigMap deleted before pi4-2 recorded its overlay: %+v", live)
 	}
 
 	pi41.engine = testEngine(t, srv, "inv-"+ns, Options{Server: "pi4-1", Servers: []string{"pi4-1"}})
-	if got := outcomes(pi41.apply(t, builtin, ns))[pvcKey]; got != Pruned {
-		t.Errorf("with pi4-2 out of the cluster file: PVC %s, want pruned", got)
+	if got := outcomes(pi41.apply(t, builtin, ns))[dataKey]; got != Pruned {
+		t.Errorf("with pi4-2 out of the cluster file: ConfigMap %s, want pruned", got)
 	}
 }

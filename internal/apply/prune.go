@@ -75,6 +75,9 @@ func (e *Engine) servers() []string {
 // pruneOne deletes one entry's object if it is still the one nodeagent
 // created (same UID, managed-by label). Namespaces and CRDs are kept:
 // deleting them deletes everything in them, including what people created.
+// So are volumes and their claims, like a StatefulSet's by default: an app
+// whose storage changed shape leaves its old data there, for the owner to
+// copy over or delete (local-path deletes the data with the claim).
 func (e *Engine) pruneOne(ctx context.Context, en Entry) (res Result, drop bool) {
 	gv, err := schema.ParseGroupVersion(en.APIVersion)
 	if err != nil {
@@ -104,6 +107,13 @@ func (e *Engine) pruneOne(ctx context.Context, en Entry) (res Result, drop bool)
 	case live.GetLabels()[LabelManagedBy] != ManagedBy:
 		res.Outcome, res.Reason = Kept, "label "+LabelManagedBy+"="+ManagedBy+" was removed; no longer nodeagent's"
 		return res, true
+	case live.GetDeletionTimestamp() != nil:
+		// Already going (a claim waits for its pod to end): nothing to do.
+		return Result{}, true
+	case holdsData(gvk):
+		// Stays in the inventory, reported on every apply until deleted.
+		res.Outcome, res.Reason = Kept, "no longer rendered; not deleted because it holds data: copy what you need, then delete it by hand"
+		return res, false
 	}
 	uid := types.UID(en.UID)
 	policy := metav1.DeletePropagationBackground
@@ -120,4 +130,9 @@ func (e *Engine) pruneOne(ctx context.Context, en Entry) (res Result, drop bool)
 		return res, false
 	}
 	return res, true
+}
+
+// holdsData is true of the kinds whose deletion deletes data on a disk.
+func holdsData(gvk schema.GroupVersionKind) bool {
+	return gvk.Group == "" && (gvk.Kind == "PersistentVolumeClaim" || gvk.Kind == "PersistentVolume")
 }
