@@ -1,8 +1,6 @@
 package manifests
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,9 +67,9 @@ func (r *renderer) piholeConfig(a app, c corev1.Container) (corev1.Container, st
 
 // dataHash is a short hash of a ConfigMap's data, independent of map order.
 func dataHash(data map[string]string) string {
-	h := sha256.New()
+	var b strings.Builder
 	for _, k := range config.SortedKeys(data) {
-		h.Write([]byte(k + "=" + data[k] + "\x00"))
+		b.WriteString(k + "=" + data[k] + "\x00")
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return shortHash(b.String())
 }

@@ -129,8 +129,8 @@ func TestDryRunRealSchemas(t *testing.T) {
 }
 
 // TestDryRunRealSchemasReject shows the CRDs are the real ones: each object
-// here breaks the upstream schema in a way the permissive stand-in CRDs
-// (open specs) accepted, and the apiserver must refuse it.
+// here breaks the upstream schema in a way a permissive CRD (an open spec,
+// as the k3s stand-in once served) accepts, and the apiserver must refuse it.
 func TestDryRunRealSchemasReject(t *testing.T) {
 	srv := kube.Get(t)
 	installChartCRDs(t, srv)

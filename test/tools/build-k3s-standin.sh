@@ -14,11 +14,16 @@
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/k3s-standin" && pwd)"
+repo="$(cd "$src/../../.." && pwd)"
 cache="${NODEAGENT_CACHE:-$HOME/.cache/nodeagent}"
 
+# The real CRDs the stand-in embeds (crds.go), at the versions default.yaml
+# pins, from the projects' Go modules (the module cache keeps them).
+(cd "$repo" && go run ./test/tools/chart-crds -out "$src/crds") >&2
+
 # The hash covers what the binary is built from: the Go sources (tests
-# excluded) and the module files.
-hash="$(cd "$src" && find . -maxdepth 1 -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 |
+# excluded), the module files and the embedded CRDs.
+hash="$(cd "$src" && find . crds -maxdepth 1 -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum -o -name '*.json' \) -print0 |
 	sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 dir="$cache/k3s-standin-$hash"
 bin="$dir/k3s"

@@ -132,11 +132,26 @@ func Download(ctx context.Context) (map[string]string, error) {
 // Load downloads the modules and returns every CRD of every Source as one
 // JSON document each, ready for apiserver.InstallCRDs.
 func Load(ctx context.Context) ([][]byte, error) {
-	dirs, err := Download(ctx)
+	byComponent, err := LoadByComponent(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
+	for _, s := range Sources {
+		out = append(out, byComponent[s.Component]...)
+	}
+	return out, nil
+}
+
+// LoadByComponent downloads the modules and returns the CRDs of each
+// Source, keyed by its Component: what the k3s stand-in installs when it
+// imitates k3s itself ("k3s") or a chart's install.
+func LoadByComponent(ctx context.Context) (map[string][][]byte, error) {
+	dirs, err := Download(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][][]byte{}
 	for _, s := range Sources {
 		files, err := filepath.Glob(filepath.Join(dirs[s.Module], s.Glob))
 		if err != nil {
@@ -150,7 +165,7 @@ func Load(ctx context.Context) ([][]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, crds...)
+			out[s.Component] = append(out[s.Component], crds...)
 		}
 	}
 	return out, nil

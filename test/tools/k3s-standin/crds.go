@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"embed"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,77 +17,73 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 )
 
-// crdKind names one permissive CRD.
-type crdKind struct {
-	group, version, kind, plural string
-	cluster                      bool
+// The CRDs are the real ones, at the versions nodeagent's default.yaml
+// pins: build-k3s-standin.sh writes them into crds/ (test/tools/chart-crds
+// reads them from the projects' Go modules) before it builds, and they are
+// embedded. Objects the real schemas refuse are refused here too.
+//
+//go:embed crds
+var crdFiles embed.FS
+
+// helmComponent holds the CRDs k3s installs itself (its embedded helm
+// controller's HelmChart and HelmChartConfig, pkg/crd/crds.go).
+const helmComponent = "k3s"
+
+// chartComponents SIMULATE what installing a chart brings: when a HelmChart
+// for the chart exists, the chart's real CRDs become served, so that the
+// manifests nodeagent applies next are validated as on k3s. No chart is
+// installed and nothing acts on these objects. The key is matched against
+// the HelmChart's name and spec.chart.
+var chartComponents = map[string]string{
+	"metallb":        "metallb",
+	"cert-manager":   "certManager",
+	"sealed-secrets": "sealedSecrets",
 }
 
-// helmCRDs are the CRDs k3s's embedded helm controller installs.
-var helmCRDs = []crdKind{
-	{group: "helm.cattle.io", version: "v1", kind: "HelmChart", plural: "helmcharts"},
-	{group: "helm.cattle.io", version: "v1", kind: "HelmChartConfig", plural: "helmchartconfigs"},
-}
-
-// chartCRDs SIMULATE what installing a chart would bring: when a HelmChart
-// for the chart exists, these kinds become served (with permissive schemas),
-// so that the manifests nodeagent applies next are accepted. No chart is
-// installed and nothing acts on these objects.
-var chartCRDs = map[string][]crdKind{
-	"metallb": {
-		{group: "metallb.io", version: "v1beta1", kind: "IPAddressPool", plural: "ipaddresspools"},
-		{group: "metallb.io", version: "v1beta1", kind: "L2Advertisement", plural: "l2advertisements"},
-	},
-	"cert-manager": {
-		{group: "cert-manager.io", version: "v1", kind: "ClusterIssuer", plural: "clusterissuers", cluster: true},
-		{group: "cert-manager.io", version: "v1", kind: "Issuer", plural: "issuers"},
-		{group: "cert-manager.io", version: "v1", kind: "Certificate", plural: "certificates"},
-	},
-}
-
-func (k crdKind) crd() *apiextv1.CustomResourceDefinition {
-	preserve := true
-	scope := apiextv1.NamespaceScoped
-	if k.cluster {
-		scope = apiextv1.ClusterScoped
+// loadCRDs reads the embedded CRDs of every component; a stand-in built
+// without them (not through build-k3s-standin.sh) refuses to start rather
+// than serve permissive kinds.
+func loadCRDs() (map[string][]*apiextv1.CustomResourceDefinition, error) {
+	out := map[string][]*apiextv1.CustomResourceDefinition{}
+	components := []string{helmComponent}
+	for _, c := range chartComponents {
+		components = append(components, c)
 	}
-	return &apiextv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   k.plural + "." + k.group,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "k3s-standin"},
-		},
-		Spec: apiextv1.CustomResourceDefinitionSpec{
-			Group: k.group,
-			Scope: scope,
-			Names: apiextv1.CustomResourceDefinitionNames{
-				Kind: k.kind, ListKind: k.kind + "List",
-				Plural: k.plural, Singular: strings.ToLower(k.kind),
-			},
-			Versions: []apiextv1.CustomResourceDefinitionVersion{{
-				Name: k.version, Served: true, Storage: true,
-				Schema: &apiextv1.CustomResourceValidation{OpenAPIV3Schema: &apiextv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve,
-				}},
-				Subresources: &apiextv1.CustomResourceSubresources{Status: &apiextv1.CustomResourceSubresourceStatus{}},
-			}},
-		},
+	for _, c := range components {
+		data, err := crdFiles.ReadFile("crds/" + c + ".json")
+		if err != nil {
+			return nil, fmt.Errorf("the stand-in was built without the real CRDs (%w): build it with test/tools/build-k3s-standin.sh", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		for dec.More() {
+			crd := &apiextv1.CustomResourceDefinition{}
+			if err := dec.Decode(crd); err != nil {
+				return nil, fmt.Errorf("crds/%s.json: %w", c, err)
+			}
+			out[c] = append(out[c], crd)
+		}
+		if len(out[c]) == 0 {
+			return nil, fmt.Errorf("crds/%s.json holds no CRD", c)
+		}
 	}
+	return out, nil
 }
 
 // ensureCRDs creates the CRDs that do not exist (another server may have
 // created them first) and waits until each is Established.
-func ensureCRDs(ctx context.Context, cs apiextclient.Interface, kinds []crdKind) error {
+func ensureCRDs(ctx context.Context, cs apiextclient.Interface, want []*apiextv1.CustomResourceDefinition) error {
 	crds := cs.ApiextensionsV1().CustomResourceDefinitions()
-	for _, k := range kinds {
-		_, err := crds.Create(ctx, k.crd(), metav1.CreateOptions{})
+	for _, crd := range want {
+		_, err := crds.Create(ctx, crd.DeepCopy(), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating CRD %s.%s: %w", k.plural, k.group, err)
+			return fmt.Errorf("creating CRD %s: %w", crd.Name, err)
 		}
 	}
-	for _, k := range kinds {
-		if err := waitEstablished(ctx, cs, k.plural+"."+k.group); err != nil {
+	for _, crd := range want {
+		if err := waitEstablished(ctx, cs, crd.Name); err != nil {
 			return err
 		}
 	}
@@ -112,7 +111,8 @@ func waitEstablished(ctx context.Context, cs apiextclient.Interface, name string
 // simulateCharts polls the HelmCharts every 2s, installs the CRDs of the
 // simulated charts they name and keeps each chart's install Job as
 // helm-controller would (helmjob.go), until ctx ends.
-func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, ext apiextclient.Interface, cs kubernetes.Interface) {
+func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, ext apiextclient.Interface, cs kubernetes.Interface,
+	crds map[string][]*apiextv1.CustomResourceDefinition) {
 	log := s.log.With(zap.String("component", "helm-simulation"))
 	done := map[string]bool{}
 	for {
@@ -128,12 +128,12 @@ func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, ext 
 			hc := &items[i]
 			installed := false
 			chart, _, _ := unstructured.NestedString(hc.Object, "spec", "chart")
-			for name, kinds := range chartCRDs {
+			for name, component := range chartComponents {
 				if !(strings.Contains(hc.GetName(), name) || strings.Contains(chart, name)) {
 					continue
 				}
-				if !done[name] {
-					if err := ensureCRDs(ctx, ext, kinds); err != nil {
+				if !done[name] && chartInstallsCRDs(component, hc) {
+					if err := ensureCRDs(ctx, ext, crds[component]); err != nil {
 						log.Warn("installing simulated chart CRDs", zap.String("chart", name), zap.Error(err))
 						continue
 					}
@@ -152,4 +152,27 @@ func (s *server) simulateCharts(ctx context.Context, dyn dynamic.Interface, ext 
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// chartInstallsCRDs is false for cert-manager's chart unless its values ask
+// for the CRDs (crds.enabled from v1.15, installCRDs before): by default
+// helm installs cert-manager without them. The other charts always bring
+// theirs (crds/ directories or a CRD subchart enabled by default).
+func chartInstallsCRDs(component string, hc *unstructured.Unstructured) bool {
+	if component != "certManager" {
+		return true
+	}
+	content, _, _ := unstructured.NestedString(hc.Object, "spec", "valuesContent")
+	var values struct {
+		CRDs struct {
+			Enabled bool `json:"enabled"`
+		} `json:"crds"`
+		InstallCRDs bool `json:"installCRDs"`
+	}
+	if err := yaml.Unmarshal([]byte(content), &values); err != nil {
+		return false
+	}
+	set, _, _ := unstructured.NestedMap(hc.Object, "spec", "set")
+	isTrue := func(key string) bool { return fmt.Sprint(set[key]) == "true" }
+	return values.CRDs.Enabled || values.InstallCRDs || isTrue("crds.enabled") || isTrue("installCRDs")
 }

@@ -25,9 +25,10 @@ import (
 // and no Job. The Job controller then marks the Job Complete once helm ran.
 //
 // There is no job controller, no pod and no helm here. The stand-in marks
-// the Job Complete only for a chart it simulates (chartCRDs) and only once
-// those CRDs are Established; any other chart's Job stays unfinished, as
-// it would on a k3s that cannot install it. Never kinder than k3s.
+// the Job Complete only for a chart it simulates (chartComponents) and only
+// once the chart's CRDs are Established; any other chart's Job stays
+// unfinished, as it would on a k3s that cannot install it. Never kinder
+// than k3s.
 
 var helmChartGVR = schema.GroupVersionResource{Group: "helm.cattle.io", Version: "v1", Resource: "helmcharts"}
 

@@ -64,10 +64,15 @@ func runServer(args []string) int {
 		log.Error("loading config", zap.Error(err))
 		return 1
 	}
+	crds, err := loadCRDs()
+	if err != nil {
+		log.Error("loading CRDs", zap.Error(err))
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	s := &server{cfg: cfg, env: env, paths: env.paths(), log: log.With(zap.String("component", "server")),
-		notify: takeNotifySocket()}
+		notify: takeNotifySocket(), crds: crds}
 	if err := s.run(ctx); err != nil {
 		if ctx.Err() != nil {
 			// Stopped while starting: a clean stop for systemd too.

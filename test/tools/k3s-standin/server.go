@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,8 @@ type server struct {
 	etcd atomic.Pointer[etcdMember]
 	// notify is systemd's NOTIFY_SOCKET, taken from the environment.
 	notify string
+	// crds are the real CRDs, by component (crds.go).
+	crds map[string][]*apiextv1.CustomResourceDefinition
 }
 
 func (s *server) member() *etcdMember { return s.etcd.Load() }
@@ -173,10 +176,10 @@ func (s *server) afterReady(ctx context.Context) {
 	}
 	go s.renewNodeLease(ctx, cs)
 	s.startNodeControllers(ctx, cs)
-	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, helmCRDs) }); err != nil {
+	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return
 	}
-	go s.simulateCharts(ctx, dyn, ext, cs)
+	go s.simulateCharts(ctx, dyn, ext, cs, s.crds)
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 1s to 10s.
