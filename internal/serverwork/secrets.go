@@ -101,15 +101,7 @@ func firstError(first, err error) error {
 // overlay) need are in the cluster, for `nodeagent status` and `doctor`.
 // Only the keys of a Secret are kept, never a value.
 func (p *Work) Secrets(ctx context.Context) ([]manifests.SecretState, error) {
-	set, err := manifests.Render(p.cfg.Cluster)
-	if err != nil {
-		return nil, fmt.Errorf("rendering manifests: %w", err)
-	}
-	overlay, err := apply.LoadOverlay(p.cfg.Root, p.cfg.Cluster.Apply.OverlayDir)
-	if err != nil {
-		return nil, err
-	}
-	needs, err := manifests.RequiredSecrets(p.cfg.Cluster, apply.Set{Builtin: set.Objects(), Overlay: overlay}.Objects())
+	needs, err := p.secretNeeds()
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +112,21 @@ func (p *Work) Secrets(ctx context.Context) ([]manifests.SecretState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return ReadSecrets(ctx, client, needs)
+}
+
+// secretNeeds are the Secrets the rendered objects and the overlay need.
+// The chart files of an air-gapped cluster are not read: no Secret
+// reference lies in a HelmChart's content.
+func (p *Work) secretNeeds() ([]manifests.SecretNeed, error) {
+	set, err := manifests.RenderWith(p.cfg.Cluster, manifests.Inputs{WithoutChartContent: true})
+	if err != nil {
+		return nil, fmt.Errorf("rendering manifests: %w", err)
+	}
+	overlay, err := apply.LoadOverlay(p.cfg.Root, p.cfg.Cluster.Apply.OverlayDir)
+	if err != nil {
+		return nil, err
+	}
+	return manifests.RequiredSecrets(p.cfg.Cluster, apply.Set{Builtin: set.Objects(), Overlay: overlay}.Objects())
 }
 
 // ReadSecrets assesses needs against the Secrets in the cluster.
