@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -134,9 +135,20 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	if err != nil || !strings.Contains(status, `"joined": true`) || !strings.Contains(status, `"quorum": true`) {
 		t.Errorf("status after join: %v\n%s", err, status)
 	}
-	// The last apply, recorded by the manifests step: by this node, all in step.
-	if !strings.Contains(status, `"by": "`+node+`"`) || !strings.Contains(status, `"unchanged": 13`) {
-		t.Errorf("status after join lacks the last manifests apply:\n%s", status)
+	// The last apply, recorded by the manifests step: by this node, every
+	// object it rendered unchanged.
+	var st struct {
+		Manifests struct {
+			By      string         `json:"by"`
+			Objects int            `json:"objects"`
+			Counts  map[string]int `json:"counts"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal([]byte(status), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, status)
+	}
+	if m := st.Manifests; m.By != node || m.Objects == 0 || m.Counts["unchanged"] != m.Objects {
+		t.Errorf("status after join lacks the last manifests apply (by %q, %d objects, counts %v):\n%s", m.By, m.Objects, m.Counts, status)
 	}
 	text, err := c.Exec(ctx, "nodeagent", "status")
 	if err != nil || !strings.Contains(text, "manifests ") {
