@@ -48,7 +48,10 @@ func zigbeeDevice(r usb.Result) string { return r.Annotations["nodeagent.dev/zig
 
 func TestWatcherFollowsPlugAndUnplug(t *testing.T) {
 	root := usbtest.Tree(t) // no /dev/serial yet: the watch must start at /dev
-	ch := watch(t, root, usb.Options{Debounce: 50 * time.Millisecond, Resync: time.Hour})
+	// The debounce is also how long an incomplete device is waited for: it
+	// must stay far above the fixture's UdevLag even on a loaded machine, or
+	// a late by-id link is published as /dev/ttyUSB0 by design.
+	ch := watch(t, root, usb.Options{Debounce: 500 * time.Millisecond, Resync: time.Hour})
 	if got := next(t, ch, 5*time.Second); len(got.Labels) != 0 {
 		t.Fatalf("initial labels = %v, want none", got.Labels)
 	}
