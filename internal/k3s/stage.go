@@ -23,6 +23,9 @@ type change struct {
 // stage prepares the change for join j: the token is read first, so a node
 // without one downloads nothing.
 func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
+	if _, err := m.CheckUpgrade(); err != nil {
+		return nil, err
+	}
 	tokens, err := ReadTokens(m.root, m.cluster, m.node)
 	if err != nil {
 		return nil, err

@@ -99,9 +99,14 @@ func newMemberFixture(t *testing.T) (*ensureFixture, *recorder) {
 // upgrade makes the cluster file ask for a new k3s release.
 func (fx *ensureFixture) upgrade(t *testing.T) {
 	t.Helper()
-	bin := payload(8, 64<<10)
-	fx.cluster.K3s.Version = "v1.33.6+k3s1"
-	dir := fx.root.Path("/srv/k3s/" + fx.cluster.K3s.Version)
+	fx.release(t, "v1.33.6+k3s1", payload(8, 64<<10))
+}
+
+// release serves bin as k3s version and makes the cluster file ask for it.
+func (fx *ensureFixture) release(t testing.TB, version string, bin []byte) {
+	t.Helper()
+	fx.cluster.K3s.Version = version
+	dir := fx.root.Path("/srv/k3s/" + version)
 	mustWrite(t, filepath.Join(dir, "k3s-arm64"), bin, 0o644)
 	mustWrite(t, filepath.Join(dir, "sha256sum-arm64.txt"), []byte(sha(bin)+"  k3s-arm64\n"), 0o644)
 }
