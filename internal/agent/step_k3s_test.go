@@ -69,8 +69,11 @@ type fakeServerWork struct {
 
 func (f *fakeServerWork) WaitQuorum(context.Context, func(string)) error     { return nil }
 func (f *fakeServerWork) ApplyManifests(context.Context, func(string)) error { return nil }
-func (f *fakeServerWork) ClaimRestart(context.Context, func(string)) error   { return nil }
-func (f *fakeServerWork) ReleaseRestart(context.Context, func(string)) error { return nil }
+func (f *fakeServerWork) ClaimRestart(context.Context, string, func(string)) error   { return nil }
+func (f *fakeServerWork) ReleaseRestart(context.Context, string, func(string)) error { return nil }
+func (f *fakeServerWork) FailRestart(context.Context, string, string, func(string)) error {
+	return nil
+}
 func (f *fakeServerWork) Close() error                                       { return nil }
 
 func (f *fakeServerWork) ReplaceStaleMember(_ context.Context, via, caHash string, status func(string)) error {

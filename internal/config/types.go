@@ -86,6 +86,10 @@ type K3s struct {
 	SecretsEncryption bool         `yaml:"secretsEncryption" json:"secretsEncryption"`
 	EtcdSnapshots     EtcdSnapshot `yaml:"etcdSnapshots" json:"etcdSnapshots"`
 	JoinTimeout       Duration     `yaml:"joinTimeout" json:"joinTimeout"`
+	// UpgradeTimeout bounds how long a server upgraded to a new k3s version
+	// has, from its restart, to come back (its etcd member healthy, its Node
+	// reporting the version) before its previous binary is put back.
+	UpgradeTimeout Duration `yaml:"upgradeTimeout" json:"upgradeTimeout"`
 	// Registries is rendered to k3s's registries.yaml on every node: image
 	// pulls go to the mirrors it names (an air-gapped cluster's own registry).
 	Registries Registries `yaml:"registries" json:"registries"`

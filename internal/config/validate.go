@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -62,6 +63,9 @@ func validateK3s(p *problems, c *Cluster) {
 	k := c.K3s
 	if !k3sVersionRe.MatchString(k.Version) {
 		p.add("k3s.version", "%q is not a k3s release like v1.33.5+k3s1", k.Version)
+	}
+	if k.UpgradeTimeout.Duration < time.Minute {
+		p.add("k3s.upgradeTimeout", "%s is too short for k3s to start (at least 1m)", k.UpgradeTimeout.Duration)
 	}
 	validateRelease(p, c)
 	validateRegistries(p, c)

@@ -144,3 +144,19 @@ func (st *installState) rememberVersion(sum, version string) {
 		st.dirty = true
 	}
 }
+
+// verifiedRelease reports whether the file at p is, by its cached stamp, a
+// binary verified for a release: only such a binary is kept as the previous
+// one (a damaged or hand-made file is not worth going back to).
+func (st *installState) verifiedRelease(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	c, ok := st.Files[p]
+	if !ok || c != stampOf(fi, c.SHA256) {
+		return false
+	}
+	_, ok = st.Versions[c.SHA256]
+	return ok
+}
