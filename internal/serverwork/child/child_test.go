@@ -73,7 +73,7 @@ func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
 		t.Errorf("the child did not get the given environment:\n%s", env)
 	}
 	for want, call := range map[string]func(context.Context, func(string)) error{
-		"quorum --wait --node pi4-1":        p.WaitQuorum,
+		"quorum --wait --node pi4-1": p.WaitQuorum,
 		"restart-turn claim --node pi4-1": func(ctx context.Context, status func(string)) error {
 			return p.ClaimRestart(ctx, "", status)
 		},
