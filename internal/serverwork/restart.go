@@ -116,6 +116,12 @@ func (p *Work) cameBack(ctx context.Context, client kubernetes.Interface, versio
 	if version == "" {
 		return nil
 	}
+	return p.nodeReports(ctx, client, version)
+}
+
+// nodeReports is nil once this Node's kubelet reports k3s version (k3s's
+// kubelet version is the k3s version, v1.33.5+k3s1).
+func (p *Work) nodeReports(ctx context.Context, client kubernetes.Interface, version string) error {
 	n, err := client.CoreV1().Nodes().Get(ctx, p.cfg.Node.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading node %s: %w", p.cfg.Node.Name, err)
