@@ -104,3 +104,10 @@ func checkInstalled(inst *release.Installer, c *config.Cluster) (string, error) 
 	}
 	return installed, CheckSkew(installed, c.K3s.Version)
 }
+
+// InstalledVersion is the installed binary's version for `nodeagent
+// status`, "" when unknown.
+func (m *Manager) InstalledVersion() (string, error) {
+	v, _, err := m.installer.InstalledVersion()
+	return v, err
+}
