@@ -105,7 +105,7 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		return EnsureResult{}, err
 	}
 	res, unit := c.res, UnitName(m.node.Role)
-	pending := m.restartPending()
+	pending := m.restartPending() && !m.pendingUpgradeNeverPlaced(c)
 	if !res.Changed() && !pending {
 		m.log.Debug("k3s already up to date", zap.String("unit", unit))
 		// Writes nothing; enables a unit disabled by hand.

@@ -35,6 +35,17 @@ func (m *Manager) upgradeVersion(c *change) string {
 	return ""
 }
 
+// pendingUpgradeNeverPlaced reports whether the pending restart is an
+// upgrade whose binary never went in place (its turn was refused: the
+// version failed elsewhere) while the installed binary is known to be
+// another version: nothing changed, so nothing needs a restart, for
+// instance once the cluster file went back to the installed version.
+func (m *Manager) pendingUpgradeNeverPlaced(c *change) bool {
+	data, err := os.ReadFile(m.root.Path(RestartPendingPath))
+	v := strings.TrimSpace(string(data))
+	return err == nil && v != "" && c.installed != "" && c.installed != v
+}
+
 // upgradeInTurn installs c, which upgrades k3s to version, inside the
 // turn already claimed: the release keeps the replaced binary, k3s
 // restarts, and the turn is released once this server came back (its etcd

@@ -142,3 +142,30 @@ func TestUpgradeInterruptedResumesAsUpgrade(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// After a rollback the cluster file goes back to A: nothing is installed
+// or restarted, and the refused B leaves no restart behind.
+func TestBackToTheInstalledVersionAfterARollback(t *testing.T) {
+	fx, rec := newMemberFixture(t)
+	fx.cluster.K3s.UpgradeTimeout.Duration = 100 * time.Millisecond
+	a := fx.cluster.K3s.Version
+	fx.upgrade(t)
+	fx.svc.StartErr = errors.New("exit status 1")
+	rec.onRestart = func(n int) {
+		if n == 2 {
+			fx.svc.StartErr = nil
+		}
+	}
+	if _, err := fx.mgr.Ensure(context.Background(), fx.join()); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("Ensure: %v, want the rollback", err)
+	}
+	if _, err := fx.mgr.Ensure(context.Background(), fx.join()); err == nil {
+		t.Fatal("the failed version went ahead")
+	}
+	fx.cluster.K3s.Version = a
+	restarts := fx.svc.Restarts["k3s.service"]
+	res, err := fx.mgr.Ensure(context.Background(), fx.join())
+	if err != nil || res.Changed() || res.Restarted || fx.svc.Restarts["k3s.service"] != restarts {
+		t.Errorf("Ensure back on %s: %+v, %v, %d restarts; want nothing to do", a, res, err, fx.svc.Restarts["k3s.service"]-restarts)
+	}
+}
