@@ -64,8 +64,14 @@ func validateK3s(p *problems, c *Cluster) {
 	if !k3sVersionRe.MatchString(k.Version) {
 		p.add("k3s.version", "%q is not a k3s release like v1.33.5+k3s1", k.Version)
 	}
-	if k.UpgradeTimeout.Duration < time.Minute {
-		p.add("k3s.upgradeTimeout", "%s is too short for k3s to start (at least 1m)", k.UpgradeTimeout.Duration)
+	switch d := k.UpgradeTimeout.Duration; {
+	case d < time.Minute:
+		p.add("k3s.upgradeTimeout", "%s is too short for k3s to start (at least 1m)", d)
+	case d > MaxUpgradeTimeout:
+		// While the upgraded server is down it cannot renew the restart
+		// Lease; past the Lease's 10 minutes another server would take the
+		// turn and start the same version before the failure is recorded.
+		p.add("k3s.upgradeTimeout", "%s is longer than the restart turn lasts unrenewed (at most %s)", d, MaxUpgradeTimeout)
 	}
 	validateRelease(p, c)
 	validateRegistries(p, c)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nodeagent/nodeagent/internal/config"
 )
 
 func TestDecideRolloutClaim(t *testing.T) {
@@ -30,5 +32,13 @@ func TestDecideRolloutClaim(t *testing.T) {
 				t.Errorf("refusal %v is not ErrRolloutStopped", err)
 			}
 		})
+	}
+}
+
+// A server down after its upgrade cannot renew the restart Lease: the
+// longest upgrade wait must end before another server may take the turn.
+func TestUpgradeTimeoutWithinTheRestartLease(t *testing.T) {
+	if config.MaxUpgradeTimeout >= restartLeaseDuration {
+		t.Errorf("k3s.upgradeTimeout may be %s, the restart Lease lapses after %s", config.MaxUpgradeTimeout, restartLeaseDuration)
 	}
 }
