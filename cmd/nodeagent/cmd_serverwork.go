@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -75,23 +76,35 @@ loses quorum. The daemon runs it on every resync of a server.`,
 
 // newRestartTurnCommand is the daemon's plumbing for a rolling k3s restart;
 // the turn is a Lease, so it outlives the child that claimed it.
+// --version is the k3s version the restart installs: a claim records it as
+// the rollout in progress (and is refused for a version that failed), a
+// release also waits for the Node to report it, and fail records that it
+// did not come back here (--reason) and releases once etcd is healthy.
 func newRestartTurnCommand(g *cli.Globals) *cobra.Command {
-	var report string
+	var report, version, reason string
 	cmd := &cobra.Command{
-		Use:       "restart-turn claim|release",
-		Short:     "Claim or release this server's turn to restart k3s (kube-system/" + serverwork.RestartLeaseName + ")",
+		Use:       "restart-turn claim|release|fail [--version V] [--reason TEXT]",
+		Short:     "Claim, release or fail this server's turn to restart k3s (kube-system/" + serverwork.RestartLeaseName + ")",
 		Hidden:    true,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"claim", "release"},
+		ValidArgs: []string{"claim", "release", "fail"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "fail" && version == "" {
+				return errors.New("restart-turn fail: --version is required")
+			}
 			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
-				if args[0] == "claim" {
-					return p.ClaimRestart(ctx, status)
+				switch args[0] {
+				case "claim":
+					return p.ClaimRestart(ctx, version, status)
+				case "fail":
+					return p.FailRestart(ctx, version, reason, status)
 				}
-				return p.ReleaseRestart(ctx, status)
+				return p.ReleaseRestart(ctx, version, status)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&version, "version", "", "the k3s version the restart installs")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the version did not come back (fail)")
 	addReportFlag(cmd, &report)
 	return cmd
 }

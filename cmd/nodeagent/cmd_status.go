@@ -27,8 +27,10 @@ func newStatusCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One screen: what the daemon does now, k3s, etcd quorum, labels, disks, manifests, firewall, last errors",
-		Long: `status shows this node: what the daemon does now, k3s, etcd quorum (on a
-server), labels, disks, the last manifests apply, the Secrets the workloads
+		Long: `status shows this node: what the daemon does now, k3s (the cluster file's
+version, and the installed one when they differ), the k3s rollout on a server
+(the server upgrading now, to which version, since when; a version that did
+not come back, which stopped the rollout), etcd quorum (on a server), labels, disks, the last manifests apply, the Secrets the workloads
 need (on a server: each missing one with the workloads it blocks and how to
 create it; random ones nodeagent generates show as "will be generated"), the
 firewall and the last errors.
@@ -73,6 +75,11 @@ registered".`,
 				if r.Secrets, err = p.Secrets(cmd.Context()); err != nil {
 					r.Problems = append(r.Problems, "secrets: "+err.Error())
 				}
+				if ro, err := p.Rollout(cmd.Context()); err != nil {
+					r.Problems = append(r.Problems, "k3s rollout: "+err.Error())
+				} else {
+					r.Rollout = &ro
+				}
 			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -97,6 +104,8 @@ type statusScreen struct {
 	// Secrets are the Secrets the workloads need (on a server), with
 	// their keys and state, never a value.
 	Secrets []manifests.SecretState `json:"secrets,omitempty"`
+	// Rollout is the k3s rollout the restart Lease records (on a server).
+	Rollout *serverwork.RolloutStatus `json:"k3sRollout,omitempty"`
 }
 
 // writeDaemon writes what the daemon does now, and since when.
@@ -118,7 +127,8 @@ func writeStatus(w io.Writer, r statusScreen) {
 	var b strings.Builder
 	writeDaemon(&b, ptrOr(r.Daemon), r.Daemon != nil, nil)
 	fmt.Fprintf(&b, "node      %s (%s), joined: %v\n", r.Node, r.Role, r.Joined)
-	fmt.Fprintf(&b, "k3s       %s, unit: %s\n", r.K3sVersion, orDash(r.K3sUnit))
+	writeK3s(&b, r.K3sVersion, r.K3sInstalled, r.K3sUnit)
+	writeRollout(&b, r.Rollout, r.K3sVersion)
 	if r.Etcd != nil {
 		writeEtcd(&b, r.Etcd)
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -9,7 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/nodeagent/nodeagent/internal/cli"
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/release"
 )
 
 // run executes the CLI in-process and returns stdout, stderr and the error.
@@ -141,4 +149,74 @@ func TestGenManTitlesAndDatesEachPage(t *testing.T) {
 func firstLines(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
+
+// On a node where nodeagent installed k3s, validate refuses a k3s.version
+// the skew rule refuses, naming file, line, field and both versions; an
+// allowed upgrade passes, and without an installed k3s validate says it
+// did not check.
+func TestValidateChecksTheInstalledK3s(t *testing.T) {
+	root := t.TempDir()
+	installed := "v1.33.5+k3s1"
+	bin := []byte("k3s " + installed)
+	dir := filepath.Join(root, "srv", "k3s", installed)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"k3s-arm64": bin, "sha256sum-arm64.txt": []byte(sha256Hex(bin) + "  k3s-arm64\n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inst := release.NewInstaller(host.NewRoot(root), zap.NewNop(), host.RealClock{}, release.Options{})
+	if _, err := inst.Install(context.Background(), config.K3s{Version: installed, ReleaseBase: "/srv/k3s"}, "arm64"); err != nil {
+		t.Fatal(err)
+	}
+	def, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.K3s.Version != installed {
+		t.Fatalf("the default file's version is %s: update this test", def.K3s.Version)
+	}
+	file := func(version string) string {
+		out := strings.Replace(string(config.DefaultYAML()), "version: "+installed, "version: "+version, 1)
+		path := filepath.Join(t.TempDir(), "cluster.yaml")
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	validate := func(r, path string) (string, string, error) {
+		cmd := newRootCommand()
+		var out, errOut bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		cmd.SetArgs([]string{"--root", r, "validate", "--config", path})
+		err := cmd.Execute()
+		return out.String(), errOut.String(), err
+	}
+	for _, want := range []string{"v1.35.0+k3s1", "v1.33.4+k3s1"} {
+		path := file(want)
+		_, stderr, err := validate(root, path)
+		var exit *cli.ExitError
+		if !errors.As(err, &exit) || exit.Code != 1 {
+			t.Fatalf("validate %s: err = %v, want exit 1\n%s", want, err, stderr)
+		}
+		prefix := path + ":10: k3s.version: " + want
+		if !strings.Contains(stderr, prefix) || !strings.Contains(stderr, installed) {
+			t.Errorf("validate %s: stderr lacks %q and the installed %s:\n%s", want, prefix, installed, stderr)
+		}
+	}
+	if stdout, stderr, err := validate(root, file("v1.34.2+k3s1")); err != nil || !strings.Contains(stdout, "valid") {
+		t.Errorf("validate of a minor upgrade: %v\n%s%s", err, stdout, stderr)
+	}
+	if _, stderr, err := validate(t.TempDir(), file("v1.35.0+k3s1")); err != nil || !strings.Contains(stderr, "not checked") {
+		t.Errorf("validate without an installed k3s: %v, want valid with a note\n%s", err, stderr)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

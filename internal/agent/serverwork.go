@@ -18,10 +18,15 @@ type ServerWork interface {
 	ApplyManifests(ctx context.Context, status func(string)) error
 	// ClaimRestart returns once this server may restart k3s: the other etcd
 	// voters healthy and no other server restarting (it holds the turn).
-	ClaimRestart(ctx context.Context, status func(string)) error
-	// ReleaseRestart waits until this etcd member is healthy again and
-	// passes the turn on.
-	ReleaseRestart(ctx context.Context, status func(string)) error
+	// version is the k3s version the restart installs ("" for none); one
+	// that failed on another server is refused.
+	ClaimRestart(ctx context.Context, version string, status func(string)) error
+	// ReleaseRestart waits until this etcd member is healthy again (and its
+	// Node reports version, when not "") and passes the turn on.
+	ReleaseRestart(ctx context.Context, version string, status func(string)) error
+	// FailRestart records that version did not come back here (reason),
+	// stopping the rollout, and passes the turn on once etcd is healthy.
+	FailRestart(ctx context.Context, version, reason string, status func(string)) error
 	// ReplaceStaleMember removes this server's own etcd member, left by an
 	// earlier life of the node, through the server at via (its supervisor
 	// URL, whose CA hashes to caHash) before k3s first joins, when it is
@@ -37,20 +42,31 @@ var errNoServerWork = errors.New("this build runs no quorum or manifests step (n
 // reporter what it waits for.
 type restartTurn struct{ a *Agent }
 
-func (t restartTurn) Claim(ctx context.Context) error {
+func (t restartTurn) Claim(ctx context.Context, version string) error {
 	if t.a.server == nil {
 		return errNoServerWork
 	}
-	if err := t.a.server.ClaimRestart(ctx, t.a.Reporter.Status); err != nil {
+	if err := t.a.server.ClaimRestart(ctx, version, t.a.Reporter.Status); err != nil {
 		return err
 	}
-	t.a.Reporter.Status("restarting k3s in this server's turn")
+	if version != "" {
+		t.a.Reporter.Status("upgrading k3s to " + version + " in this server's turn")
+	} else {
+		t.a.Reporter.Status("restarting k3s in this server's turn")
+	}
 	t.a.report.restartTurn(true, nil)
 	return nil
 }
 
-func (t restartTurn) Release(ctx context.Context) error {
-	err := t.a.server.ReleaseRestart(ctx, t.a.Reporter.Status)
+func (t restartTurn) Release(ctx context.Context, version string) error {
+	err := t.a.server.ReleaseRestart(ctx, version, t.a.Reporter.Status)
+	t.a.report.restartTurn(false, err)
+	return err
+}
+
+func (t restartTurn) Fail(ctx context.Context, version, reason string) error {
+	t.a.Reporter.Status("k3s " + version + " did not come back: rolled back, stopping the rollout")
+	err := t.a.server.FailRestart(ctx, version, reason, t.a.Reporter.Status)
 	t.a.report.restartTurn(false, err)
 	return err
 }

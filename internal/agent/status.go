@@ -11,17 +11,19 @@ import (
 // view, which the command adds (internal/serverwork). Each step fills its
 // own part: a part that cannot be read says why, the rest still shows.
 type StatusReport struct {
-	Node       string             `json:"node"`
-	Role       string             `json:"role"`
-	K3sVersion string             `json:"k3sVersion"`
-	K3sUnit    string             `json:"k3sUnit"`
-	Joined     bool               `json:"joined"`
-	Labels     map[string]string  `json:"ownedLabels,omitempty"`
-	Disks      []disk.Status      `json:"disks,omitempty"`
-	Firewall   FirewallStatus     `json:"firewall"`
-	Manifests  *child.ApplyRecord `json:"manifests,omitempty"`
-	LastErrors []string           `json:"lastErrors,omitempty"`
-	Problems   []string           `json:"problems,omitempty"`
+	Node       string `json:"node"`
+	Role       string `json:"role"`
+	K3sVersion string `json:"k3sVersion"`
+	// K3sInstalled is the installed binary's version, "" when unknown.
+	K3sInstalled string             `json:"k3sInstalled,omitempty"`
+	K3sUnit      string             `json:"k3sUnit"`
+	Joined       bool               `json:"joined"`
+	Labels       map[string]string  `json:"ownedLabels,omitempty"`
+	Disks        []disk.Status      `json:"disks,omitempty"`
+	Firewall     FirewallStatus     `json:"firewall"`
+	Manifests    *child.ApplyRecord `json:"manifests,omitempty"`
+	LastErrors   []string           `json:"lastErrors,omitempty"`
+	Problems     []string           `json:"problems,omitempty"`
 }
 
 // FirewallStatus says whether UFW is in the state the cluster file wants.

@@ -111,6 +111,7 @@ func (s k3sStep) Plan(ctx context.Context, live bool) (plan.Step, error) {
 
 func (s k3sStep) Status(ctx context.Context, r *StatusReport) error {
 	r.K3sVersion = s.a.cluster().K3s.Version
+	r.K3sInstalled, _ = s.a.k3s.InstalledVersion()
 	if s.a.Systemd == nil {
 		return nil
 	}

@@ -67,11 +67,14 @@ type fakeServerWork struct {
 	calls   []string // "via caHash"
 }
 
-func (f *fakeServerWork) WaitQuorum(context.Context, func(string)) error     { return nil }
-func (f *fakeServerWork) ApplyManifests(context.Context, func(string)) error { return nil }
-func (f *fakeServerWork) ClaimRestart(context.Context, func(string)) error   { return nil }
-func (f *fakeServerWork) ReleaseRestart(context.Context, func(string)) error { return nil }
-func (f *fakeServerWork) Close() error                                       { return nil }
+func (f *fakeServerWork) WaitQuorum(context.Context, func(string)) error             { return nil }
+func (f *fakeServerWork) ApplyManifests(context.Context, func(string)) error         { return nil }
+func (f *fakeServerWork) ClaimRestart(context.Context, string, func(string)) error   { return nil }
+func (f *fakeServerWork) ReleaseRestart(context.Context, string, func(string)) error { return nil }
+func (f *fakeServerWork) FailRestart(context.Context, string, string, func(string)) error {
+	return nil
+}
+func (f *fakeServerWork) Close() error { return nil }
 
 func (f *fakeServerWork) ReplaceStaleMember(_ context.Context, via, caHash string, status func(string)) error {
 	f.calls = append(f.calls, via+" "+caHash)

@@ -37,6 +37,7 @@ func (f *File) applyDefaults() {
 		k.EtcdSnapshots.Retention = 5
 	}
 	setDuration(&k.JoinTimeout, 15*time.Minute)
+	setDuration(&k.UpgradeTimeout, 5*time.Minute)
 
 	setString(&c.Network.Interface, "eth0")
 	for i := range c.Nodes {

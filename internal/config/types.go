@@ -3,6 +3,8 @@
 // names file, line and field, and the built-in homelab default.
 package config
 
+import "time"
+
 // APIVersion and Kind identify the cluster file format.
 const (
 	APIVersion = "nodeagent.dev/v1alpha1"
@@ -86,6 +88,11 @@ type K3s struct {
 	SecretsEncryption bool         `yaml:"secretsEncryption" json:"secretsEncryption"`
 	EtcdSnapshots     EtcdSnapshot `yaml:"etcdSnapshots" json:"etcdSnapshots"`
 	JoinTimeout       Duration     `yaml:"joinTimeout" json:"joinTimeout"`
+	// UpgradeTimeout bounds how long a server upgraded to a new k3s version
+	// has, from its restart, to come back (its etcd member healthy, its Node
+	// reporting the version) before its previous binary is put back.
+	// At most MaxUpgradeTimeout.
+	UpgradeTimeout Duration `yaml:"upgradeTimeout" json:"upgradeTimeout"`
 	// Registries is rendered to k3s's registries.yaml on every node: image
 	// pulls go to the mirrors it names (an air-gapped cluster's own registry).
 	Registries Registries `yaml:"registries" json:"registries"`
@@ -217,3 +224,8 @@ type Directory struct {
 	Group int    `yaml:"group" json:"group"`
 	Mode  string `yaml:"mode" json:"mode"`
 }
+
+// MaxUpgradeTimeout keeps k3s.upgradeTimeout within the restart Lease's
+// duration (10 minutes, internal/serverwork), which a server down after
+// its upgrade cannot renew.
+const MaxUpgradeTimeout = 9 * time.Minute

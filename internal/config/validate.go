@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -62,6 +63,15 @@ func validateK3s(p *problems, c *Cluster) {
 	k := c.K3s
 	if !k3sVersionRe.MatchString(k.Version) {
 		p.add("k3s.version", "%q is not a k3s release like v1.33.5+k3s1", k.Version)
+	}
+	switch d := k.UpgradeTimeout.Duration; {
+	case d < time.Minute:
+		p.add("k3s.upgradeTimeout", "%s is too short for k3s to start (at least 1m)", d)
+	case d > MaxUpgradeTimeout:
+		// While the upgraded server is down it cannot renew the restart
+		// Lease; past the Lease's 10 minutes another server would take the
+		// turn and start the same version before the failure is recorded.
+		p.add("k3s.upgradeTimeout", "%s is longer than the restart turn lasts unrenewed (at most %s)", d, MaxUpgradeTimeout)
 	}
 	validateRelease(p, c)
 	validateRegistries(p, c)

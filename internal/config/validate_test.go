@@ -69,13 +69,14 @@ func TestSmallFileDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := map[string][2]string{
-		"disable":        {strings.Join(f.K3s.Disable, ","), "servicelb,traefik"},
-		"cluster cidr":   {f.K3s.ClusterCIDR, DefaultClusterCIDR},
-		"role default":   {f.Nodes[0].Role, RoleServer},
-		"agent role":     {f.Nodes[1].Role, RoleAgent},
-		"ssh from lan":   {strings.Join(f.Firewall.SSHSources, ","), "192.168.50.0/24"},
-		"join timeout":   {f.K3s.JoinTimeout.String(), "15m0s"},
-		"issuer default": {f.Platform.CertManager.Issuer.Type, IssuerCA},
+		"disable":         {strings.Join(f.K3s.Disable, ","), "servicelb,traefik"},
+		"cluster cidr":    {f.K3s.ClusterCIDR, DefaultClusterCIDR},
+		"role default":    {f.Nodes[0].Role, RoleServer},
+		"agent role":      {f.Nodes[1].Role, RoleAgent},
+		"ssh from lan":    {strings.Join(f.Firewall.SSHSources, ","), "192.168.50.0/24"},
+		"join timeout":    {f.K3s.JoinTimeout.String(), "15m0s"},
+		"upgrade timeout": {f.K3s.UpgradeTimeout.String(), "5m0s"},
+		"issuer default":  {f.Platform.CertManager.Issuer.Type, IssuerCA},
 	}
 	for name, c := range checks {
 		if c[0] != c[1] {

@@ -39,11 +39,17 @@ type Manager struct {
 // RestartTurn is a server's turn in a rolling k3s restart: Claim returns
 // once this etcd member may restart without costing quorum (the other
 // voters healthy, no other server restarting), Release once it is healthy
-// again and the next server may go. internal/serverwork implements it with
-// a Lease; nil means k3s restarts at once.
+// again and the next server may go. version is the k3s version the restart
+// installs, "" for a restart that installs none: Claim refuses a version
+// that did not come back on another server, Release also waits for this
+// Node to report it, and Fail records that it did not come back here
+// (reason), stopping the rollout, and releases once etcd is healthy again.
+// internal/serverwork implements it with a Lease; nil means k3s restarts
+// at once.
 type RestartTurn interface {
-	Claim(ctx context.Context) error
-	Release(ctx context.Context) error
+	Claim(ctx context.Context, version string) error
+	Release(ctx context.Context, version string) error
+	Fail(ctx context.Context, version, reason string) error
 }
 
 // RestartPendingPath marks a restart that a change made necessary but that
@@ -99,7 +105,7 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		return EnsureResult{}, err
 	}
 	res, unit := c.res, UnitName(m.node.Role)
-	pending := m.restartPending()
+	pending := m.restartPending() && !m.pendingUpgradeNeverPlaced(c)
 	if !res.Changed() && !pending {
 		m.log.Debug("k3s already up to date", zap.String("unit", unit))
 		// Writes nothing; enables a unit disabled by hand.
@@ -126,10 +132,14 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		return res, err
 	}
 	res.Restarted = true
+	return res, m.clearPending()
+}
+
+func (m *Manager) clearPending() error {
 	if err := os.Remove(m.root.Path(RestartPendingPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("clearing the pending k3s restart: %w", err)
+		return fmt.Errorf("clearing the pending k3s restart: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // restartInTurn records the pending restart, then puts the staged change in
@@ -137,19 +147,24 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 // comes first, so a change committed but not yet restarted (a crash, a
 // failed restart) is restarted by the next Ensure, in its turn. A failure
 // after the claim keeps the turn: it lapses with its Lease, and meanwhile
-// the others see this member unhealthy and wait anyway.
+// the others see this member unhealthy and wait anyway. An upgrade to a new
+// k3s version is upgradeInTurn.
 func (m *Manager) restartInTurn(ctx context.Context, c *change) error {
 	unit := UnitName(m.node.Role)
-	if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), nil, 0o600); err != nil {
+	version := m.upgradeVersion(c)
+	if _, err := host.WriteFileAtomic(m.root.Path(RestartPendingPath), []byte(version), 0o600); err != nil {
 		return fmt.Errorf("recording the pending k3s restart: %w", err)
 	}
-	if err := m.turn.Claim(ctx); err != nil {
+	if err := m.turn.Claim(ctx, version); err != nil {
 		return fmt.Errorf("rolling restart of %s: %w", unit, err)
+	}
+	if version != "" {
+		return m.upgradeInTurn(ctx, c, version)
 	}
 	if err := m.commitAndRestart(ctx, c); err != nil {
 		return fmt.Errorf("rolling restart of %s: %w", unit, err)
 	}
-	if err := m.turn.Release(ctx); err != nil {
+	if err := m.turn.Release(ctx, ""); err != nil {
 		return fmt.Errorf("rolling restart of %s: %w", unit, err)
 	}
 	return nil

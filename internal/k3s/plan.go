@@ -50,6 +50,8 @@ func planJoin(c *config.Cluster, n config.Node, j Join) (plan.Step, error) {
 	}
 	if n.Role == config.RoleServer && len(c.Servers()) > 1 {
 		step.Notes = append(step.Notes, "once this server is an etcd member, a restart waits its turn: the other voters healthy, no other server restarting (Lease kube-system/nodeagent-k3s-restart); the new binary, config and unit are staged first and put in place only inside the turn")
+		step.Notes = append(step.Notes, fmt.Sprintf("an upgrade to a new k3s.version keeps the replaced binary as %s and must come back within k3s.upgradeTimeout (%s: etcd member healthy, Node reporting the version); otherwise the previous binary is put back and the rollout stops for every server; a downgrade or a jump of more than one minor version is refused",
+			release.PreviousPath, c.K3s.UpgradeTimeout.Duration))
 	}
 	if rel.Local {
 		step.Notes = append(step.Notes, fmt.Sprintf("air-gap images: %s is installed to %s when present", rel.ImagesLoc, release.ImagesDir))

@@ -26,6 +26,9 @@ import (
 // joined they are decided at join, from the other servers' answers, so the
 // plan shows them undecided and does not compare them.
 func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
+	if _, err := m.CheckUpgrade(); err != nil {
+		return plan.Step{}, err
+	}
 	j, joined, err := keptJoin(m.root, m.cluster, m.node)
 	if err != nil {
 		return plan.Step{}, err

@@ -82,12 +82,17 @@ type fakeTurn struct {
 	claim            func(n int) error
 }
 
-func (f *fakeTurn) Claim(context.Context) error {
+func (f *fakeTurn) Claim(context.Context, string) error {
 	f.claims++
 	return f.claim(f.claims)
 }
 
-func (f *fakeTurn) Release(context.Context) error {
+func (f *fakeTurn) Release(context.Context, string) error {
+	f.releases++
+	return nil
+}
+
+func (f *fakeTurn) Fail(context.Context, string, string) error {
 	f.releases++
 	return nil
 }

@@ -18,11 +18,17 @@ type change struct {
 	registries []byte
 	unit       []byte
 	res        EnsureResult
+	// installed is the version of the installed binary, "" when unknown.
+	installed string
 }
 
 // stage prepares the change for join j: the token is read first, so a node
 // without one downloads nothing.
 func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
+	installed, err := m.CheckUpgrade()
+	if err != nil {
+		return nil, err
+	}
 	tokens, err := ReadTokens(m.root, m.cluster, m.node)
 	if err != nil {
 		return nil, err
@@ -35,7 +41,7 @@ func (m *Manager) stage(ctx context.Context, j Join) (*change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("installing k3s %s: %w", m.cluster.K3s.Version, err)
 	}
-	c := &change{release: rel, config: cfg, unit: UnitFile(m.node.Role)}
+	c := &change{release: rel, config: cfg, unit: UnitFile(m.node.Role), installed: installed}
 	c.res.BinaryChanged, c.res.ImagesChanged = rel.BinaryChanged, rel.ImagesChanged
 	same, err := configUpToDate(m.root, cfg)
 	if err != nil {

@@ -13,8 +13,9 @@ import (
 )
 
 // seen is what k3s would read at one event: the sha256 of config.yaml, of
-// the binary and of the unit file ("" when absent).
-type seen struct{ Event, Config, Binary, Unit string }
+// the binary and of the unit file ("" when absent); Version is the version
+// the turn was told the restart installs.
+type seen struct{ Event, Config, Binary, Unit, Version string }
 
 // recorder is the restart turn and systemd around the fixture's fake,
 // noting what k3s would read at each claim, restart and release.
@@ -26,6 +27,14 @@ type recorder struct {
 	claim func(n int) error
 	// onClaim runs inside a granted claim (before it returns).
 	onClaim func()
+	// release decides a release of version; nil grants every one.
+	release func(ctx context.Context, version string) error
+	// failed holds the versions Fail recorded: a claim of one is refused,
+	// as the Lease's record makes it.
+	failed map[string]string
+	// onRestart runs after the nth restart's view was taken.
+	onRestart func(n int)
+	restarts  int
 }
 
 func newRecorder(fx *ensureFixture) *recorder {
@@ -59,8 +68,11 @@ func (r *recorder) claims() int {
 	return n
 }
 
-func (r *recorder) Claim(context.Context) error {
-	r.events = append(r.events, r.view("claim"))
+func (r *recorder) Claim(_ context.Context, version string) error {
+	r.events = append(r.events, r.withVersion(r.view("claim"), version))
+	if reason, ok := r.failed[version]; ok && version != "" {
+		return errors.New("rollout stopped: " + version + " " + reason)
+	}
 	if r.claim != nil {
 		if err := r.claim(r.claims()); err != nil {
 			return err
@@ -72,13 +84,34 @@ func (r *recorder) Claim(context.Context) error {
 	return nil
 }
 
-func (r *recorder) Release(context.Context) error {
-	r.events = append(r.events, r.view("release"))
+func (r *recorder) Release(ctx context.Context, version string) error {
+	r.events = append(r.events, r.withVersion(r.view("release"), version))
+	if r.release != nil {
+		return r.release(ctx, version)
+	}
 	return nil
+}
+
+func (r *recorder) Fail(_ context.Context, version, reason string) error {
+	r.events = append(r.events, r.withVersion(r.view("fail"), version))
+	if r.failed == nil {
+		r.failed = map[string]string{}
+	}
+	r.failed[version] = reason
+	return nil
+}
+
+func (r *recorder) withVersion(s seen, version string) seen {
+	s.Version = version
+	return s
 }
 
 func (r *recorder) Restart(ctx context.Context, name string) error {
 	r.events = append(r.events, r.view("restart"))
+	r.restarts++
+	if r.onRestart != nil {
+		r.onRestart(r.restarts)
+	}
 	return r.FakeServiceManager.Restart(ctx, name)
 }
 
@@ -99,9 +132,14 @@ func newMemberFixture(t *testing.T) (*ensureFixture, *recorder) {
 // upgrade makes the cluster file ask for a new k3s release.
 func (fx *ensureFixture) upgrade(t *testing.T) {
 	t.Helper()
-	bin := payload(8, 64<<10)
-	fx.cluster.K3s.Version = "v1.33.6+k3s1"
-	dir := fx.root.Path("/srv/k3s/" + fx.cluster.K3s.Version)
+	fx.release(t, "v1.33.6+k3s1", payload(8, 64<<10))
+}
+
+// release serves bin as k3s version and makes the cluster file ask for it.
+func (fx *ensureFixture) release(t testing.TB, version string, bin []byte) {
+	t.Helper()
+	fx.cluster.K3s.Version = version
+	dir := fx.root.Path("/srv/k3s/" + version)
 	mustWrite(t, filepath.Join(dir, "k3s-arm64"), bin, 0o644)
 	mustWrite(t, filepath.Join(dir, "sha256sum-arm64.txt"), []byte(sha(bin)+"  k3s-arm64\n"), 0o644)
 }
@@ -110,10 +148,12 @@ var memberChanges = []struct {
 	name   string
 	change func(t *testing.T, fx *ensureFixture)
 	field  func(seen) string
+	// version is what the turn is told the restart installs.
+	version string
 }{
-	{"config", func(_ *testing.T, fx *ensureFixture) { fx.cluster.K3s.ClusterDomain = "home.arpa" }, func(s seen) string { return s.Config }},
-	{"binary", func(t *testing.T, fx *ensureFixture) { fx.upgrade(t) }, func(s seen) string { return s.Binary }},
-	{"unit", func(_ *testing.T, fx *ensureFixture) { fx.svc.Units["k3s.service"] = []byte("# an older unit\n") }, func(s seen) string { return s.Unit }},
+	{"config", func(_ *testing.T, fx *ensureFixture) { fx.cluster.K3s.ClusterDomain = "home.arpa" }, func(s seen) string { return s.Config }, ""},
+	{"binary", func(t *testing.T, fx *ensureFixture) { fx.upgrade(t) }, func(s seen) string { return s.Binary }, "v1.33.6+k3s1"},
+	{"unit", func(_ *testing.T, fx *ensureFixture) { fx.svc.Units["k3s.service"] = []byte("# an older unit\n") }, func(s seen) string { return s.Unit }, ""},
 }
 
 // An etcd member puts a new config, binary or unit in place only once its
@@ -135,6 +175,7 @@ func TestMemberChangesOnlyInsideItsTurn(t *testing.T) {
 			}
 			restart, release := after, after
 			restart.Event, release.Event = "restart", "release"
+			before.Version, release.Version = tc.version, tc.version
 			if diff := cmp.Diff([]seen{before, restart, release}, rec.events); diff != "" {
 				t.Errorf("what k3s would read at each event (-want +got):\n%s", diff)
 			}
@@ -174,6 +215,7 @@ func TestMemberTurnNotGranted(t *testing.T) {
 			if err != nil || res != want {
 				t.Fatalf("next Ensure: %+v, %v; want %+v", res, err, want)
 			}
+			before.Version = "v1.33.6+k3s1" // the binary is an upgrade
 			if got := []string{rec.events[1].Event, rec.events[2].Event, rec.events[3].Event}; !cmp.Equal(got, []string{"claim", "restart", "release"}) || rec.events[1] != before {
 				t.Errorf("events %+v; want claim with the old files, restart, release", rec.events)
 			}

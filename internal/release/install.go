@@ -157,6 +157,7 @@ func (i *Installer) Stage(ctx context.Context, k config.K3s, arch string) (s *St
 	if rel.Pinned == "" {
 		st.rememberRelease(rel.BinaryLoc, want)
 	}
+	st.rememberVersion(want, rel.Version)
 	img, ok, err := i.imagesFile(rel, sums)
 	if err != nil {
 		return nil, err

@@ -53,3 +53,28 @@ func (i *Installer) Check(k config.K3s, arch string) (Installed, error) {
 	out.SHA256, err = hashFile(dest)
 	return out, err
 }
+
+// InstalledVersion is the release version of the binary at BinaryPath, as
+// recorded when a binary with its hash was verified (the release it was
+// verified for); known is false when there is no binary or nodeagent never
+// verified one with its hash (installed by hand). It reads the hash cache
+// and never writes it.
+func (i *Installer) InstalledVersion() (version string, known bool, err error) {
+	dest := i.root.Path(BinaryPath)
+	fi, err := os.Stat(dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("checking %s: %w", BinaryPath, err)
+	}
+	st := i.loadState()
+	sum := ""
+	if c, ok := st.Files[dest]; ok && c == stampOf(fi, c.SHA256) {
+		sum = c.SHA256
+	} else if sum, err = hashFile(dest); err != nil {
+		return "", false, err
+	}
+	version, known = st.Versions[sum]
+	return version, known, nil
+}

@@ -37,7 +37,8 @@ func stagedPath(dest string) string {
 	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".staged")
 }
 
-// Commit renames every staged file over its target. Each is verified again
+// Commit renames every staged file over its target, keeping the binary it
+// replaces at PreviousPath. Each is verified again
 // first, by its cached stamp or by hashing, because a turn can take long: a
 // staged file that no longer has the hash is removed and never installed.
 func (s *Staged) Commit() (err error) {
@@ -62,6 +63,11 @@ func (s *Staged) Commit() (err error) {
 		if !ok {
 			i.dropStaged(st, dest)
 			return fmt.Errorf("installing %s: staged file missing or changed: %w", f.dest, ErrChecksumMismatch)
+		}
+		if f.dest == BinaryPath && st.verifiedRelease(dest) {
+			if err := i.keepPrevious(); err != nil {
+				return err
+			}
 		}
 		if err := renameSynced(staged, dest); err != nil {
 			return err

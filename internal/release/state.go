@@ -19,6 +19,9 @@ import (
 type installState struct {
 	Files    map[string]fileStamp `json:"files"`
 	Releases map[string]string    `json:"releases"`
+	// Versions maps a verified binary's sha256 to its release version, so
+	// the installed binary's version is known without running it.
+	Versions map[string]string `json:"versions,omitempty"`
 	dirty    bool
 }
 
@@ -43,7 +46,7 @@ func stampOf(fi os.FileInfo, sum string) fileStamp {
 }
 
 func (i *Installer) loadState() *installState {
-	st := &installState{Files: map[string]fileStamp{}, Releases: map[string]string{}}
+	st := &installState{Files: map[string]fileStamp{}, Releases: map[string]string{}, Versions: map[string]string{}}
 	data, err := os.ReadFile(i.root.Path(i.opts.StatePath))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -53,13 +56,16 @@ func (i *Installer) loadState() *installState {
 	}
 	if err := json.Unmarshal(data, st); err != nil {
 		i.log.Warn("ignoring corrupt install state", zap.Error(err))
-		return &installState{Files: map[string]fileStamp{}, Releases: map[string]string{}}
+		return &installState{Files: map[string]fileStamp{}, Releases: map[string]string{}, Versions: map[string]string{}}
 	}
 	if st.Files == nil {
 		st.Files = map[string]fileStamp{}
 	}
 	if st.Releases == nil {
 		st.Releases = map[string]string{}
+	}
+	if st.Versions == nil {
+		st.Versions = map[string]string{}
 	}
 	return st
 }
@@ -130,4 +136,27 @@ func (st *installState) rememberRelease(loc, sum string) {
 		st.Releases[loc] = sum
 		st.dirty = true
 	}
+}
+
+func (st *installState) rememberVersion(sum, version string) {
+	if st.Versions[sum] != version {
+		st.Versions[sum] = version
+		st.dirty = true
+	}
+}
+
+// verifiedRelease reports whether the file at p is, by its cached stamp, a
+// binary verified for a release: only such a binary is kept as the previous
+// one (a damaged or hand-made file is not worth going back to).
+func (st *installState) verifiedRelease(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	c, ok := st.Files[p]
+	if !ok || c != stampOf(fi, c.SHA256) {
+		return false
+	}
+	_, ok = st.Versions[c.SHA256]
+	return ok
 }

@@ -37,17 +37,26 @@ const (
 
 // ClaimRestart waits until this server may restart k3s — every other etcd
 // voter healthy and no other server restarting — and claims the Lease.
-func (p *Work) ClaimRestart(ctx context.Context, status func(string)) error {
+// version is the k3s version the restart installs ("" for none): it is
+// recorded on the Lease as the rollout in progress, and a version that did
+// not come back on another server is refused at once (ErrRolloutStopped).
+func (p *Work) ClaimRestart(ctx context.Context, version string, status func(string)) error {
 	client, err := p.clientset()
 	if err != nil {
 		return err
 	}
-	return p.pollUntil(ctx, "a turn to restart k3s", func(ctx context.Context) (bool, error) {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	err = p.pollUntil(ctx, "a turn to restart k3s", func(ctx context.Context) (bool, error) {
 		if err := p.stopSafe(ctx); err != nil {
 			status("waiting to restart k3s: " + err.Error())
 			return false, err
 		}
-		holder, err := p.claimLease(ctx, client)
+		holder, err := p.claimLease(ctx, client, version)
+		if errors.Is(err, ErrRolloutStopped) {
+			stop(err)
+			return false, err
+		}
 		if err != nil || holder != "" {
 			if holder != "" {
 				err = fmt.Errorf("%s is restarting", holder)
@@ -60,37 +69,107 @@ func (p *Work) ClaimRestart(ctx context.Context, status func(string)) error {
 			status("waiting to restart k3s: " + err.Error())
 			return false, errors.Join(err, p.releaseLease(ctx, client))
 		}
-		p.log.Info("restart lease claimed")
+		p.log.Info("restart lease claimed", zap.String("k3s_version", version))
 		return true, nil
 	})
+	if cause := context.Cause(ctx); errors.Is(cause, ErrRolloutStopped) {
+		return cause
+	}
+	return err
 }
 
-// ReleaseRestart waits until this server's etcd member is healthy again and
-// quorum holds, then frees the Lease for the next server.
-func (p *Work) ReleaseRestart(ctx context.Context, status func(string)) error {
+// ReleaseRestart waits until this server's etcd member is healthy again,
+// quorum holds and, when the restart installed k3s version (not ""), this
+// Node reports that version, then frees the Lease for the next server.
+func (p *Work) ReleaseRestart(ctx context.Context, version string, status func(string)) error {
 	client, err := p.clientset()
 	if err != nil {
 		return err
 	}
 	status("waiting for this etcd member to be healthy again")
 	return p.pollUntil(ctx, "etcd healthy after the k3s restart", func(ctx context.Context) (bool, error) {
-		st, err := p.quorum.Observe(ctx)
-		if err != nil {
-			return false, err
-		}
-		if !st.Quorum() || !selfHealthy(st.Members, st.Self) {
+		if err := p.cameBack(ctx, client, version); err != nil {
 			// Still restarting: tell the others this holder is alive.
 			if err := p.renewLease(ctx, client); err != nil {
 				p.log.Debug("restart lease not renewed", zap.Error(err))
 			}
-			return false, fmt.Errorf("not yet: %s", st.Summary())
+			return false, err
 		}
 		if err := p.releaseLease(ctx, client); err != nil {
 			return false, err
 		}
-		p.log.Info("restart lease released", zap.String("etcd", st.Summary()))
+		p.log.Info("restart lease released", zap.String("k3s_version", version))
 		return true, nil
 	})
+}
+
+// cameBack is nil once this etcd member is healthy, quorum holds and this
+// Node's kubelet reports version (when not "").
+func (p *Work) cameBack(ctx context.Context, client kubernetes.Interface, version string) error {
+	st, err := p.quorum.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Quorum() || !selfHealthy(st.Members, st.Self) {
+		return fmt.Errorf("not yet: %s", st.Summary())
+	}
+	if version == "" {
+		return nil
+	}
+	return p.nodeReports(ctx, client, version)
+}
+
+// nodeReports is nil once this Node's kubelet reports k3s version (k3s's
+// kubelet version is the k3s version, v1.33.5+k3s1).
+func (p *Work) nodeReports(ctx context.Context, client kubernetes.Interface, version string) error {
+	n, err := client.CoreV1().Nodes().Get(ctx, p.cfg.Node.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading node %s: %w", p.cfg.Node.Name, err)
+	}
+	if got := n.Status.NodeInfo.KubeletVersion; got != version {
+		return fmt.Errorf("not yet: node %s reports k3s %q, want %s", p.cfg.Node.Name, got, version)
+	}
+	return nil
+}
+
+// FailRestart records on the Lease that k3s version did not come back on
+// this server (reason), which stops the rollout on every server, once the
+// API answers again (this server's own k3s, back on its previous binary);
+// then it waits for this etcd member like ReleaseRestart and frees the turn.
+func (p *Work) FailRestart(ctx context.Context, version, reason string, status func(string)) error {
+	client, err := p.clientset()
+	if err != nil {
+		return err
+	}
+	status("recording the failed k3s " + version + " rollout")
+	r := Rollout{Version: version, Node: p.cfg.Node.Name, Since: p.cfg.Clock.Now(), Reason: reason}
+	err = p.pollUntil(ctx, "the failed rollout recorded", func(ctx context.Context) (bool, error) {
+		err := p.recordFailure(ctx, client, r)
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	p.log.Error("k3s rollout stopped: the new version did not come back on this server; rolled back",
+		zap.String("k3s_version", version), zap.String("reason", reason))
+	return p.ReleaseRestart(ctx, "", status)
+}
+
+// Rollout reads the k3s rollout from the restart Lease: the server
+// upgrading now and the version that failed, if any.
+func (p *Work) Rollout(ctx context.Context) (RolloutStatus, error) {
+	client, err := p.clientset()
+	if err != nil {
+		return RolloutStatus{}, err
+	}
+	l, err := client.CoordinationV1().Leases(RestartLeaseNamespace).Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return RolloutStatus{}, nil
+	}
+	if err != nil {
+		return RolloutStatus{}, leaseErr("reading", err)
+	}
+	return rolloutStatusOf(l), nil
 }
 
 func (p *Work) stopSafe(ctx context.Context) error {
@@ -103,8 +182,8 @@ func (p *Work) stopSafe(ctx context.Context) error {
 
 // claimLease takes the Lease if it is free, expired or already this node's,
 // and returns "" then; else the holder. A conflicting write is an error to
-// retry.
-func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface) (holder string, err error) {
+// retry. version is the k3s version the restart installs (decideRolloutClaim).
+func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface, version string) (holder string, err error) {
 	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
 	me := p.cfg.Node.Name
 	now := metav1.NewMicroTime(p.cfg.Clock.Now())
@@ -114,20 +193,35 @@ func (p *Work) claimLease(ctx context.Context, client kubernetes.Interface) (hol
 		AcquireTime:          &now,
 		RenewTime:            &now,
 	}
+	var rollout *Rollout
+	if version != "" {
+		rollout = &Rollout{Version: version, Node: me, Since: now.Time}
+	}
 	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		_, err = leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: RestartLeaseName, Namespace: RestartLeaseNamespace},
-			Spec:       spec,
-		}, metav1.CreateOptions{FieldManager: kube.FieldManager})
+		l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: RestartLeaseName, Namespace: RestartLeaseNamespace}, Spec: spec}
+		setRollout(l, RolloutAnnotation, rollout)
+		_, err = leases.Create(ctx, l, metav1.CreateOptions{FieldManager: kube.FieldManager})
 		return "", leaseErr("claiming", err)
 	}
 	if err != nil {
 		return "", leaseErr("reading", err)
 	}
+	clear, err := decideRolloutClaim(rolloutOf(l, RolloutFailedAnnotation), version)
+	if err != nil {
+		return "", err
+	}
 	if h := holderOf(l); h != "" && h != me && !p.expired(l) {
 		return h, nil
 	}
+	if clear {
+		p.log.Info("k3s rollout record cleared: the cluster file asks for another version", zap.String("k3s_version", version))
+		setRollout(l, RolloutFailedAnnotation, nil)
+	}
+	if prev := rolloutOf(l, RolloutAnnotation); prev != nil && rollout != nil && prev.Node == me && prev.Version == version {
+		rollout.Since = prev.Since // the same upgrade claimed again
+	}
+	setRollout(l, RolloutAnnotation, rollout)
 	l.Spec = spec
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
 	return "", leaseErr("claiming", err)
@@ -164,8 +258,31 @@ func (p *Work) releaseLease(ctx context.Context, client kubernetes.Interface) er
 		return nil
 	}
 	l.Spec.HolderIdentity = nil
+	setRollout(l, RolloutAnnotation, nil)
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
 	return leaseErr("releasing", err)
+}
+
+// recordFailure writes r as the failed rollout on the Lease, whoever holds
+// it (a Lease taken over meanwhile is still the one every server reads).
+func (p *Work) recordFailure(ctx context.Context, client kubernetes.Interface, r Rollout) error {
+	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
+	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: RestartLeaseName, Namespace: RestartLeaseNamespace}}
+		setRollout(l, RolloutFailedAnnotation, &r)
+		_, err = leases.Create(ctx, l, metav1.CreateOptions{FieldManager: kube.FieldManager})
+		return leaseErr("recording the failed rollout on", err)
+	}
+	if err != nil {
+		return leaseErr("reading", err)
+	}
+	setRollout(l, RolloutFailedAnnotation, &r)
+	if holderOf(l) == p.cfg.Node.Name {
+		setRollout(l, RolloutAnnotation, nil)
+	}
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: kube.FieldManager})
+	return leaseErr("recording the failed rollout on", err)
 }
 
 // expired reports whether l's holder let it go a whole lease duration

@@ -62,7 +62,7 @@ func claimer(ctx context.Context, t *testing.T) func(p *Work) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		holder, err := p.claimLease(ctx, client)
+		holder, err := p.claimLease(ctx, client, "")
 		if err != nil {
 			t.Fatalf("%s claiming: %v", p.cfg.Node.Name, err)
 		}

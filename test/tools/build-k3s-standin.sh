@@ -11,7 +11,28 @@
 #   NODEAGENT_CACHE   cache root (default: $HOME/.cache/nodeagent)
 #
 # Use:  K3S_STANDIN="$(test/tools/build-k3s-standin.sh)"
+#
+# TEST-ONLY variants for upgrade tests, built from the same sources (the Go
+# build cache holds the compiled packages, so a variant costs a link) and
+# cached beside the main build under the same hash:
+#   --version V       reports V (`k3s --version`, the Node's kubelet version)
+#                     instead of v1.37.2+k3s-standin: k3s-V
+#   --fail-at-start   `k3s server` exits 1 at once: k3s-V-fail-at-start
+#   B="$(test/tools/build-k3s-standin.sh --version v1.33.6+k3s1 --fail-at-start)"
 set -euo pipefail
+
+version="" fail=""
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--version) version="${2:?--version needs a value}"; shift 2 ;;
+	--fail-at-start) fail=1; shift ;;
+	*) echo "build-k3s-standin.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+if [[ -n "$version" && ! "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$ ]]; then
+	echo "build-k3s-standin.sh: --version $version is not like v1.33.5+k3s1" >&2
+	exit 2
+fi
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/k3s-standin" && pwd)"
 repo="$(cd "$src/../../.." && pwd)"
@@ -26,7 +47,10 @@ cache="${NODEAGENT_CACHE:-$HOME/.cache/nodeagent}"
 hash="$(cd "$src" && find . crds -maxdepth 1 -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum -o -name '*.json' \) -print0 |
 	sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 dir="$cache/k3s-standin-$hash"
-bin="$dir/k3s"
+name=k3s
+[[ -n "$version" ]] && name="$name-$version"
+[[ -n "$fail" ]] && name="$name-fail-at-start"
+bin="$dir/$name"
 
 if [[ -x "$bin" ]]; then
 	echo "$bin"
@@ -34,7 +58,7 @@ if [[ -x "$bin" ]]; then
 fi
 
 mkdir -p "$dir"
-tmp="$(mktemp "$dir/.k3s.XXXXXX")"
+tmp="$(mktemp "$dir/.$name.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 
 start=$SECONDS
@@ -45,6 +69,10 @@ echo "building the k3s test stand-in into $bin (takes minutes)" >&2
 # instead of "v0.0.0-master"; keep it in step with k8s.io/kubernetes in go.mod.
 pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=v1.37.2 -X $pkg.gitMajor=1 -X $pkg.gitMinor=37 -X $pkg.gitTreeState=clean"
+# The variants stamp only the stand-in's own version: the embedded
+# kube-apiserver keeps its real one (its compatibility checks derive from it).
+[[ -n "$version" ]] && ldflags="$ldflags -X main.Version=$version"
+[[ -n "$fail" ]] && ldflags="$ldflags -X main.failAtStart=1"
 (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$tmp" .)
 chmod 0755 "$tmp"
 mv -f "$tmp" "$bin"

@@ -51,14 +51,26 @@ func (p *Command) ApplyManifests(ctx context.Context, status func(string)) error
 	return p.run(ctx, status, "apply")
 }
 
-// ClaimRestart runs `nodeagent restart-turn claim`.
-func (p *Command) ClaimRestart(ctx context.Context, status func(string)) error {
-	return p.run(ctx, status, "restart-turn", "claim")
+// ClaimRestart runs `nodeagent restart-turn claim [--version V]`.
+func (p *Command) ClaimRestart(ctx context.Context, version string, status func(string)) error {
+	return p.run(ctx, status, withVersion([]string{"restart-turn", "claim"}, version)...)
 }
 
-// ReleaseRestart runs `nodeagent restart-turn release`.
-func (p *Command) ReleaseRestart(ctx context.Context, status func(string)) error {
-	return p.run(ctx, status, "restart-turn", "release")
+// ReleaseRestart runs `nodeagent restart-turn release [--version V]`.
+func (p *Command) ReleaseRestart(ctx context.Context, version string, status func(string)) error {
+	return p.run(ctx, status, withVersion([]string{"restart-turn", "release"}, version)...)
+}
+
+// FailRestart runs `nodeagent restart-turn fail --version V --reason R`.
+func (p *Command) FailRestart(ctx context.Context, version, reason string, status func(string)) error {
+	return p.run(ctx, status, "restart-turn", "fail", "--version", version, "--reason", reason)
+}
+
+func withVersion(args []string, version string) []string {
+	if version == "" {
+		return args
+	}
+	return append(args, "--version", version)
 }
 
 // ReplaceStaleMember runs `nodeagent stale-member --via URL --ca HASH`. The

@@ -73,9 +73,16 @@ func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
 		t.Errorf("the child did not get the given environment:\n%s", env)
 	}
 	for want, call := range map[string]func(context.Context, func(string)) error{
-		"quorum --wait --node pi4-1":        p.WaitQuorum,
-		"restart-turn claim --node pi4-1":   p.ClaimRestart,
-		"restart-turn release --node pi4-1": p.ReleaseRestart,
+		"quorum --wait --node pi4-1": p.WaitQuorum,
+		"restart-turn claim --node pi4-1": func(ctx context.Context, status func(string)) error {
+			return p.ClaimRestart(ctx, "", status)
+		},
+		"restart-turn release --version v1.34.1+k3s1 --node pi4-1": func(ctx context.Context, status func(string)) error {
+			return p.ReleaseRestart(ctx, "v1.34.1+k3s1", status)
+		},
+		"restart-turn fail --version v1.34.1+k3s1 --reason did not come back --node pi4-1": func(ctx context.Context, status func(string)) error {
+			return p.FailRestart(ctx, "v1.34.1+k3s1", "did not come back", status)
+		},
 		"stale-member --via https://10.0.0.11:6443 --ca 0a1b --node pi4-1": func(ctx context.Context, status func(string)) error {
 			return p.ReplaceStaleMember(ctx, "https://10.0.0.11:6443", "0a1b", status)
 		},
@@ -146,7 +153,7 @@ func TestCommandRelaysTheChildsLog(t *testing.T) {
 	cli, record := fakeCLI(t, `echo '{"level":"info","msg":"restart lease claimed","node":"pi5"}' >&2; echo 'not json' >&2`)
 	core, logs := observer.New(zapcore.InfoLevel)
 	p := &Command{CLI: cli, Env: []string{"PATH=/usr/bin:/bin"}, Log: zap.New(core)}
-	if err := p.ClaimRestart(context.Background(), func(string) {}); err != nil {
+	if err := p.ClaimRestart(context.Background(), "", func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	type entry struct {
@@ -212,7 +219,7 @@ func TestCommandMarksProgressPerLine(t *testing.T) {
 	var marks atomic.Int32
 	ctx := host.WithProgress(context.Background(), func() { marks.Add(1) })
 	var got []string
-	if err := p.ReleaseRestart(ctx, func(s string) { got = append(got, s) }); err != nil {
+	if err := p.ReleaseRestart(ctx, "", func(s string) { got = append(got, s) }); err != nil {
 		t.Fatal(err)
 	}
 	if n := marks.Load(); n != 4 {

@@ -20,9 +20,19 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Version is what `k3s --version` prints; the "+k3s-standin" build suffix
-// keeps it from being mistaken for a real k3s release.
-const Version = "v1.37.2+k3s-standin"
+// Version is what `k3s --version` prints and the Node reports as its
+// kubelet version (k3s stamps its own version into both, scripts/build's
+// VERSIONFLAGS); the "+k3s-standin" build suffix keeps it from being
+// mistaken for a real k3s release. TEST-ONLY knob: an upgrade test stamps
+// a k3s-like version instead (build-k3s-standin.sh --version V, that is
+// -ldflags "-X main.Version=V"), to serve two builds that differ only there.
+var Version = "v1.37.2+k3s-standin"
+
+// failAtStart, when stamped non-empty (build-k3s-standin.sh --fail-at-start,
+// -ldflags "-X main.failAtStart=1"), makes `k3s server` exit 1 at start
+// before it touches anything: the bad build of an upgrade test. TEST-ONLY
+// knob; never set in the default build.
+var failAtStart string
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -52,6 +62,10 @@ func run(args []string) int {
 func runServer(args []string) int {
 	log := newLogger()
 	defer func() { _ = log.Sync() }()
+	if failAtStart != "" {
+		log.Error("this TEST-ONLY build is stamped to fail at start", zap.String("version", Version))
+		return 1
+	}
 	if len(args) > 0 {
 		// nodeagent passes everything through config.yaml; a flag here
 		// would be silently ignored, which hides mistakes.
