@@ -48,8 +48,9 @@ type Link struct {
 	Name, Master string
 }
 
-// Observe reads the host through root and run.
-func Observe(ctx context.Context, root host.Root, run host.Runner) (Observed, error) {
+// Observe reads the host through root and run; extra are more of
+// nodeagent's own files to look for (Options.Extra).
+func Observe(ctx context.Context, root host.Root, run host.Runner, extra ...string) (Observed, error) {
 	var o Observed
 	var err error
 	if o.K3sUnits, err = unitFiles(root, "k3s*.service"); err != nil {
@@ -85,7 +86,7 @@ func Observe(ctx context.Context, root host.Root, run host.Runner) (Observed, er
 		}
 	}
 	o.Present, o.Symlinks = map[string]bool{}, map[string]string{}
-	for _, p := range append(append([]string{EtcdDataDir}, Trees...), Files...) {
+	for _, p := range append(append(append([]string{EtcdDataDir}, Trees...), Files...), extra...) {
 		if _, err := os.Lstat(root.Path(p)); err == nil {
 			o.Present[p] = true
 		}
