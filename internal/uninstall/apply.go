@@ -76,6 +76,11 @@ func (a *Applier) apply(ctx context.Context, act Action) ([]string, error) {
 		}
 		return a.removeTree(act.Target)
 	case DeleteNetNS:
+		// Unmounting /run/netns/cni-* (as k3s-killall.sh does first) may
+		// have removed it already.
+		if _, err := os.Lstat(a.Root.Path("/run/netns/" + act.Target)); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
 		_, err := a.Run.Run(ctx, "ip", "netns", "delete", act.Target)
 		return nil, err
 	case DeleteLink:
