@@ -49,6 +49,12 @@ joins the node afresh.`,
 			status := func(text string) { fmt.Fprintf(out, "  … %s\n", text) }
 			run := host.NewExecRunner(g.Log)
 			stop := func(unit string) error {
+				// `systemctl cat` fails for a unit that is not installed
+				// (nodeagent run by hand, without its package).
+				if _, err := run.Run(cmd.Context(), "systemctl", "cat", unit); err != nil {
+					status(unit + " is not installed")
+					return nil
+				}
 				status("stopping and disabling " + unit)
 				_, err := run.Run(cmd.Context(), "systemctl", "disable", "--now", unit)
 				return err

@@ -57,3 +57,41 @@ func TestRemoveTreeKeepsWhatIsMountedBelow(t *testing.T) {
 		t.Errorf("%s still there (%v)", DataDir, err)
 	}
 }
+
+// When etcd's data cannot be moved aside, nothing more is removed: the
+// data directory, and the data in it, stay.
+func TestFailedMoveAsideStopsTheRemoval(t *testing.T) {
+	dir := t.TempDir()
+	root := host.NewRoot(dir)
+	write(t, root.Path("/proc/self/mountinfo"), "25 1 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	write(t, root.Path(EtcdDataDir+"/etcd/member/wal/0.wal"), "wal")
+	// The aside directory's parent is a file: the rename cannot succeed.
+	write(t, root.Path("/var/lib/rancher"+"/k3s-server-db.x"), "")
+	p := Plan{Actions: []Action{
+		{Kind: MoveAside, Target: EtcdDataDir, Args: []string{"/var/lib/rancher/k3s-server-db.x/db"}},
+		{Kind: RemoveTree, Target: DataDir},
+	}}
+	a := &Applier{Root: root, Run: &host.FakeRunner{}, Log: zaptest.NewLogger(t)}
+	if _, err := a.Apply(t.Context(), p, func(string) {}); err == nil {
+		t.Fatal("apply with a failed move: no error")
+	}
+	if b, err := os.ReadFile(root.Path(EtcdDataDir + "/etcd/member/wal/0.wal")); err != nil || string(b) != "wal" {
+		t.Errorf("etcd's data after a failed move: %q, %v", b, err)
+	}
+
+	// Moved, it is kept root-only, and the data directory goes.
+	p.Actions[0].Args = []string{"/var/lib/rancher/k3s-server-db.20261203T040506Z"}
+	if _, err := a.Apply(t.Context(), p, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	aside := root.Path("/var/lib/rancher/k3s-server-db.20261203T040506Z")
+	if fi, err := os.Stat(aside); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("aside: %v, %v", fi, err)
+	}
+	if b, err := os.ReadFile(aside + "/etcd/member/wal/0.wal"); err != nil || string(b) != "wal" {
+		t.Errorf("etcd's data aside: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(root.Path(DataDir)); !os.IsNotExist(err) {
+		t.Errorf("%s still there (%v)", DataDir, err)
+	}
+}
