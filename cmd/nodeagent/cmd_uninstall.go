@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
@@ -129,7 +130,8 @@ func confirm(in io.Reader, out io.Writer) error {
 	if !ok {
 		return errors.New("refusing to uninstall without --yes: stdin is not a terminal")
 	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	// A terminal answers TCGETS; /dev/null, also a character device, does not.
+	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
 		return errors.New("refusing to uninstall without --yes: stdin is not a terminal")
 	}
 	fmt.Fprint(out, "Remove k3s from this node? [y/N] ")

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -43,7 +44,11 @@ func (a *Applier) Apply(ctx context.Context, p Plan, progress func(string)) (Res
 	for _, act := range p.Actions {
 		progress(act.String())
 		left, err := a.apply(ctx, act)
-		res.Left = append(res.Left, left...)
+		for _, l := range left {
+			if !slices.Contains(res.Left, l) { // the plan may have named it already
+				res.Left = append(res.Left, l)
+			}
+		}
 		if err == nil {
 			continue
 		}

@@ -96,7 +96,7 @@ func TestLeaveRefusedThenUninstall(t *testing.T) {
 	// The owner's own filesystem under k3s's data directory: it stays.
 	sh("mkdir -p /srv/own /var/lib/rancher/k3s/storage/own && echo mine >/srv/own/keep && mount --bind /srv/own /var/lib/rancher/k3s/storage/own")
 	sh("ufw allow from 192.0.2.7 to any port 8080 proto tcp comment owner-rule >/dev/null")
-	if got := sh("grep -c \"nodeagent:\" /etc/ufw/user.rules || true"); got == "0\n" {
+	if got := sh("grep -c " + hexComment("nodeagent:") + " /etc/ufw/user.rules || true"); got == "0\n" {
 		t.Fatal("join wrote no UFW rules of nodeagent: the test could not see them go")
 	}
 
@@ -131,7 +131,7 @@ func checkNothingLeft(t *testing.T, sh func(string) string) {
 		"iptables chains":   "iptables-save | grep -iE 'KUBE-|CNI-|flannel' || true",
 		"ip6tables chains":  "ip6tables-save | grep -iE 'KUBE-|CNI-|flannel' || true",
 		"shim and child":    "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done | grep -E '^(" + shim + "|sleep 100[12])' || true",
-		"nodeagent ufw":     "grep nodeagent: /etc/ufw/user.rules /etc/ufw/user6.rules || true",
+		"nodeagent ufw":     "grep " + hexComment("nodeagent:") + " /etc/ufw/user.rules /etc/ufw/user6.rules || true",
 		"k3s files":         "ls -d /usr/local/bin/k3s /etc/rancher/k3s /run/k3s /run/flannel /var/lib/kubelet /var/lib/cni /var/lib/rancher/k3s/server /var/lib/rancher/k3s/agent 2>/dev/null || true",
 	} {
 		if got := sh(script); strings.TrimSpace(got) != "" {
@@ -148,7 +148,7 @@ func checkKept(t *testing.T, sh func(string) string) {
 	if got := sh("cat /var/lib/rancher/k3s/storage/own/keep; grep -c ' /var/lib/rancher/k3s/storage/own ' /proc/self/mountinfo"); got != "mine\n1\n" {
 		t.Errorf("the owner's filesystem under k3s's data directory: %q", got)
 	}
-	if got := sh("grep -c owner-rule /etc/ufw/user.rules"); got != "1\n" {
+	if got := sh("grep -c " + hexComment("owner-rule") + " /etc/ufw/user.rules"); got != "1\n" {
 		t.Errorf("the owner's ufw rule: %q", got)
 	}
 	aside := sh("ls -d /var/lib/rancher/k3s-server-db.* && stat -c %a /var/lib/rancher/k3s-server-db.*")
@@ -204,8 +204,13 @@ func joinedNode(t *testing.T, ctx context.Context) *nspawn.Container {
 	if err != nil || !strings.Contains(out, "joined in") {
 		t.Fatalf("join: %v\n%s", err, out)
 	}
+	t.Logf("join:\n%s", out)
 	return c
 }
+
+// hexComment is how ufw writes a rule's comment in user.rules
+// ("comment=<hex>").
+func hexComment(s string) string { return "comment=" + hex.EncodeToString([]byte(s)) }
 
 func requireHost(t *testing.T) {
 	t.Helper()
