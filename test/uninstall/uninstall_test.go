@@ -100,6 +100,14 @@ func TestLeaveRefusedThenUninstall(t *testing.T) {
 		t.Fatal("join wrote no UFW rules of nodeagent: the test could not see them go")
 	}
 
+	// A node that left is not joined again until it is uninstalled (the
+	// record as leave writes it; the only server cannot leave for real).
+	sh(`echo '{"node":"x","at":"2026-12-03T04:00:00Z"}' >/var/lib/nodeagent/left && chmod 600 /var/lib/nodeagent/left`)
+	out, err = c.Exec(ctx, "nodeagent", "join")
+	if err == nil || !strings.Contains(err.Error(), "this node left the cluster") {
+		t.Fatalf("join of a node that left: %v\n%s", err, out)
+	}
+
 	// Without --yes and without a terminal it refuses, and changes nothing.
 	out, err = c.Exec(ctx, "nodeagent", "uninstall")
 	if err == nil || !strings.Contains(err.Error(), "stdin is not a terminal") || !strings.Contains(out, "nodeagent uninstall will:") {
@@ -115,6 +123,14 @@ func TestLeaveRefusedThenUninstall(t *testing.T) {
 		t.Fatalf("uninstall --yes: %v", err)
 	}
 	checkNothingLeft(t, sh)
+	checkKept(t, sh)
+	if got := sh("ls /var/lib/nodeagent/left 2>/dev/null || true"); got != "" {
+		t.Errorf("the leave record stays after uninstall: %q", got)
+	}
+	// Run again, it finishes without error and keeps what it kept.
+	if out, err := c.Exec(ctx, "nodeagent", "uninstall", "--yes"); err != nil {
+		t.Fatalf("uninstall --yes again: %v\n%s", err, out)
+	}
 	checkKept(t, sh)
 }
 
