@@ -36,6 +36,8 @@ cluster's manifests once etcd has quorum.`,
 		newRestartTurnCommand(g),
 		newStaleMemberCommand(g),
 		newRemoveNodeCommand(g),
+		newLeaveCommand(g),
+		newUninstallCommand(g),
 		newFirewallCommand(g),
 	)
 	root.AddCommand(newManCommand(root))

@@ -25,6 +25,9 @@ func (a *Agent) Join(ctx context.Context) error {
 // join runs the steps from the one named from ("" = all) and records the
 // outcome; the daemon calls it with the lock held.
 func (a *Agent) join(ctx context.Context, from string) error {
+	if err := checkNotLeft(a.Root); err != nil {
+		return err
+	}
 	err := a.runStepsFrom(ctx, from)
 	st, loadErr := a.loadState()
 	if loadErr != nil {

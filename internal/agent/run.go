@@ -247,6 +247,9 @@ func (a *Agent) reconcileLocked(ctx context.Context, w work) error {
 
 // reconcile does the queued work; a full pass covers all the rest.
 func (a *Agent) reconcile(ctx context.Context, w work) error {
+	if err := checkNotLeft(a.Root); err != nil {
+		return err // no pass at all: a disk or label pass would touch a node that left
+	}
 	if w&workConfig != 0 {
 		a.reloadConfig()
 		w |= workFull

@@ -26,7 +26,7 @@ var uses = map[string][]string{"internal/k3s": {"internal/release"}, "internal/c
 // noClientGo must stay small: they run on every node, often before k3s exists.
 var noClientGo = []string{"internal/usb", "internal/disk", "internal/firewall", "internal/config", "internal/host", "internal/plan",
 	"internal/uevent", "internal/identity", "internal/logging", "internal/preflight", "internal/release", "internal/k3s",
-	"internal/serverwork/child"}
+	"internal/serverwork/child", "internal/uninstall"}
 
 func deps(t *testing.T, pkg string) []string {
 	t.Helper()

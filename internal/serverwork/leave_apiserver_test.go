@@ -1,0 +1,87 @@
+package serverwork
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/quorum"
+)
+
+// removedLocal is this node's own etcd endpoint: once its member is gone
+// from the list k3s's controller keeps, it answers no more (etcd stops a
+// member that learns it was removed).
+type removedLocal struct {
+	all  *k3sMembers
+	self string
+}
+
+func (r removedLocal) Observe(ctx context.Context) (quorum.Status, error) {
+	st, err := r.all.Observe(ctx)
+	if err == nil && len(quorum.MembersOfNode(st.Members, r.self)) == 0 {
+		return quorum.Status{}, errors.New("etcdserver: the member has been permanently removed from the cluster")
+	}
+	return st, err
+}
+
+// leave takes pi4-3 out of a three-server cluster against the real
+// kube-apiserver, with the member list following k3s's member controller:
+// refused while another server is down (nothing touched), then done once
+// all are healthy, watched through a healthy peer since pi4-3's own etcd
+// stops answering, leaving two healthy voters.
+func TestLeaveAgainstAPIServer(t *testing.T) {
+	srv := server.Get(t)
+	client := srv.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := srv.CreateNamespace(t)
+	for _, n := range []string{"pi4-1", "pi4-2", "pi4-3"} {
+		readyNode(t, ctx, client, n, time.Now())
+	}
+	runningPod(t, ctx, client, ns, "web", "pi4-3", nil, nil)
+	members := &k3sMembers{client: client, list: []quorum.Member{
+		urlMember(1, "pi4-1-0a0b0c0d", true), urlMember(2, "pi4-2-1a2b3c4d", false), urlMember(3, "pi4-3-3c3c3c3c", true)}}
+	var peers []string
+	l := &Leaver{Client: client, Members: removedLocal{members, "pi4-3"}, Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "pi4-3",
+		PeerMembers:    func(endpoint string) memberObserver { peers = append(peers, endpoint); return members },
+		MemberGoneWait: 30 * time.Second}
+
+	committed := 0
+	commit := func() error { committed++; return nil }
+	err := l.Leave(ctx, commit, func(string) {})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "leaving would cost etcd its quorum") {
+		t.Fatalf("leave with pi4-2 down: %v, want a refusal", err)
+	}
+	if n, err := client.CoreV1().Nodes().Get(ctx, "pi4-3", metav1.GetOptions{}); err != nil || n.Spec.Unschedulable || committed != 0 {
+		t.Fatalf("a refused leave changed something: %v, unschedulable=%v, committed %d", err, n.Spec.Unschedulable, committed)
+	}
+
+	members.list[1].Healthy = true
+	var last string
+	if err := l.Leave(ctx, commit, func(s string) { last = s }); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	if want := "pi4-3 left: etcd member pi4-3-3c3c3c3c gone; 2/2 voters healthy, need 2"; last != want {
+		t.Errorf("last status %q, want %q", last, want)
+	}
+	if committed != 1 || len(peers) != 1 || peers[0] != "https://10.0.0.1:2379" {
+		t.Errorf("committed %d times, peers %q; want once, through pi4-1", committed, peers)
+	}
+	if _, err := client.CoreV1().Nodes().Get(ctx, "pi4-3", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Node pi4-3 still there: %v", err)
+	}
+	if !podGoing(t, ctx, client, ns, "web") {
+		t.Error("pod web was not evicted")
+	}
+	st, _ := members.Observe(ctx)
+	if v := quorum.Evaluate(st.Members); v.HealthyVoters != 2 || !v.Quorum {
+		t.Errorf("after leaving: %s", v)
+	}
+}
