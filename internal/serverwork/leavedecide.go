@@ -2,6 +2,7 @@ package serverwork
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/nodeagent/nodeagent/internal/quorum"
 )
@@ -43,19 +44,10 @@ func DecideLeave(self string, members []quorum.Member) (LeavePlan, error) {
 	}
 	plan := LeavePlan{Members: mine, After: quorum.AfterRemoval(members, ids...)}
 	for _, m := range members {
-		if m.Healthy && !m.Learner && len(m.ClientURLs) > 0 && !containsID(ids, m.ID) {
+		if m.Healthy && !m.Learner && len(m.ClientURLs) > 0 && !slices.Contains(ids, m.ID) {
 			plan.Peer = m.ClientURLs[0]
 			return plan, nil
 		}
 	}
 	return LeavePlan{}, fmt.Errorf("%w %s: no other healthy voter publishes a client URL to watch the removal through", ErrRefused, self)
-}
-
-func containsID(ids []uint64, id uint64) bool {
-	for _, i := range ids {
-		if i == id {
-			return true
-		}
-	}
-	return false
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodeagent/nodeagent/test/harness/hostbuild"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -56,11 +57,11 @@ exit 10
 `
 
 func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
-	requireHost(t)
+	hostbuild.RequireHost(t, "the crash test", "systemd-nspawn", "nsenter", "go", "kubectl")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	bin := buildNodeagent(t)
-	standin := buildStandin(t)
+	bin := hostbuild.Nodeagent(t, repoRoot)
+	standin := hostbuild.Standin(t, repoRoot)
 	c := nspawn.Boot(t, nspawn.Options{PrivateNetwork: true})
 	node := c.Name()
 	// The node's LAN: a veth pair inside the container's own namespace
@@ -175,56 +176,6 @@ func snapshot(t *testing.T, ctx context.Context, c *nspawn.Container) string {
 		parts = append(parts, strings.Join(strings.Fields(out), " "))
 	}
 	return strings.Join(parts, " | ")
-}
-
-func requireHost(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("boots a container and a k3s stand-in: not in -short")
-	}
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range []string{"systemd-nspawn", "nsenter", "go", "kubectl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "the crash test needs " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func buildNodeagent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nodeagent")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/nodeagent")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building nodeagent: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// buildStandin returns the cached test stand-in for k3s, building it if
-// needed (minutes on a fresh machine).
-func buildStandin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("K3S_STANDIN"); p != "" {
-		return p
-	}
-	out, err := exec.Command(filepath.Join(repoRoot, "test/tools/build-k3s-standin.sh")).Output()
-	if err != nil {
-		t.Fatalf("building the k3s stand-in: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func checksumLine(t *testing.T, path string) []byte {

@@ -13,12 +13,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nodeagent/nodeagent/test/harness/hostbuild"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
@@ -69,7 +69,7 @@ ip6tables -A INPUT -j KUBE-FIREWALL
 `
 
 func TestLeaveRefusedThenUninstall(t *testing.T) {
-	requireHost(t)
+	hostbuild.RequireHost(t, "the uninstall test", "systemd-nspawn", "nsenter", "go")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	c := joinedNode(t, ctx)
@@ -181,8 +181,8 @@ func checkKept(t *testing.T, sh func(string) string) {
 // started: the test joins by hand) and the HDD's mount unit in place.
 func joinedNode(t *testing.T, ctx context.Context) *nspawn.Container {
 	t.Helper()
-	bin := buildNodeagent(t)
-	standin := buildStandin(t)
+	bin := hostbuild.Nodeagent(t, repoRoot)
+	standin := hostbuild.Standin(t, repoRoot)
 	c := nspawn.Boot(t, nspawn.Options{PrivateNetwork: true})
 	// Stop k3s before the container halts: etcd's shutdown must fit
 	// nspawn's halt timeout (a failed test may leave it running).
@@ -227,57 +227,6 @@ func joinedNode(t *testing.T, ctx context.Context) *nspawn.Container {
 // hexComment is how ufw writes a rule's comment in user.rules
 // ("comment=<hex>").
 func hexComment(s string) string { return "comment=" + hex.EncodeToString([]byte(s)) }
-
-func requireHost(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("boots a container and a k3s stand-in: not in -short")
-	}
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range []string{"systemd-nspawn", "nsenter", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "the uninstall test needs " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" || os.Getenv("NODEAGENT_INTEGRATION") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func buildNodeagent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nodeagent")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/nodeagent")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building nodeagent: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// buildStandin returns the cached test stand-in for k3s, building it if
-// needed (minutes on a fresh machine).
-func buildStandin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("K3S_STANDIN"); p != "" {
-		return p
-	}
-	out, err := exec.Command(filepath.Join(repoRoot, "test/tools/build-k3s-standin.sh")).Output()
-	if err != nil {
-		t.Fatalf("building the k3s stand-in: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
-}
 
 func checksumLine(t *testing.T, path string) []byte {
 	t.Helper()
