@@ -3,6 +3,7 @@ package serverwork
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,9 +25,21 @@ type Leaver struct {
 	Clock       host.Clock
 	Log         *zap.Logger
 	Self        string
-	// EvictWait and MemberGoneWait override the defaults (tests).
-	EvictWait, MemberGoneWait time.Duration
+	// EvictWait, MemberGoneWait and NamedWait override the defaults (tests).
+	EvictWait, MemberGoneWait, NamedWait time.Duration
 }
+
+// k3s's metadata controller (pkg/etcd/metadata_controller.go) labels a
+// server's Node as etcd's and names its member on it; when the Node is
+// deleted, the member controller (pkg/etcd/member_controller.go onRemove)
+// removes exactly the member named there, and nothing from a Node that
+// names none yet (k3s started moments ago). So a leave waits for the name
+// before it deletes the Node.
+const (
+	etcdRoleLabel        = "node-role.kubernetes.io/etcd"
+	etcdMemberAnnotation = "etcd.k3s.cattle.io/node-name"
+	namedWait            = time.Minute
+)
 
 // Leave checks with DecideLeave that the others keep quorum, calls
 // committed (which stops what would bring the node back), then cordons
@@ -43,15 +56,20 @@ func (l *Leaver) Leave(ctx context.Context, committed func() error, status func(
 	if err != nil {
 		return err
 	}
+	node, err := l.readNode(ctx)
+	if err != nil {
+		return err
+	}
+	if node != nil && len(plan.Members) > 0 {
+		if node, err = l.waitNamesMember(ctx, plan.Members, status); err != nil {
+			return err
+		}
+	}
 	if err := committed(); err != nil {
 		return err
 	}
 	r := &NodeRemover{Client: l.Client, Members: l.Members, Clock: l.Clock, Log: l.Log, Self: l.Self,
 		EvictWait: l.EvictWait, MemberGoneWait: l.MemberGoneWait}
-	node, err := l.readNode(ctx)
-	if err != nil {
-		return err
-	}
 	if node != nil {
 		status("cordoning " + l.Self)
 		if err := r.cordon(ctx, node); err != nil {
@@ -90,6 +108,33 @@ func (l *Leaver) readNode(ctx context.Context) (*corev1.Node, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Node %s: %w", l.Self, err)
+	}
+	return node, nil
+}
+
+// waitNamesMember waits until this node's Node is labelled etcd's and names
+// one of members, and returns it then (nil once the Node is gone). Nothing
+// has changed when it gives up.
+func (l *Leaver) waitNamesMember(ctx context.Context, members []quorum.Member, status func(string)) (*corev1.Node, error) {
+	var node *corev1.Node
+	err := host.PollUntil(ctx, l.Clock, "Node "+l.Self+" naming its etcd member", orDefault(l.NamedWait, namedWait), removePoll,
+		func(ctx context.Context) (bool, error) {
+			n, err := l.readNode(ctx)
+			if err != nil || n == nil {
+				node = nil
+				return err == nil, err
+			}
+			node = n
+			named := n.Annotations[etcdMemberAnnotation]
+			if n.Labels[etcdRoleLabel] == "true" && slices.ContainsFunc(members, func(m quorum.Member) bool { return m.Name == named }) {
+				return true, nil
+			}
+			status(fmt.Sprintf("waiting for k3s to name etcd member %s on Node %s", memberList(members), l.Self))
+			return false, fmt.Errorf("label %s=%q, annotation %s=%q", etcdRoleLabel, n.Labels[etcdRoleLabel], etcdMemberAnnotation, named)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: k3s does not name etcd member %s on its Node (k3s's metadata controller does, once k3s runs): "+
+			"deleting the Node would leave the member; is k3s running here? %v", ErrRefused, l.Self, memberList(members), err)
 	}
 	return node, nil
 }

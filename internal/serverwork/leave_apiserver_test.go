@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/quorum"
@@ -51,7 +52,7 @@ func TestLeaveAgainstAPIServer(t *testing.T) {
 	var peers []string
 	l := &Leaver{Client: client, Members: removedLocal{members, "pi4-3"}, Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "pi4-3",
 		PeerMembers:    func(endpoint string) memberObserver { peers = append(peers, endpoint); return members },
-		MemberGoneWait: 30 * time.Second}
+		MemberGoneWait: 30 * time.Second, NamedWait: 3 * time.Second}
 
 	committed := 0
 	commit := func() error { committed++; return nil }
@@ -64,6 +65,20 @@ func TestLeaveAgainstAPIServer(t *testing.T) {
 	}
 
 	members.list[1].Healthy = true
+	// k3s has not named the member on the Node yet: its deletion would
+	// remove no member, so leave refuses and changes nothing.
+	err = l.Leave(ctx, commit, func(string) {})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "does not name etcd member pi4-3-3c3c3c3c") {
+		t.Fatalf("leave of a Node that names no member: %v, want a refusal", err)
+	}
+	if n, err := client.CoreV1().Nodes().Get(ctx, "pi4-3", metav1.GetOptions{}); err != nil || n.Spec.Unschedulable || committed != 0 {
+		t.Fatalf("a refused leave changed something: %v, unschedulable=%v, committed %d", err, n.Spec.Unschedulable, committed)
+	}
+	// What k3s's metadata controller writes on a server's Node.
+	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/etcd":"true"},"annotations":{"etcd.k3s.cattle.io/node-name":"pi4-3-3c3c3c3c"}}}`)
+	if _, err := client.CoreV1().Nodes().Patch(ctx, "pi4-3", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	var last string
 	if err := l.Leave(ctx, commit, func(s string) { last = s }); err != nil {
 		t.Fatalf("leave: %v", err)
