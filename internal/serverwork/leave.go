@@ -56,14 +56,14 @@ func (l *Leaver) Leave(ctx context.Context, committed func() error, status func(
 	if err != nil {
 		return err
 	}
-	node, err := l.readNode(ctx)
+	var node *corev1.Node
+	if len(plan.Members) > 0 {
+		node, err = l.waitNamesMember(ctx, plan.Members, status)
+	} else {
+		node, err = l.readNode(ctx) // nil when a leave runs again after the Node went
+	}
 	if err != nil {
 		return err
-	}
-	if node != nil && len(plan.Members) > 0 {
-		if node, err = l.waitNamesMember(ctx, plan.Members, status); err != nil {
-			return err
-		}
 	}
 	if err := committed(); err != nil {
 		return err
@@ -112,24 +112,36 @@ func (l *Leaver) readNode(ctx context.Context) (*corev1.Node, error) {
 	return node, nil
 }
 
-// waitNamesMember waits until this node's Node is labelled etcd's and names
-// one of members, and returns it then (nil once the Node is gone). Nothing
-// has changed when it gives up.
+// waitNamesMember waits until this node's Node exists, is labelled etcd's
+// and names one of members, and returns it. A member without its Node is a
+// server whose k3s has not registered it yet (a Node deleted since would
+// have taken its member along: the controller holds the Node until then).
+// Nothing has changed when it gives up.
 func (l *Leaver) waitNamesMember(ctx context.Context, members []quorum.Member, status func(string)) (*corev1.Node, error) {
 	var node *corev1.Node
+	said := ""
+	say := func(text string) {
+		if text != said {
+			said = text
+			status(text)
+		}
+	}
 	err := host.PollUntil(ctx, l.Clock, "Node "+l.Self+" naming its etcd member", orDefault(l.NamedWait, namedWait), removePoll,
 		func(ctx context.Context) (bool, error) {
 			n, err := l.readNode(ctx)
-			if err != nil || n == nil {
-				node = nil
-				return err == nil, err
+			if err != nil {
+				return false, err
+			}
+			if n == nil {
+				say("waiting for k3s to register Node " + l.Self)
+				return false, fmt.Errorf("no Node %s yet", l.Self)
 			}
 			node = n
 			named := n.Annotations[etcdMemberAnnotation]
 			if n.Labels[etcdRoleLabel] == "true" && slices.ContainsFunc(members, func(m quorum.Member) bool { return m.Name == named }) {
 				return true, nil
 			}
-			status(fmt.Sprintf("waiting for k3s to name etcd member %s on Node %s", memberList(members), l.Self))
+			say(fmt.Sprintf("waiting for k3s to name etcd member %s on Node %s", memberList(members), l.Self))
 			return false, fmt.Errorf("label %s=%q, annotation %s=%q", etcdRoleLabel, n.Labels[etcdRoleLabel], etcdMemberAnnotation, named)
 		})
 	if err != nil {

@@ -100,3 +100,60 @@ func TestLeaveAgainstAPIServer(t *testing.T) {
 		t.Errorf("after leaving: %s", v)
 	}
 }
+
+// A leave on a server whose k3s has not registered its Node yet waits for
+// the Node and the member's name on it, then deletes it: leaving before
+// would take no member along.
+func TestLeaveWaitsForTheNodeToNameItsMember(t *testing.T) {
+	srv := server.Get(t)
+	client := srv.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range []string{"lw-1", "lw-2"} {
+		readyNode(t, ctx, client, n, time.Now())
+	}
+	members := &k3sMembers{client: client, list: []quorum.Member{
+		urlMember(1, "lw-1-0a0b0c0d", true), urlMember(2, "lw-2-1a2b3c4d", true), urlMember(3, "lw-3-3c3c3c3c", true)}}
+	waiting := make(chan string, 10)
+	l := &Leaver{Client: client, Members: removedLocal{members, "lw-3"}, Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "lw-3",
+		PeerMembers:    func(string) memberObserver { return members },
+		MemberGoneWait: 30 * time.Second, NamedWait: time.Minute}
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Leave(ctx, func() error { return nil }, func(s string) {
+			if strings.HasPrefix(s, "waiting for k3s to") {
+				waiting <- s
+			}
+		})
+	}()
+	select {
+	case s := <-waiting:
+		if s != "waiting for k3s to register Node lw-3" {
+			t.Fatalf("first wait %q", s)
+		}
+	case err := <-done:
+		t.Fatalf("leave without a Node returned %v, want it to wait for the Node", err)
+	}
+	readyNode(t, ctx, client, "lw-3", time.Now())
+	if _, err := members.Observe(ctx); err != nil { // k3s's controller sees the new Node
+		t.Fatal(err)
+	}
+	select {
+	case s := <-waiting:
+		if s != "waiting for k3s to name etcd member lw-3-3c3c3c3c on Node lw-3" {
+			t.Fatalf("second wait %q", s)
+		}
+	case err := <-done:
+		t.Fatalf("leave of a Node that names no member returned %v, want it to wait", err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/etcd":"true"},"annotations":{"etcd.k3s.cattle.io/node-name":"lw-3-3c3c3c3c"}}}`)
+	if _, err := client.CoreV1().Nodes().Patch(ctx, "lw-3", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	if _, err := client.CoreV1().Nodes().Get(ctx, "lw-3", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Node lw-3 after leave: %v", err)
+	}
+}
