@@ -53,15 +53,18 @@ func runClusterStatus(cmd *cobra.Command, g *cli.Globals, output string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	writeClusterStatus(cmd.OutOrStdout(), s)
+	writeClusterStatus(cmd.OutOrStdout(), s, f.K3s.Version)
 	return nil
 }
 
-// writeClusterStatus writes one table row per node, then what does not fit
-// in a column (messages, labels, the last apply), one node after another.
-func writeClusterStatus(w io.Writer, s *serverwork.ClusterStatus) {
+// writeClusterStatus writes the apply Lease and the k3s rollout (against
+// k3sVersion, the cluster file's), one table row per node, then what does
+// not fit in a column (messages, labels, the last apply), one node after
+// another.
+func writeClusterStatus(w io.Writer, s *serverwork.ClusterStatus, k3sVersion string) {
 	var b strings.Builder
 	writeApplyLease(&b, s.ApplyLease)
+	writeRollout(&b, &s.Rollout, k3sVersion)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tROLE\tK3S\tREADY\tETCD\tNODEAGENT")
 	for _, n := range s.Nodes {

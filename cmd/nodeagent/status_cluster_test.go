@@ -27,6 +27,7 @@ func TestClusterStatusTable(t *testing.T) {
 	at := func(h, m int) time.Time { return time.Date(2026, 12, 2, h, m, 4, 0, time.Local) }
 	s := &serverwork.ClusterStatus{
 		ApplyLease: &serverwork.LeaseState{RenewTime: at(14, 3)},
+		Rollout:    serverwork.RolloutStatus{InProgress: &serverwork.Rollout{Version: "v1.31.5+k3s1", Node: "pi4-2", Since: at(14, 1)}},
 		Nodes: []serverwork.ClusterNode{
 			{Name: "pi4-1", Registered: true, InClusterFile: true, Role: "server", K3sVersion: "v1.31.4+k3s1", Ready: "True",
 				Etcd:           []serverwork.EtcdMember{{Name: "pi4-1-0a0b0c0d", Healthy: true}},
@@ -41,8 +42,9 @@ func TestClusterStatusTable(t *testing.T) {
 		OtherMembers: []serverwork.EtcdMember{{Name: "old-1-9f9f9f9f", Learner: true, Healthy: true}},
 	}
 	var b strings.Builder
-	writeClusterStatus(&b, s)
+	writeClusterStatus(&b, s, "v1.31.5+k3s1")
 	want := `apply     lease free, released 2026-12-02 14:03:04
+rollout   pi4-2 upgrading k3s to v1.31.5+k3s1 since 2026-12-02 14:01:04
 NODE   ROLE    K3S           READY           ETCD             NODEAGENT
 pi4-1  server  v1.31.4+k3s1  Ready           voter healthy    True Provisioned
 pi4-2  server  v1.31.4+k3s1  NotReady        voter unhealthy  False DiskLost
@@ -59,18 +61,27 @@ etcd      old-1-9f9f9f9f (of no node) learner healthy
 }
 
 // Without etcd, a server's etcd column is unknown (an agent's is empty as
-// ever) and the error is said once.
+// ever) and the error is said once. A stopped rollout is said while the
+// cluster file asks for the failed version.
 func TestClusterStatusWithoutEtcd(t *testing.T) {
+	failed := &serverwork.Rollout{Version: "v1.32.0+k3s1", Node: "pi4-1", Since: time.Date(2026, 12, 2, 9, 0, 0, 0, time.Local), Reason: "not back within 5m0s"}
 	s := &serverwork.ClusterStatus{EtcdError: "listing etcd members via https://127.0.0.1:2379: context deadline exceeded",
+		Rollout: serverwork.RolloutStatus{Failed: failed},
 		Nodes: []serverwork.ClusterNode{{Name: "pi4-1", Registered: true, Role: "server", Ready: "True"},
 			{Name: "pi5", Registered: true, Role: "agent", Ready: "True"}}}
 	var b strings.Builder
-	writeClusterStatus(&b, s)
+	writeClusterStatus(&b, s, "v1.32.0+k3s1")
 	for _, want := range []string{"apply     lease never taken", "pi4-1  server  —    Ready  unknown  —", "pi5    agent   —    Ready  —        —",
-		"etcd      unknown: listing etcd members via https://127.0.0.1:2379: context deadline exceeded"} {
+		"etcd      unknown: listing etcd members via https://127.0.0.1:2379: context deadline exceeded",
+		"rollout   STOPPED: k3s v1.32.0+k3s1 did not come back on pi4-1 (2026-12-02 09:00:00): not back within 5m0s"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("cluster status lacks %q:\n%s", want, b.String())
 		}
+	}
+	b.Reset()
+	writeClusterStatus(&b, s, "v1.32.1+k3s1") // the cluster file moved on
+	if strings.Contains(b.String(), "rollout") {
+		t.Errorf("a failed version the cluster file no longer asks for is shown:\n%s", b.String())
 	}
 }
 

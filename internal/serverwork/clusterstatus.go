@@ -27,6 +27,8 @@ type ClusterStatus struct {
 	// ApplyLease is the apply Lease as it stands: its holder while one
 	// applies, none once the last applier released it.
 	ApplyLease *LeaseState `json:"applyLease,omitempty"`
+	// Rollout is the k3s rollout the restart Lease records.
+	Rollout RolloutStatus `json:"k3sRollout"`
 	// EtcdError is why etcd's members could not be read.
 	EtcdError string `json:"etcdError,omitempty"`
 	// OtherMembers are etcd members named after no node shown.
@@ -86,8 +88,8 @@ type ClusterReader struct {
 	Nodes []config.Node
 }
 
-// Read lists the Nodes, the ManifestsApplied Events, the apply Lease and
-// etcd's members. Only a failure of the API is an error: an etcd that does
+// Read lists the Nodes, the ManifestsApplied Events, the apply Lease, the
+// k3s rollout on the restart Lease and etcd's members. Only a failure of the API is an error: an etcd that does
 // not answer leaves the etcd column unknown.
 func (r ClusterReader) Read(ctx context.Context) (*ClusterStatus, error) {
 	nodes, err := r.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -100,6 +102,9 @@ func (r ClusterReader) Read(ctx context.Context) (*ClusterStatus, error) {
 	}
 	s := &ClusterStatus{Nodes: r.merge(nodes.Items)}
 	if s.ApplyLease, err = r.applyLease(ctx); err != nil {
+		return nil, err
+	}
+	if s.Rollout, err = readRollout(ctx, r.Client); err != nil {
 		return nil, err
 	}
 	for i := range s.Nodes {

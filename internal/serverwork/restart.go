@@ -162,6 +162,10 @@ func (p *Work) Rollout(ctx context.Context) (RolloutStatus, error) {
 	if err != nil {
 		return RolloutStatus{}, err
 	}
+	return readRollout(ctx, client)
+}
+
+func readRollout(ctx context.Context, client kubernetes.Interface) (RolloutStatus, error) {
 	l, err := client.CoordinationV1().Leases(RestartLeaseNamespace).Get(ctx, RestartLeaseName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return RolloutStatus{}, nil
