@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -141,3 +143,41 @@ func TestClusterStatusAgainstAPIServer(t *testing.T) {
 
 // timeEqual compares instants, not locations.
 var timeEqual = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
+// The cluster status carries the k3s rollout the restart Lease records.
+func TestClusterStatusReadsTheRollout(t *testing.T) {
+	srv := server.Get(t)
+	client := srv.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	leases := client.CoordinationV1().Leases(RestartLeaseNamespace)
+	l, err := leases.Get(ctx, RestartLeaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		l, err = leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: RestartLeaseName, Namespace: RestartLeaseNamespace}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := Rollout{Version: "v1.99.0+k3s1", Node: "cs-9", Since: time.Now().UTC().Truncate(time.Second), Reason: "not back within 5m0s"}
+	setRollout(l, RolloutFailedAnnotation, &failed)
+	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // the other tests share the Lease
+		l, err := leases.Get(context.Background(), RestartLeaseName, metav1.GetOptions{})
+		if err == nil {
+			setRollout(l, RolloutFailedAnnotation, nil)
+			_, err = leases.Update(context.Background(), l, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("clearing the failed rollout: %v", err)
+		}
+	})
+	got, err := ClusterReader{Client: client, Members: members{}}.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rollout.Failed == nil || *got.Rollout.Failed != failed || got.Rollout.InProgress != nil {
+		t.Errorf("rollout = %+v, want failed %+v and none in progress", got.Rollout, failed)
+	}
+}
