@@ -58,11 +58,13 @@ func goBuild(ctx context.Context, t *testing.T, dir, out string, pkgs ...string)
 }
 
 // k3sStandin builds (or finds cached) the test-only k3s stand-in and
-// returns its path. Without the build script the scenario cannot go past
-// the k3s phase: the test fails when integration is mandatory.
-func k3sStandin(t *testing.T) string {
+// returns its path; variant are the build script's arguments for a variant
+// (--version V, --fail-at-start), which costs a link. Without the build
+// script the scenario cannot go past the k3s phase: the test fails when
+// integration is mandatory.
+func k3sStandin(t *testing.T, variant ...string) string {
 	t.Helper()
-	if p := os.Getenv("NODEAGENT_K3S_STANDIN"); p != "" {
+	if p := os.Getenv("NODEAGENT_K3S_STANDIN"); p != "" && len(variant) == 0 {
 		return p
 	}
 	script := filepath.Join(repoRoot(t), "test", "tools", "build-k3s-standin.sh")
@@ -72,9 +74,9 @@ func k3sStandin(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, script).Output()
+	out, err := exec.CommandContext(ctx, script, variant...).Output()
 	if err != nil {
-		t.Fatalf("building the k3s stand-in: %v", stderrOf(err))
+		t.Fatalf("building the k3s stand-in %v: %v", variant, stderrOf(err))
 	}
 	path := strings.TrimSpace(lastLine(string(out)))
 	t.Logf("k3s stand-in %s (ready in %s)", path, time.Since(start).Round(time.Millisecond))

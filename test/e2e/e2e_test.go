@@ -48,6 +48,8 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "recovery", sc.recover)
 	sc.bench(t)
 	step(t, sum, "rolling restart", sc.rollingRestart)
+	step(t, sum, "upgrade", sc.upgrade)
+	step(t, sum, "broken upgrade", sc.brokenUpgrade)
 	step(t, sum, "idle", sc.idle)
 	// Destructive, so last: cards re-flashed, a node removed for good.
 	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)

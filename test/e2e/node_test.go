@@ -63,7 +63,8 @@ func (n *node) writeFile(t testing.TB, path string, data []byte, mode os.FileMod
 // statusJSON is what `nodeagent status -o json` prints on a server.
 type statusJSON struct {
 	agent.StatusReport
-	Etcd *serverwork.EtcdStatus `json:"etcd,omitempty"`
+	Etcd       *serverwork.EtcdStatus    `json:"etcd,omitempty"`
+	K3sRollout *serverwork.RolloutStatus `json:"k3sRollout,omitempty"`
 }
 
 func (n *node) status() (statusJSON, error) {

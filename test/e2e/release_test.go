@@ -26,27 +26,21 @@ type releaseServer struct {
 	// over plain http the checksum file proves nothing (config refuses it).
 	SHA256    string
 	downloads atomic.Int64 // GETs of the binary
+	dir       string
+	sums      map[string]string // each served version's binary hash
 }
 
 // startReleaseServer lays out the release in a temp dir and serves it on
 // serverAddr:releasePort inside the namespace ns.
 func startReleaseServer(t *testing.T, ns, version, k3sBinary string) *releaseServer {
 	t.Helper()
-	dir := t.TempDir()
-	vdir := filepath.Join(dir, version)
-	if err := os.MkdirAll(vdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := copyAndHash(t, k3sBinary, filepath.Join(vdir, "k3s"))
-	if err := os.WriteFile(filepath.Join(vdir, "sha256sum-amd64.txt"), []byte(sum+"  k3s\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rs := &releaseServer{URL: "http://" + net.JoinHostPort(serverAddr, releasePort), dir: t.TempDir(), sums: map[string]string{}}
+	rs.SHA256 = rs.add(t, version, k3sBinary)
 	ln, err := listenInNetns(ns, net.JoinHostPort(serverAddr, releasePort))
 	if err != nil {
 		t.Fatalf("release server: %v", err)
 	}
-	rs := &releaseServer{URL: "http://" + net.JoinHostPort(serverAddr, releasePort), SHA256: sum}
-	files := http.FileServer(http.Dir(dir))
+	files := http.FileServer(http.Dir(rs.dir))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if filepath.Base(r.URL.Path) == "k3s" {
 			rs.downloads.Add(1)
@@ -60,6 +54,22 @@ func startReleaseServer(t *testing.T, ns, version, k3sBinary string) *releaseSer
 	}()
 	t.Cleanup(func() { _ = srv.Close() })
 	return rs
+}
+
+// add lays out one more release, version with k3sBinary, and returns the
+// binary's hash.
+func (rs *releaseServer) add(t *testing.T, version, k3sBinary string) string {
+	t.Helper()
+	vdir := filepath.Join(rs.dir, version)
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := copyAndHash(t, k3sBinary, filepath.Join(vdir, "k3s"))
+	if err := os.WriteFile(filepath.Join(vdir, "sha256sum-amd64.txt"), []byte(sum+"  k3s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs.sums[version] = sum
+	return sum
 }
 
 // listenInNetns opens a listening socket inside the named namespace.

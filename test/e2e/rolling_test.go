@@ -43,30 +43,7 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 			return nil
 		})
 	}
-	// Each k3s was down from leaving active to entering it again. The
-	// containers share the kernel, so the monotonic timestamps compare.
-	type window struct {
-		node        string
-		down, upped time.Duration
-	}
-	var windows []window
-	for _, n := range sc.h.each() {
-		windows = append(windows, window{n.name,
-			n.monotonicProp("k3s.service", "ActiveExitTimestampMonotonic"),
-			n.monotonicProp("k3s.service", "ActiveEnterTimestampMonotonic")})
-	}
-	sort.Slice(windows, func(i, j int) bool { return windows[i].down < windows[j].down })
-	var order []string
-	for i, w := range windows {
-		order = append(order, fmt.Sprintf("%s down %s", w.node, (w.upped-w.down).Round(time.Millisecond)))
-		if w.upped < w.down {
-			t.Errorf("%s: k3s entered active (%s) before it left it (%s)", w.node, w.upped, w.down)
-		}
-		if i > 0 && w.down < windows[i-1].upped {
-			t.Errorf("k3s on %s went down %s before k3s on %s was back: two servers down at once",
-				w.node, (windows[i-1].upped - w.down).Round(time.Millisecond), windows[i-1].node)
-		}
-	}
+	order := checkOneDownAtATime(t, sc.h.each())
 	for _, n := range sc.h.each() {
 		// Logged by the restart-turn child and relayed by the daemon.
 		entries := n.journalUntil(t, "restart turn claimed", func(entries []entry) error {
@@ -86,4 +63,36 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 		}
 	}
 	sc.sum.add("rolling restart", "ok", fmt.Sprintf("all in step after %s: %s", time.Since(start).Round(time.Millisecond), strings.Join(order, ", then ")))
+}
+
+// checkOneDownAtATime checks that the last k3s restarts of nodes did not
+// overlap: each k3s was down from leaving active to entering it again, and
+// the next went down only after it was back. The containers share the
+// kernel, so the monotonic timestamps compare. It returns the order, with
+// each down time, for the summary.
+func checkOneDownAtATime(t *testing.T, nodes []*node) []string {
+	t.Helper()
+	type window struct {
+		node        string
+		down, upped time.Duration
+	}
+	var windows []window
+	for _, n := range nodes {
+		windows = append(windows, window{n.name,
+			n.monotonicProp("k3s.service", "ActiveExitTimestampMonotonic"),
+			n.monotonicProp("k3s.service", "ActiveEnterTimestampMonotonic")})
+	}
+	sort.Slice(windows, func(i, j int) bool { return windows[i].down < windows[j].down })
+	var order []string
+	for i, w := range windows {
+		order = append(order, fmt.Sprintf("%s down %s", w.node, (w.upped-w.down).Round(time.Millisecond)))
+		if w.upped < w.down {
+			t.Errorf("%s: k3s entered active (%s) before it left it (%s)", w.node, w.upped, w.down)
+		}
+		if i > 0 && w.down < windows[i-1].upped {
+			t.Errorf("k3s on %s went down %s before k3s on %s was back: two servers down at once",
+				w.node, (windows[i-1].upped - w.down).Round(time.Millisecond), windows[i-1].node)
+		}
+	}
+	return order
 }
