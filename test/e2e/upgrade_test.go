@@ -172,9 +172,17 @@ func (sc *scenario) brokenUpgrade(t *testing.T) {
 			t.Errorf("%s restarted k3s although the rollout had stopped", n.name)
 		}
 	}
-	text := failed.mustExec(t, "nodeagent", "status")
-	if !strings.Contains(text, "rollout   STOPPED: k3s "+k3sBroken+" did not come back on "+failed.name) {
+	stopped := "rollout   STOPPED: k3s " + k3sBroken + " did not come back on " + failed.name
+	if text := failed.mustExec(t, "nodeagent", "status"); !strings.Contains(text, stopped) {
 		t.Errorf("%s: status does not say the rollout stopped:\n%s", failed.name, text)
+	}
+	for _, n := range sc.h.each() {
+		if n != failed {
+			if text := n.mustExec(t, "nodeagent", "status", "--cluster"); !strings.Contains(text, stopped) {
+				t.Errorf("%s: status --cluster does not say the rollout stopped:\n%s", n.name, text)
+			}
+			break
+		}
 	}
 	rolledBack := time.Since(start).Round(time.Millisecond)
 
