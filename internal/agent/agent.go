@@ -106,6 +106,11 @@ func (a *Agent) wire() {
 	}
 	inst := release.NewInstaller(d.Root, a.log, d.Clock, d.Download)
 	a.k3s = k3s.NewManager(d.Root, a.log, &d.File.Cluster, d.Node, inst, services, restartTurn{a})
+	a.k3s.Status = func(text string) {
+		if a.Reporter != nil { // set by join and the daemon, which run Ensure
+			a.Reporter.Status(text)
+		}
+	}
 	a.table = a.newTable()
 }
 

@@ -34,6 +34,8 @@ type Manager struct {
 	InitGrace time.Duration
 	clock     host.Clock
 	backoff   probeBackoff
+	// Status, when set, says what Ensure waits for (systemd's STATUS).
+	Status func(string)
 }
 
 // RestartTurn is a server's turn in a rolling k3s restart: Claim returns
@@ -112,6 +114,10 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		if err := m.commit(ctx, c); err != nil {
 			return res, err
 		}
+		// The start job of a k3s that is not up (systemd restarted it after
+		// a quorum loss) lasts until k3s is ready: once its etcd member has
+		// quorum.
+		m.say("waiting for " + unit + " to be active: k3s is ready once its etcd has quorum and its API server answers")
 		if err := m.services.Start(ctx, unit); err != nil {
 			return res, fmt.Errorf("starting %s: %w", unit, err)
 		}
@@ -197,6 +203,12 @@ func (m *Manager) rolls() bool {
 		return false
 	}
 	return IsEtcdMember(m.root)
+}
+
+func (m *Manager) say(text string) {
+	if m.Status != nil {
+		m.Status(text)
+	}
 }
 
 func (m *Manager) restartPending() bool {

@@ -103,11 +103,18 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("config.yaml = %q, %v", cfg, err)
 	}
 
-	// Nothing changed: no file written, no reload, no restart.
+	// Nothing changed: no file written, no reload, no restart. The start
+	// job of a k3s that systemd restarted lasts until etcd has quorum:
+	// STATUS says what it waits for.
 	before := snapshot(t, fx.root.Prefix())
+	var said []string
+	fx.mgr.Status = func(s string) { said = append(said, s) }
 	res, err = fx.mgr.Ensure(ctx, fx.join())
 	if err != nil {
 		t.Fatalf("second Ensure: %v", err)
+	}
+	if len(said) != 1 || !strings.HasPrefix(said[0], "waiting for k3s.service to be active") {
+		t.Errorf("STATUS while starting k3s = %q, want one wait", said)
 	}
 	if diff := cmp.Diff(EnsureResult{}, res); diff != "" {
 		t.Errorf("second run (-want +got):\n%s", diff)
