@@ -74,8 +74,10 @@ func decideRolloutClaim(failed *Rollout, version string) (clear bool, err error)
 	case failed == nil || version == "":
 		return false, nil
 	case failed.Version == version:
-		return false, fmt.Errorf("%w: k3s %s did not come back on %s (%s): %s; the servers not upgraded stay on their version: set another k3s.version",
-			ErrRolloutStopped, version, failed.Node, failed.Since.UTC().Format(time.RFC3339), failed.Reason)
+		// Short, as it ends a STATUS line; `nodeagent status` gives the
+		// time and the reason.
+		return false, fmt.Errorf("%w: k3s %s did not come back on %s; the others stay on their version until k3s.version changes",
+			ErrRolloutStopped, version, failed.Node)
 	}
 	return true, nil
 }

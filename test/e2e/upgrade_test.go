@@ -159,7 +159,7 @@ func (sc *scenario) brokenUpgrade(t *testing.T) {
 	}
 	for _, n := range sc.h.each() {
 		poll(t, n.name+" says the rollout stopped, quorum held", 3*time.Minute, pollEvery, func() error {
-			if st := n.unitProp("nodeagent.service", "StatusText"); !strings.Contains(st, "rollout stopped") && !strings.Contains(st, "rolled back") {
+			if st := n.unitProp("nodeagent.service", "StatusText"); !strings.Contains(st, "k3s rollout stopped: k3s "+k3sBroken+" did not come back on "+failed.name) {
 				return fmt.Errorf("agent: %s", st)
 			}
 			st, err := n.status()
