@@ -25,8 +25,8 @@
 // homelab is then checked from the inside: `nodeagent status --cluster` on
 // every server, the metrics on pi4-2's loopback after the USB hotplugs.
 //
-// After the faults (one node down, two down, recovery) and the rolling
-// restart come the k3s upgrades (issue 17): the release server also serves
+// After the faults (one node down, two down, recovery), the rolling
+// restart and the idle measurement come the k3s upgrades (issue 17): the release server also serves
 // two stand-in variants, v1.33.6+k3s1 and v1.34.1+k3s1 whose `k3s server`
 // exits 1 at start (test/tools/build-k3s-standin.sh). The cluster file asks
 // for the first on all three nodes at once: they upgrade one at a time
@@ -35,8 +35,7 @@
 // server to take the turn rolls back within k3s.upgradeTimeout (2m here),
 // the failed version goes on the restart Lease, the other two never restart
 // and say the rollout stopped, quorum holds; going back to the installed
-// version restarts nothing. Then the idle measurement, and the destructive
-// steps come last (issue 15): a
+// version restarts nothing. The destructive steps come last (issue 15): a
 // rebuild wipes a node as a re-flashed SD card would, a new container from
 // the pristine rootfs on the same network namespace, hostname and USB
 // fixture (the old container stops for good, its journal kept), with the
