@@ -28,7 +28,23 @@ type Cluster struct {
 	DNS        DNS                 `yaml:"dns" json:"dns"`
 	Workloads  map[string]Workload `yaml:"workloads" json:"workloads"`
 	Proxy      Proxy               `yaml:"proxy" json:"proxy"`
+	Backups    Backups             `yaml:"backups" json:"backups"`
 }
+
+// Backups is where the copies that must outlive the SD cards go: a
+// directory on one server's data disk. The etcd snapshot copies and the
+// sealed-secrets keys are written there, and only while that disk is
+// mounted (never to the SD card under an empty mount point). Both fields
+// empty: no backups.
+type Backups struct {
+	// Node is the server whose disk holds Dir.
+	Node string `yaml:"node" json:"node,omitempty"`
+	// Dir is an absolute path under one of that node's disks' mountPoint.
+	Dir string `yaml:"dir" json:"dir,omitempty"`
+}
+
+// Enabled reports whether the cluster file names a backup directory.
+func (b Backups) Enabled() bool { return b.Node != "" || b.Dir != "" }
 
 // Time sync policies.
 const (

@@ -44,6 +44,7 @@ func (f *File) validate() []FieldError {
 	validateDNS(p, c)
 	validateProxy(p, c)
 	validateMetrics(p, c)
+	validateBackups(p, c)
 	validateStrings(p, f.lines)
 	if ts := c.Preflight.TimeSync; ts != TimeSyncWait && ts != TimeSyncWarn {
 		p.add("preflight.timeSync", "%q must be wait or warn", ts)

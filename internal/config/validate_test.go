@@ -115,3 +115,44 @@ func TestDefaultHomelabMatchesArchitecture(t *testing.T) {
 		t.Errorf("pi5 disks = %+v", pi5.Disks)
 	}
 }
+
+func TestBackupsMustBeOnAServersDisk(t *testing.T) {
+	cases := []struct {
+		name, node, dir, field, want string
+	}{
+		{"the default", "pi5", "/mnt/hd1/backups", "", ""},
+		{"off", "", "", "", ""},
+		{"unknown node", "pi9", "/mnt/hd1/backups", "backups.node", `"pi9" is not a node`},
+		{"no node", "", "/mnt/hd1/backups", "backups.node", "names no node"},
+		{"on the SD card", "pi4-1", "/var/backups", "backups.dir", `node "pi4-1" has no disks`},
+		{"beside the disk", "pi5", "/mnt/hd10/backups", "backups.dir", "is not under a disk of node \"pi5\" (/mnt/hd1)"},
+		{"the mount point itself", "pi5", "/mnt/hd1", "backups.dir", "is not under a disk"},
+		{"relative", "pi5", "mnt/hd1/backups", "backups.dir", "clean absolute path"},
+		{"unclean", "pi5", "/mnt/hd1/../backups", "backups.dir", "clean absolute path"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Default()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Cluster.Backups = Backups{Node: tc.node, Dir: tc.dir}
+			errs := f.validate()
+			var got []FieldError
+			for _, e := range errs {
+				if strings.HasPrefix(e.Field, "backups") {
+					got = append(got, e)
+				}
+			}
+			if tc.field == "" {
+				if len(got) > 0 {
+					t.Fatalf("want no backups error, got %v", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Field != tc.field || !strings.Contains(got[0].Msg, tc.want) {
+				t.Fatalf("want one %s error containing %q, got %v", tc.field, tc.want, got)
+			}
+		})
+	}
+}
