@@ -108,9 +108,9 @@ func TestClusterStatusNeedsAServer(t *testing.T) {
 		t.Errorf("status --cluster without k3s.yaml: %v, want the missing kubeconfig named and a server asked for", err)
 	}
 	agentRoot := t.TempDir()
-	writeFiles(t, agentRoot, map[string]string{config.DefaultPath: withAgents(t, homelabWithLocalRelease(t), "pi4-2", "pi5")}, 0o644)
-	_, err = runStatus(t, agentRoot, "pi5", "--cluster")
-	if err == nil || !strings.Contains(err.Error(), "node pi5 is a k3s agent") || !strings.Contains(err.Error(), "on a server") {
+	writeFiles(t, agentRoot, map[string]string{config.DefaultPath: withAgents(t, homelabWithLocalRelease(t), "pi4-1", "pi4-2")}, 0o644)
+	_, err = runStatus(t, agentRoot, "pi4-2", "--cluster")
+	if err == nil || !strings.Contains(err.Error(), "node pi4-2 is a k3s agent") || !strings.Contains(err.Error(), "on a server") {
 		t.Errorf("status --cluster on an agent: %v, want it to ask for a server", err)
 	}
 }
