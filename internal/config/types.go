@@ -156,7 +156,27 @@ type RegistryTLS struct {
 type EtcdSnapshot struct {
 	Schedule  string `yaml:"schedule" json:"schedule"`
 	Retention int    `yaml:"retention" json:"retention"`
+	// S3 is an optional second copy off the SD cards, uploaded by k3s
+	// itself (its etcd-s3-* settings); retention applies there too.
+	S3 EtcdS3 `yaml:"s3" json:"s3"`
 }
+
+// EtcdS3 is S3-compatible storage (Backblaze B2, MinIO, AWS) for the etcd
+// snapshots. The credentials are not in the cluster file, which is meant
+// to be shared and kept in git, but in CredentialsFile on every server.
+type EtcdS3 struct {
+	// Endpoint is host[:port], without a scheme (k3s speaks https).
+	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
+	Bucket   string `yaml:"bucket" json:"bucket,omitempty"`
+	// Folder is the prefix inside the bucket (one cluster per folder).
+	Folder string `yaml:"folder" json:"folder,omitempty"`
+	Region string `yaml:"region" json:"region,omitempty"`
+	// CredentialsFile is a root-only YAML file with accessKey and secretKey.
+	CredentialsFile string `yaml:"credentialsFile" json:"credentialsFile,omitempty"`
+}
+
+// Enabled reports whether the cluster file configures S3 snapshot copies.
+func (s EtcdS3) Enabled() bool { return s != EtcdS3{} }
 
 // Network describes the LAN the nodes live on and the LoadBalancer addresses.
 type Network struct {

@@ -108,6 +108,7 @@ func validateK3s(p *problems, c *Cluster) {
 	if k.EtcdSnapshots.Retention < 1 {
 		p.add("k3s.etcdSnapshots.retention", "must be at least 1")
 	}
+	validateEtcdS3(p, k.EtcdSnapshots.S3)
 	if errs := validation.IsDNS1123Subdomain(k.ClusterDomain); len(errs) > 0 {
 		p.add("k3s.clusterDomain", "%q: %s", k.ClusterDomain, strings.Join(errs, "; "))
 	}

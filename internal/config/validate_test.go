@@ -156,3 +156,49 @@ func TestBackupsMustBeOnAServersDisk(t *testing.T) {
 		})
 	}
 }
+
+func TestEtcdS3Settings(t *testing.T) {
+	good := EtcdS3{Endpoint: "s3.us-west-004.backblazeb2.com", Bucket: "homelab-etcd", Folder: "pi-cluster",
+		CredentialsFile: "/etc/nodeagent/etcd-s3-credentials"}
+	cases := []struct {
+		name        string
+		edit        func(*EtcdS3)
+		field, want string
+	}{
+		{"complete", func(*EtcdS3) {}, "", ""},
+		{"off", func(s *EtcdS3) { *s = EtcdS3{} }, "", ""},
+		{"with a port", func(s *EtcdS3) { s.Endpoint = "minio.home:9000" }, "", ""},
+		{"a URL", func(s *EtcdS3) { s.Endpoint = "https://s3.example.org" }, "k3s.etcdSnapshots.s3.endpoint", "without a scheme"},
+		{"no endpoint", func(s *EtcdS3) { s.Endpoint = "" }, "k3s.etcdSnapshots.s3.endpoint", "is empty"},
+		{"no bucket", func(s *EtcdS3) { s.Bucket = "" }, "k3s.etcdSnapshots.s3.bucket", "is empty"},
+		{"absolute folder", func(s *EtcdS3) { s.Folder = "/pi" }, "k3s.etcdSnapshots.s3.folder", "drop the leading /"},
+		{"no credentials", func(s *EtcdS3) { s.CredentialsFile = "" }, "k3s.etcdSnapshots.s3.credentialsFile", "root-only file"},
+		{"relative credentials", func(s *EtcdS3) { s.CredentialsFile = "s3.yaml" }, "k3s.etcdSnapshots.s3.credentialsFile", "absolute"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Default()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := good
+			tc.edit(&s)
+			f.Cluster.K3s.EtcdSnapshots.S3 = s
+			var got []FieldError
+			for _, e := range f.validate() {
+				if strings.HasPrefix(e.Field, "k3s.etcdSnapshots") {
+					got = append(got, e)
+				}
+			}
+			if tc.field == "" {
+				if len(got) > 0 {
+					t.Fatalf("want no error, got %v", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Field != tc.field || !strings.Contains(got[0].Msg, tc.want) {
+				t.Fatalf("want one %s error containing %q, got %v", tc.field, tc.want, got)
+			}
+		})
+	}
+}

@@ -69,6 +69,7 @@ func RenderConfig(c *config.Cluster, n config.Node, t Tokens, j Join) ([]byte, e
 	m.addList("node-taint", n.Taints)
 	if server {
 		renderServerOptions(m, c)
+		renderEtcdS3(m, c.K3s.EtcdSnapshots.S3, t.S3)
 	}
 	return m.encode()
 }

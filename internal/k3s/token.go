@@ -69,13 +69,15 @@ func writeSynced(f *os.File, data []byte) error {
 }
 
 // Tokens are the secrets a node's k3s config holds: an agent node has only
-// Agent; a server has both.
+// Agent; a server has both, and the S3 keys when snapshots go to S3.
 type Tokens struct {
 	Server, Agent string
+	S3            S3Credentials
 }
 
 // RedactedTokens stand in for the secrets in plans.
-var RedactedTokens = Tokens{Server: plan.Redacted, Agent: plan.Redacted}
+var RedactedTokens = Tokens{Server: plan.Redacted, Agent: plan.Redacted,
+	S3: S3Credentials{AccessKey: plan.Redacted, SecretKey: plan.Redacted}}
 
 // ReadTokens reads the token files node n needs: the agent token file, and
 // on a server also the server token file. An agent never opens the server
@@ -87,6 +89,11 @@ func ReadTokens(root host.Root, c *config.Cluster, n config.Node) (Tokens, error
 	if n.Role == config.RoleServer {
 		if t.Server, err = ReadToken(root.Path(c.K3s.TokenFile)); err != nil {
 			return Tokens{}, err
+		}
+		if s3 := c.K3s.EtcdSnapshots.S3; s3.Enabled() {
+			if t.S3, err = ReadS3Credentials(root.Path(s3.CredentialsFile)); err != nil {
+				return Tokens{}, err
+			}
 		}
 		// Servers alone need no agent token: k3s then takes the server
 		// token for its agent endpoints, which no one else holds.
