@@ -38,6 +38,8 @@ cluster's manifests once etcd has quorum.`,
 		newRemoveNodeCommand(g),
 		newLeaveCommand(g),
 		newUninstallCommand(g),
+		newSnapshotCommand(g),
+		newSnapshotsCommand(g),
 		newFirewallCommand(g),
 	)
 	root.AddCommand(newManCommand(root))

@@ -64,6 +64,9 @@ type Agent struct {
 	// refused; "" when the running file is the one on disk. The worker's
 	// goroutine alone reads and writes it.
 	configProblem string
+	// backupsWaitLogged: the journal already says the snapshot copies wait
+	// for the disk (worker goroutine only).
+	backupsWaitLogged bool
 	// resumeAt is the phase the last failed pass stopped at: its retry
 	// starts there (the worker's goroutine alone uses it; every event,
 	// resync and reload still runs all phases).

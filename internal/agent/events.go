@@ -12,6 +12,7 @@ const (
 	workDisks                   // a block device appeared or went away
 	workConfig                  // the cluster file or the overlay changed
 	workRetry                   // the retry of a failed full pass, from its failed step
+	workBackups                 // k3s finished an etcd snapshot: copy it to the HDD
 )
 
 // queue hands work from event sources to the worker.

@@ -254,6 +254,9 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 		a.reloadConfig()
 		w |= workFull
 	}
+	// Every pass ends with the snapshot copies: a disk that came back may
+	// hold none of those taken while it was away.
+	defer a.syncEtcdBackups()
 	if w&workFull != 0 {
 		return a.join(ctx, "")
 	}
@@ -268,6 +271,9 @@ func (a *Agent) reconcile(ctx context.Context, w work) error {
 				return err
 			}
 		}
+	}
+	if w == workBackups {
+		return nil // the deferred copy is all there is to do
 	}
 	return a.reconcileHotplugLabels(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 
+	"github.com/nodeagent/nodeagent/internal/backups"
 	"github.com/nodeagent/nodeagent/internal/config"
 )
 
@@ -34,6 +35,10 @@ func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue,
 		// The watch reports block devices of any disk; the worker reads the
 		// current disk list when it acts.
 		watchers["disk"] = func() error { return disks.Watch(ctx, func() { q.add(workDisks) }) }
+	}
+	if _, ok := a.etcdBackups(); ok {
+		dir := a.Root.Path(backups.SnapshotDir)
+		watchers["etcd-snapshots"] = func() error { return watchEtcdSnapshots(ctx, q, dir) }
 	}
 	for name, run := range watchers {
 		wg.Add(1)

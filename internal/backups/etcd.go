@@ -12,6 +12,9 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 // SnapshotDir is where k3s writes etcd snapshots by default
@@ -33,6 +36,25 @@ type Etcd struct {
 	// Retention is k3s's etcd-snapshot-retention: how many snapshots of
 	// each kind (scheduled, on-demand) are kept, on the HDD as on the SD.
 	Retention int
+}
+
+// ForNode is the snapshot copier of node n when the cluster file makes it
+// the backups node (a server holding backups.dir on one of its disks);
+// ok is false on every other node.
+func ForNode(root host.Root, c *config.Cluster, n config.Node) (e Etcd, ok bool) {
+	if !c.Backups.Enabled() || c.Backups.Node != n.Name || n.Role != config.RoleServer {
+		return Etcd{}, false
+	}
+	d, ok := n.DiskHolding(c.Backups.Dir)
+	if !ok {
+		return Etcd{}, false // refused by validate: never the SD card
+	}
+	return Etcd{
+		SnapshotDir: root.Path(SnapshotDir),
+		MountPoint:  root.Path(d.MountPoint),
+		Dir:         root.Path(c.Backups.Dir),
+		Retention:   c.K3s.EtcdSnapshots.Retention,
+	}, true
 }
 
 // CopiesDir is where the copies are.
