@@ -7,12 +7,12 @@ import "sync"
 type work uint8
 
 const (
-	workFull   work = 1 << iota // every phase of join (idempotent)
-	workLabels                  // USB or disk state changed: labels only
-	workDisks                   // a block device appeared or went away
-	workConfig                  // the cluster file or the overlay changed
-	workRetry                   // the retry of a failed full pass, from its failed step
-	workBackups                 // k3s finished an etcd snapshot: copy it to the HDD
+	workFull    work = 1 << iota // every phase of join (idempotent)
+	workLabels                   // USB or disk state changed: labels only
+	workDisks                    // a block device appeared or went away
+	workConfig                   // the cluster file or the overlay changed
+	workRetry                    // the retry of a failed full pass, from its failed step
+	workBackups                  // k3s finished an etcd snapshot: copy it to the HDD
 )
 
 // queue hands work from event sources to the worker.

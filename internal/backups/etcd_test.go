@@ -3,9 +3,9 @@ package backups
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"io"
 	"slices"
 	"testing"
 	"time"
