@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodeagent/nodeagent/test/harness/benchfig"
 )
 
 // The k3s versions of the upgrade steps: the release server serves a
@@ -115,8 +117,11 @@ func (sc *scenario) upgrade(t *testing.T) {
 			t.Errorf("%s: k3s.previous is %s, want the replaced binary %s", n.name, got, oldSHA)
 		}
 	}
+	total := time.Since(start).Round(time.Millisecond)
 	sc.sum.add("upgrade", "ok", fmt.Sprintf("%s → %s on all in %s: %s", k3sVersion, k3sUpgraded,
-		time.Since(start).Round(time.Millisecond), strings.Join(order, ", then ")))
+		total, strings.Join(order, ", then ")))
+	benchfig.Report(t, benchfig.Figure{Name: "rolling k3s upgrade of three servers (cluster file written → all on the new version)",
+		Value: fmt.Sprintf("%s; %s", total, strings.Join(order, ", "))})
 }
 
 // brokenUpgrade: a k3s.version whose k3s never starts. The first server to
