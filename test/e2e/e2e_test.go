@@ -53,6 +53,7 @@ func TestHomelab(t *testing.T) {
 	// k3s holds more memory for a while (see the README's idle figure).
 	step(t, sum, "upgrade", sc.upgrade)
 	step(t, sum, "broken upgrade", sc.brokenUpgrade)
+	step(t, sum, "snapshots", sc.snapshots)
 	// Destructive, so last: cards re-flashed, a node removed for good.
 	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)
 	step(t, sum, "pi4-1 rebuilt", sc.rebuiltFirst)
