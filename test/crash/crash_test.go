@@ -7,13 +7,9 @@ package crash
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,21 +66,21 @@ func TestJoinConvergesAfterDyingAtEachPhase(t *testing.T) {
 	mustExec(t, ctx, c, "ip", "addr", "add", "10.78.0.11/24", "dev", "lan0")
 	mustExec(t, ctx, c, "ip", "link", "set", "lan0", "up")
 	mustExec(t, ctx, c, "ip", "link", "set", "lan0-peer", "up")
-	copyIn(t, c, bin, "/usr/bin/nodeagent")
+	hostbuild.CopyIn(t, c, bin, "/usr/bin/nodeagent")
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyIn(t, c, kubectl, "/usr/local/bin/kubectl")
-	copyIn(t, c, standin, "/srv/k3s-release/"+k3sVersion+"/k3s")
-	writeIn(t, c, "/srv/k3s-release/"+k3sVersion+"/sha256sum-amd64.txt", checksumLine(t, standin), 0o644)
+	hostbuild.CopyIn(t, c, kubectl, "/usr/local/bin/kubectl")
+	hostbuild.CopyIn(t, c, standin, "/srv/k3s-release/"+k3sVersion+"/k3s")
+	hostbuild.WriteIn(t, c, "/srv/k3s-release/"+k3sVersion+"/sha256sum-amd64.txt", hostbuild.ChecksumLine(t, standin), 0o644)
 	cfg, err := os.ReadFile("testdata/cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
-	writeIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
-	writeIn(t, c, "/etc/nodeagent/agent-token", []byte("crash-test-agent-token-"+node+"\n"), 0o600)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/token", []byte("crash-test-token-"+node+"\n"), 0o600)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/agent-token", []byte("crash-test-agent-token-"+node+"\n"), 0o600)
 
 	// Die right after each step, killed with SIGKILL: nothing deferred
 	// runs, no state is saved.
@@ -176,32 +172,6 @@ func snapshot(t *testing.T, ctx context.Context, c *nspawn.Container) string {
 		parts = append(parts, strings.Join(strings.Fields(out), " "))
 	}
 	return strings.Join(parts, " | ")
-}
-
-func checksumLine(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	return []byte(fmt.Sprintf("%s  k3s\n", hex.EncodeToString(sum[:])))
-}
-
-func copyIn(t *testing.T, c *nspawn.Container, src, dst string) {
-	t.Helper()
-	if err := c.CopyIn(src, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeIn(t *testing.T, c *nspawn.Container, dst string, data []byte, mode os.FileMode) {
-	t.Helper()
-	src := filepath.Join(t.TempDir(), filepath.Base(dst))
-	if err := os.WriteFile(src, data, mode); err != nil {
-		t.Fatal(err)
-	}
-	copyIn(t, c, src, dst)
 }
 
 func mustExec(t *testing.T, ctx context.Context, c *nspawn.Container, args ...string) {

@@ -9,9 +9,7 @@ package uninstall
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,21 +196,21 @@ func joinedNode(t *testing.T, ctx context.Context) *nspawn.Container {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	}
-	copyIn(t, c, bin, "/usr/bin/nodeagent")
-	copyIn(t, c, filepath.Join(repoRoot, "systemd", "nodeagent.service"), "/etc/systemd/system/nodeagent.service")
-	copyIn(t, c, standin, "/srv/k3s-release/"+k3sVersion+"/k3s")
-	copyIn(t, c, "/bin/sh", shim)
-	writeIn(t, c, "/srv/k3s-release/"+k3sVersion+"/sha256sum-amd64.txt", checksumLine(t, standin), 0o644)
+	hostbuild.CopyIn(t, c, bin, "/usr/bin/nodeagent")
+	hostbuild.CopyIn(t, c, filepath.Join(repoRoot, "systemd", "nodeagent.service"), "/etc/systemd/system/nodeagent.service")
+	hostbuild.CopyIn(t, c, standin, "/srv/k3s-release/"+k3sVersion+"/k3s")
+	hostbuild.CopyIn(t, c, "/bin/sh", shim)
+	hostbuild.WriteIn(t, c, "/srv/k3s-release/"+k3sVersion+"/sha256sum-amd64.txt", hostbuild.ChecksumLine(t, standin), 0o644)
 	cfg, err := os.ReadFile("testdata/cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
-	writeIn(t, c, "/etc/nodeagent/token", []byte("uninstall-test-token-"+node+"\n"), 0o600)
-	writeIn(t, c, "/etc/nodeagent/agent-token", []byte("uninstall-test-agent-token-"+node+"\n"), 0o600)
-	writeIn(t, c, "/srv/hdd/photos/1.jpg", []byte("photo\n"), 0o644)
-	writeIn(t, c, "/srv/hdd/backups/db.dump", []byte("dump\n"), 0o600)
-	writeIn(t, c, "/etc/systemd/system/mnt-hd1.mount", []byte(hddUnit), 0o644)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/cluster.yaml", []byte(strings.ReplaceAll(string(cfg), "NODE", node)), 0o644)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/token", []byte("uninstall-test-token-"+node+"\n"), 0o600)
+	hostbuild.WriteIn(t, c, "/etc/nodeagent/agent-token", []byte("uninstall-test-agent-token-"+node+"\n"), 0o600)
+	hostbuild.WriteIn(t, c, "/srv/hdd/photos/1.jpg", []byte("photo\n"), 0o644)
+	hostbuild.WriteIn(t, c, "/srv/hdd/backups/db.dump", []byte("dump\n"), 0o600)
+	hostbuild.WriteIn(t, c, "/etc/systemd/system/mnt-hd1.mount", []byte(hddUnit), 0o644)
 	if out, err := c.Exec(ctx, "sh", "-c", "mkdir -p /mnt/hd1 && systemctl daemon-reload && systemctl enable nodeagent.service mnt-hd1.mount 2>&1"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -227,29 +225,3 @@ func joinedNode(t *testing.T, ctx context.Context) *nspawn.Container {
 // hexComment is how ufw writes a rule's comment in user.rules
 // ("comment=<hex>").
 func hexComment(s string) string { return "comment=" + hex.EncodeToString([]byte(s)) }
-
-func checksumLine(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	return []byte(fmt.Sprintf("%s  k3s\n", hex.EncodeToString(sum[:])))
-}
-
-func copyIn(t *testing.T, c *nspawn.Container, src, dst string) {
-	t.Helper()
-	if err := c.CopyIn(src, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeIn(t *testing.T, c *nspawn.Container, dst string, data []byte, mode os.FileMode) {
-	t.Helper()
-	src := filepath.Join(t.TempDir(), filepath.Base(dst))
-	if err := os.WriteFile(src, data, mode); err != nil {
-		t.Fatal(err)
-	}
-	copyIn(t, c, src, dst)
-}
