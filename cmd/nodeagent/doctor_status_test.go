@@ -254,3 +254,29 @@ func TestStatusWithAnInvalidClusterFile(t *testing.T) {
 		t.Errorf("status does not say what the daemon does:\n%s", out.String())
 	}
 }
+
+// With S3 snapshot copies, doctor checks the credentials file on servers
+// and never prints a key.
+func TestDoctorChecksTheS3Credentials(t *testing.T) {
+	root := t.TempDir()
+	y := strings.Replace(homelabWithLocalRelease(t), "    retention: 5\n", `    retention: 5
+    s3: {endpoint: s3.example.org, bucket: etcd, credentialsFile: /etc/nodeagent/etcd-s3-credentials}
+`, 1)
+	writeFiles(t, root, map[string]string{config.DefaultPath: y}, 0o644)
+	const secret = "the-secret-application-key"
+	writeFiles(t, root, map[string]string{"/etc/nodeagent/etcd-s3-credentials": "accessKey: id\nsecretKey: " + secret + "\n"}, 0o644)
+	out, _ := runDoctor(t, root)
+	if want := "FAIL etcd-s3-credentials reading the etcd snapshot S3 credentials: " + filepath.Join(root, "/etc/nodeagent/etcd-s3-credentials") + " has mode 0644"; !strings.Contains(squash(out), squash(want)) {
+		t.Errorf("doctor lacks %q:\n%s", want, out)
+	}
+	if err := os.Chmod(filepath.Join(root, "/etc/nodeagent/etcd-s3-credentials"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = runDoctor(t, root)
+	if want := "ok etcd-s3-credentials /etc/nodeagent/etcd-s3-credentials holds accessKey and secretKey"; !strings.Contains(squash(out), want) {
+		t.Errorf("doctor lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, secret) {
+		t.Errorf("doctor prints the secret key:\n%s", out)
+	}
+}

@@ -140,7 +140,23 @@ func (s k3sStep) Checks(ctx context.Context) []preflight.Check {
 	}
 	server := s.tokenCheck("token", k.TokenFile, k3s.ReadToken,
 		"nodeagent token generate on one server, then copy the file to every server (never to an agent)")
-	return []preflight.Check{server, agent, s.releaseCheck(ctx)}
+	checks := []preflight.Check{server, agent}
+	if s3 := k.EtcdSnapshots.S3; s3.Enabled() {
+		checks = append(checks, s.s3Check(s3.CredentialsFile))
+	}
+	return append(checks, s.releaseCheck(ctx))
+}
+
+// s3Check checks the etcd snapshot S3 credentials file as the k3s step
+// will read it; the message never holds a key.
+func (s k3sStep) s3Check(file string) preflight.Check {
+	c := preflight.Check{Name: "etcd-s3-credentials", Severity: preflight.SeverityError, OK: true,
+		Message: file + " holds accessKey and secretKey, readable by root only"}
+	if _, err := k3s.ReadS3Credentials(s.a.Root.Path(file)); err != nil {
+		c.OK, c.Message = false, err.Error()
+		c.Fix = "write " + file + " on every server with the lines `accessKey: …` and `secretKey: …`, then chmod 600 it"
+	}
+	return c
 }
 
 func (s k3sStep) tokenCheck(name, file string, read func(string) (string, error), fix string) preflight.Check {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
 )
 
 const s3Secret = "K004-very-secret-application-key"
@@ -93,5 +94,36 @@ func TestConfigRendersEtcdS3(t *testing.T) {
 	}
 	if strings.Contains(string(out), "etcd-s3") {
 		t.Errorf("an agent's config has S3 settings:\n%s", out)
+	}
+}
+
+// A server reads the S3 keys with its tokens; an agent never opens the file.
+func TestReadTokensReadsTheS3Keys(t *testing.T) {
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &f.Cluster
+	c.K3s.EtcdSnapshots.S3 = config.EtcdS3{Endpoint: "s3.example.org", Bucket: "etcd", CredentialsFile: "/etc/nodeagent/etcd-s3-credentials"}
+	root := host.NewRoot(t.TempDir())
+	for path, data := range map[string]string{c.K3s.TokenFile: "server-secret\n",
+		c.K3s.EtcdSnapshots.S3.CredentialsFile: "accessKey: id\nsecretKey: " + s3Secret + "\n"} {
+		if err := os.MkdirAll(filepath.Dir(root.Path(path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(root.Path(path), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ := c.Node("pi5")
+	tokens, err := ReadTokens(root, c, n)
+	if err != nil || tokens.S3.SecretKey != s3Secret || tokens.S3.AccessKey != "id" {
+		t.Fatalf("server: %v (keys read: %v)", err, tokens.S3.SecretKey == s3Secret)
+	}
+	if err := os.Remove(root.Path(c.K3s.EtcdSnapshots.S3.CredentialsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadTokens(root, c, n); err == nil || !strings.Contains(err.Error(), "etcd-s3-credentials does not exist") {
+		t.Fatalf("server without the file: %v", err)
 	}
 }
