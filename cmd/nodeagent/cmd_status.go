@@ -250,6 +250,9 @@ func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
 	for _, g := range m.Generated {
 		fmt.Fprintf(b, "          - generated Secret %s\n", g)
 	}
+	for _, h := range m.Held {
+		fmt.Fprintf(b, "          - %s\n", h)
+	}
 }
 
 // writeEtcd writes the quorum state and one line per member.
