@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nodeagent/nodeagent/internal/disk"
+	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
 
 // ErrNotBackupsNode refuses `nodeagent sealed-keys` on a node other than
@@ -100,4 +101,23 @@ func (p *Work) keyStore() (KeyStore, error) {
 		return KeyStore{}, fmt.Errorf("sealed-secrets keys: %w: nothing at %s", ErrBackupsNotMounted, d.MountPoint)
 	}
 	return KeyStore{Dir: p.cfg.Root.Path(path.Join(b.Dir, SealedKeysDir))}, nil
+}
+
+// KeepSealedKeys is SealedKeys for the daemon's sealed-keys step (in
+// process under `nodeagent join`, as a child under the daemon).
+// It records the outcome for `nodeagent status`.
+func (p *Work) KeepSealedKeys(ctx context.Context, status func(string)) error {
+	res, err := p.SealedKeys(ctx, status)
+	rec := child.SealedKeysRecord{
+		At: p.cfg.Clock.Now().UTC(), Dir: path.Join(p.cfg.Cluster.Backups.Dir, SealedKeysDir),
+		InCluster: len(res.Saved.Written) + len(res.Saved.Unchanged), Written: res.Saved.Written,
+		PutBack: res.PutBack.Created, Restarted: res.PutBack.Restarted, Missing: res.PutBack.Missing,
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	if serr := child.SaveSealedKeysRecord(p.cfg.Root, rec); serr != nil {
+		p.log.Warn("cannot record the sealed-secrets keys check", zap.Error(serr))
+	}
+	return err
 }

@@ -80,6 +80,12 @@ func (p *Command) ReplaceStaleMember(ctx context.Context, via, caHash string, st
 	return p.run(ctx, status, "stale-member", "--via", via, "--ca", caHash)
 }
 
+// KeepSealedKeys runs `nodeagent sealed-keys` (the backups node only): the
+// child reads and writes the keys; none passes through the daemon.
+func (p *Command) KeepSealedKeys(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "sealed-keys")
+}
+
 // Close has nothing to release: each child exits when its phase is done.
 func (p *Command) Close() error { return nil }
 
