@@ -81,6 +81,10 @@ func (p *Work) sealedSecretsGate(ctx context.Context, client kubernetes.Interfac
 	first := now
 	if !chart && !marker {
 		first = p.firstClosed(now)
+	} else {
+		// Open: a later closed gate (the cluster reset without a re-flash)
+		// waits its full time again.
+		p.forgetFirstClosed()
 	}
 	return DecideSealedGate(true, chart, marker, c.Backups.Node, first, now), nil
 }
@@ -116,6 +120,13 @@ func (p *Work) firstClosed(now time.Time) time.Time {
 		p.log.Warn("cannot record the sealed-secrets gate", zap.Error(err))
 	}
 	return now
+}
+
+// forgetFirstClosed removes the record of a closed gate, if any.
+func (p *Work) forgetFirstClosed() {
+	if err := os.Remove(p.cfg.Root.Path(sealedGatePath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.log.Warn("cannot remove the sealed-secrets gate record", zap.Error(err))
+	}
 }
 
 // holdSealedSecrets leaves the sealed-secrets HelmChart out of objs.
