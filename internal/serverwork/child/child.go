@@ -1,6 +1,6 @@
 // Package child is the daemon's side of the server work: it runs
-// `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`
-// and `nodeagent stale-member` as children (Command) and reads the progress
+// `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`,
+// `nodeagent stale-member` and `nodeagent sealed-keys` as children (Command) and reads the progress
 // they report in a line protocol (ReportLines) that those commands write.
 // It links no client-go clientset and no etcd client, so the resident
 // daemon can use it (test/deps checks).
