@@ -60,7 +60,7 @@ func PutBack(ctx context.Context, client kubernetes.Interface, saved, live []*co
 		case apierrors.IsAlreadyExists(err):
 			errs = append(errs, fmt.Errorf("putting back sealed-secrets key %s/%s: a different Secret of that name exists: left as it is", namespace, s.Name))
 		case err != nil:
-			errs = append(errs, fmt.Errorf("putting back sealed-secrets key %s/%s: %w", namespace, s.Name, err))
+			errs = append(errs, fmt.Errorf("putting back sealed-secrets key %s/%s: %w", namespace, s.Name, withoutDetails(err)))
 		default:
 			log.Info("sealed-secrets key put back", zap.String("secret", namespace+"/"+s.Name))
 			res.Created = append(res.Created, s.Name)
@@ -116,4 +116,18 @@ func writeMarker(ctx context.Context, client kubernetes.Interface, node string, 
 		return fmt.Errorf("recording the sealed-secrets keys check (kube-system/%s): %w", SealedKeysMarker, err)
 	}
 	return nil
+}
+
+// withoutDetails keeps an apiserver refusal of a key Secret to its reason
+// and code: the causes of an Invalid or BadRequest may quote the field
+// values, the key itself.
+func withoutDetails(err error) error {
+	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		var code int32
+		if st, ok := err.(apierrors.APIStatus); ok {
+			code = st.Status().Code
+		}
+		return fmt.Errorf("refused by the apiserver: %s (HTTP %d)", apierrors.ReasonForError(err), code)
+	}
+	return err
 }

@@ -1,14 +1,20 @@
 package serverwork
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func keySecret(name, cert string) *corev1.Secret {
@@ -152,5 +158,41 @@ func TestHoldSealedSecrets(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"HelmChart/metallb", "ConfigMap/sealed-secrets"}, got); diff != "" {
 		t.Errorf("held (-want +got):\n%s", diff)
+	}
+}
+
+// The key directory is narrowed to 0700 when a person widened it; a temp
+// file an interrupted write left is not read as a key.
+func TestKeyStoreModesAndLeftovers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), SealedKeysDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".sealed-secrets-keyaaaaa.yaml.tmp-123"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := KeyStore{Dir: dir}
+	res, err := k.Save([]*corev1.Secret{keySecret("sealed-secrets-keyaaaaa", "A")}, zap.NewNop())
+	if err != nil || len(res.Written) != 1 {
+		t.Fatalf("save: %+v, %v", res, err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %v (%v), want 0700", st.Mode(), err)
+	}
+	saved, err := k.Load()
+	if err != nil || len(saved) != 1 || saved[0].Name != "sealed-secrets-keyaaaaa" {
+		t.Errorf("load: %v (%v), want the one key", names(saved), err)
+	}
+}
+
+// An apiserver refusal that may quote the key is kept to its reason.
+func TestWithoutDetails(t *testing.T) {
+	invalid := apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "k", field.ErrorList{field.Invalid(field.NewPath("data", "tls.key"), "U0VDUkVU", "bad")})
+	if got := withoutDetails(invalid).Error(); strings.Contains(got, "U0VDUkVU") || !strings.Contains(got, "Invalid") {
+		t.Errorf("invalid: %q", got)
+	}
+	nf := apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "sealed")
+	if got := withoutDetails(nf); !apierrors.IsNotFound(got) {
+		t.Errorf("not found: %v, want it as it is", got)
 	}
 }
