@@ -146,6 +146,7 @@ func writeStatus(w io.Writer, r statusScreen) {
 		fmt.Fprintf(&b, "disk      %s %s\n", d.MountPoint, state)
 	}
 	writeManifests(&b, r.Manifests)
+	writeSealedKeys(&b, r.SealedKeys)
 	writeSecrets(&b, r.Secrets)
 	f := r.Firewall
 	fmt.Fprintf(&b, "firewall  managed: %v, active: %v, owned rules: %d, drift: %d\n", f.Managed, f.Active, f.OwnedRules, f.Drift)
@@ -249,6 +250,9 @@ func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
 	}
 	for _, g := range m.Generated {
 		fmt.Fprintf(b, "          - generated Secret %s\n", g)
+	}
+	for _, h := range m.Held {
+		fmt.Fprintf(b, "          - %s\n", h)
 	}
 }
 

@@ -111,7 +111,7 @@ func TestPlanAllNodesJSON(t *testing.T) {
 	for _, s := range doc.Nodes[0].Steps {
 		steps = append(steps, s.Name)
 	}
-	if got := strings.Join(steps, ","); got != "preflight,disk,firewall,k3s,register,usb,labels,quorum,manifests" {
+	if got := strings.Join(steps, ","); got != "preflight,disk,firewall,k3s,register,usb,labels,quorum,sealedkeys,manifests" {
 		t.Errorf("pi5 steps = %s", got)
 	}
 	if strings.Contains(out, "K10") || !strings.Contains(out, "token: \\u003credacted\\u003e") {

@@ -24,6 +24,9 @@ type StatusReport struct {
 	Manifests    *child.ApplyRecord `json:"manifests,omitempty"`
 	LastErrors   []string           `json:"lastErrors,omitempty"`
 	Problems     []string           `json:"problems,omitempty"`
+
+	// SealedKeys is the backups node's last sealed-secrets keys check.
+	SealedKeys *child.SealedKeysRecord `json:"sealedKeys,omitempty"`
 }
 
 // FirewallStatus says whether UFW is in the state the cluster file wants.

@@ -57,7 +57,7 @@ func (a *Agent) newTable() []Step {
 	return []Step{
 		preflightStep{a}, diskStep{a}, firewallStep{a}, k3sStep{a},
 		registerStep{a}, usbStep{a}, labelsStep{a},
-		quorumStep{a}, manifestsStep{a},
+		quorumStep{a}, sealedKeysStep{a}, manifestsStep{a},
 	}
 }
 

@@ -122,8 +122,13 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	rec := child.ApplyRecord{By: p.cfg.Node.Name, Objects: len(objs)}
 	status("waiting for the apply lease")
 	err = leader.TryRun(ctx, leaseWait, func(ctx context.Context) error {
+		set, held, err := p.gateSealedSecrets(ctx, client, toApply, status)
+		if err != nil {
+			return err
+		}
+		rec.Held = held
 		status(fmt.Sprintf("applying %d objects", len(objs)))
-		report, err := engine.Apply(ctx, toApply)
+		report, err := engine.Apply(ctx, set)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,6 @@
 // Package child is the daemon's side of the server work: it runs
-// `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`
-// and `nodeagent stale-member` as children (Command) and reads the progress
+// `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`,
+// `nodeagent stale-member` and `nodeagent sealed-keys` as children (Command) and reads the progress
 // they report in a line protocol (ReportLines) that those commands write.
 // It links no client-go clientset and no etcd client, so the resident
 // daemon can use it (test/deps checks).
@@ -78,6 +78,12 @@ func withVersion(args []string, version string) []string {
 // argv or the environment.
 func (p *Command) ReplaceStaleMember(ctx context.Context, via, caHash string, status func(string)) error {
 	return p.run(ctx, status, "stale-member", "--via", via, "--ca", caHash)
+}
+
+// KeepSealedKeys runs `nodeagent sealed-keys` (the backups node only): the
+// child reads and writes the keys; none passes through the daemon.
+func (p *Command) KeepSealedKeys(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "sealed-keys")
 }
 
 // Close has nothing to release: each child exits when its phase is done.

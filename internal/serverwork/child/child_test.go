@@ -86,6 +86,7 @@ func TestCommandRelaysStatusAndPassesArgs(t *testing.T) {
 		"stale-member --via https://10.0.0.11:6443 --ca 0a1b --node pi4-1": func(ctx context.Context, status func(string)) error {
 			return p.ReplaceStaleMember(ctx, "https://10.0.0.11:6443", "0a1b", status)
 		},
+		"sealed-keys --node pi4-1": p.KeepSealedKeys,
 	} {
 		if err := call(context.Background(), func(string) {}); err != nil {
 			t.Fatal(err)

@@ -33,6 +33,9 @@ type ApplyRecord struct {
 	Error   string `json:"error,omitempty"`
 	// Generated names the Secrets this apply generated ("namespace/name").
 	Generated []string `json:"generated,omitempty"`
+	// Held says what this apply held back and why (the sealed-secrets
+	// chart waiting for the backups node's key check).
+	Held []string `json:"held,omitempty"`
 }
 
 // SaveApplyRecord writes the record atomically, readable by root only.
