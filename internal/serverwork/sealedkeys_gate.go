@@ -141,21 +141,45 @@ func holdSealedSecrets(objs []*unstructured.Unstructured, chart string) []*unstr
 	return out
 }
 
+// sealedMarkerWait is how long an apply that holds the lease waits for the
+// backups node's key check before it applies the rest without
+// sealed-secrets: that check comes right after quorum, as the apply does,
+// so it is usually seconds away, and waiting here saves a pass.
+const sealedMarkerWait = 3 * time.Minute
+
+// ErrSealedSecretsHeld ends an apply that left sealed-secrets out: the pass
+// is not in step, so the daemon retries it (and the gate) on its backoff,
+// not at the next resync.
+var ErrSealedSecretsHeld = errors.New("sealed-secrets held back")
+
 // gateSealedSecrets applies the gate to the set an apply is about to apply:
-// the set without the sealed-secrets HelmChart while it holds, and the
-// note status shows.
-func (p *Work) gateSealedSecrets(ctx context.Context, client kubernetes.Interface, set apply.Set, status func(string)) (apply.Set, []string, error) {
+// while it holds, it waits up to wait for it to open, then returns the set
+// without the sealed-secrets HelmChart, the note status shows, and held.
+func (p *Work) gateSealedSecrets(ctx context.Context, client kubernetes.Interface, set apply.Set, wait time.Duration, status func(string)) (apply.Set, []string, bool, error) {
 	g, err := p.sealedSecretsGate(ctx, client)
 	if err != nil {
-		return set, nil, err
+		return set, nil, false, err
+	}
+	if g.Hold && wait > 0 {
+		status(g.Note + "; waiting up to " + wait.String() + " in this apply")
+		perr := host.PollUntil(ctx, p.cfg.Clock, "the backups node's key check", wait, 2*time.Second, func(ctx context.Context) (bool, error) {
+			g, err = p.sealedSecretsGate(ctx, client)
+			return err == nil && !g.Hold, err
+		})
+		if ctx.Err() != nil {
+			return set, nil, false, perr
+		}
+		if err != nil {
+			return set, nil, false, err
+		}
 	}
 	if g.Note == "" {
-		return set, nil, nil
+		return set, nil, false, nil
 	}
 	status(g.Note)
 	p.log.Info("sealed-secrets gate", zap.Bool("hold", g.Hold), zap.String("note", g.Note))
 	if g.Hold {
 		set.Builtin = holdSealedSecrets(set.Builtin, p.cfg.Cluster.Platform.SealedSecrets.Chart)
 	}
-	return set, []string{g.Note}, nil
+	return set, []string{g.Note}, g.Hold, nil
 }

@@ -121,12 +121,13 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	leader := apply.NewLeader(client, p.cfg.Node.Name, apply.LeaderConfig{}, p.log)
 	rec := child.ApplyRecord{By: p.cfg.Node.Name, Objects: len(objs)}
 	status("waiting for the apply lease")
+	sealedHeld := false
 	err = leader.TryRun(ctx, leaseWait, func(ctx context.Context) error {
-		set, held, err := p.gateSealedSecrets(ctx, client, toApply, status)
+		set, notes, held, err := p.gateSealedSecrets(ctx, client, toApply, sealedMarkerWait, status)
 		if err != nil {
 			return err
 		}
-		rec.Held = held
+		rec.Held, sealedHeld = notes, held
 		status(fmt.Sprintf("applying %d objects", len(objs)))
 		report, err := engine.Apply(ctx, set)
 		if err != nil {
@@ -150,6 +151,9 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 		rec.By, rec.HeldBy, err = held.Holder, held.Holder, nil
 	}
 	p.record(rec, err)
+	if err == nil && sealedHeld {
+		return fmt.Errorf("%s: %w", rec.Held[0], ErrSealedSecretsHeld)
+	}
 	return err
 }
 
