@@ -159,7 +159,8 @@ func TestSnapshotSaveRetention(t *testing.T) {
 // --cluster-reset-restore-path=<snapshot>` (k3s's message, exit 0, the old
 // etcd dir moved aside, the reset-flag), the refusal of a second reset
 // without a restore path; s1 started normally runs the restored data as a
-// one-member cluster; s2 and s3 with server/db moved aside join it again.
+// one-member cluster; s2 started on its old data is refused by etcd (cluster
+// ID mismatch); s2 and s3 with server/db moved aside join it again.
 func TestClusterResetRestore(t *testing.T) {
 	requireIntegration(t)
 	bin := standinBinary(t)
@@ -242,6 +243,33 @@ func TestClusterResetRestore(t *testing.T) {
 				t.Errorf("member %s %s, want s1's voter", name, role)
 			}
 		}
+	})
+
+	// etcd's restore makes a new cluster ID (k3s passes no initial-cluster
+	// token), so a peer started on its old data is refused by the restored
+	// member, and never counts as its member.
+	t.Run("old peer refused", func(t *testing.T) {
+		before, err := os.ReadFile(s1.path("stderr.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(before), "cluster ID mismatch") {
+			t.Fatal("s1 logged a cluster ID mismatch before s2 started")
+		}
+		s2.start(t, bin)
+		poll(t, "s1 refusing s2's old cluster ID", time.Minute, func() error {
+			if !logHas(t, s1, "request cluster ID mismatch") {
+				return fmt.Errorf("s1 has not logged etcd's cluster ID mismatch")
+			}
+			return nil
+		})
+		if s2.readyYet() {
+			t.Error("s2 on its old data sent READY=1")
+		}
+		if roles := memberRoles(t, s1); len(roles) != 1 {
+			t.Errorf("members with s2 on its old data: %v, want s1 alone", roles)
+		}
+		_ = s2.stop(t, syscall.SIGKILL, time.Minute)
 	})
 
 	t.Run("peers rejoin with server/db moved aside", func(t *testing.T) {
