@@ -112,3 +112,27 @@ func TestSnapshotConfigDefaults(t *testing.T) {
 		t.Errorf("defaults: retention %d, cron %q, name %q", *c.EtcdSnapshotRetention, c.EtcdSnapshotCron, c.EtcdSnapshotName)
 	}
 }
+
+// TestSnapshotDir: the default dir is created, a configured etcd-snapshot-dir
+// (below K3S_STANDIN_ROOT) must exist, as k3s's snapshotDir.
+func TestSnapshotDir(t *testing.T) {
+	p := env{root: t.TempDir(), local: "127.0.0.1"}.paths()
+	sn := &snapshotter{s: &server{cfg: &config{}, paths: p}}
+	dir, err := sn.snapshotDir(true)
+	if err != nil || dir != p.snapshots {
+		t.Fatalf("default dir: %q, %v; want %q created", dir, err, p.snapshots)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("default dir: %v, %v; want mode 0700", fi, err)
+	}
+	sn.s.cfg.EtcdSnapshotDir = "/srv/snaps"
+	if dir, err := sn.snapshotDir(true); err == nil {
+		t.Errorf("missing etcd-snapshot-dir: %q, want an error", dir)
+	}
+	if err := os.MkdirAll(p.rooted("/srv/snaps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err := sn.snapshotDir(true); err != nil || dir != p.rooted("/srv/snaps") {
+		t.Errorf("existing etcd-snapshot-dir: %q, %v", dir, err)
+	}
+}
