@@ -26,7 +26,18 @@ func TestLoadConfig(t *testing.T) {
 				"write-kubeconfig-mode: \"0600\"\netcd-snapshot-retention: 5\n",
 			want: config{ClusterInit: true, Token: "s3cret", NodeName: "pi1", NodeIP: "10.77.0.11", AdvertiseAddress: "10.77.0.11",
 				ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local", NodeLabel: stringList{"a=b", "c=d"},
-				NodeTaint: stringList{"k=v:NoSchedule"}, WriteKubeconfigMode: "0600"},
+				NodeTaint: stringList{"k=v:NoSchedule"}, WriteKubeconfigMode: "0600",
+				EtcdSnapshotRetention: new(5), EtcdSnapshotCron: "0 */12 * * *", EtcdSnapshotName: "etcd-snapshot"},
+		},
+		{
+			name: "etcd snapshot and S3 keys",
+			yaml: "cluster-init: true\ntoken: t\nnode-name: a\nnode-ip: 10.0.0.1\netcd-snapshot-dir: /srv/snaps\n" +
+				"etcd-snapshot-retention: 0\netcd-snapshot-schedule-cron: \"@every 1h\"\netcd-disable-snapshots: true\n" +
+				"etcd-snapshot-name: nightly\netcd-s3: true\netcd-s3-secret-key: sk\netcd-s3-bucket: b\n",
+			want: config{ClusterInit: true, Token: "t", NodeName: "a", NodeIP: "10.0.0.1", AdvertiseAddress: "10.0.0.1",
+				ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local", EtcdSnapshotDir: "/srv/snaps",
+				EtcdSnapshotRetention: new(0), EtcdSnapshotCron: "@every 1h", EtcdDisableSnapshots: true,
+				EtcdSnapshotName: "nightly", s3Keys: []string{"etcd-s3", "etcd-s3-bucket", "etcd-s3-secret-key"}},
 		},
 		{
 			name:  "joining server with token-file and single-string label",
@@ -34,7 +45,7 @@ func TestLoadConfig(t *testing.T) {
 			token: "from-file\n",
 			want: config{Server: "https://10.77.0.11:6443", Token: "from-file", TokenFile: "/etc/token", NodeName: "pi2",
 				NodeIP: "10.77.0.12", AdvertiseAddress: "10.77.0.12", ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local",
-				NodeLabel: stringList{"x=y"}},
+				NodeLabel: stringList{"x=y"}, EtcdSnapshotRetention: new(5), EtcdSnapshotCron: "0 */12 * * *", EtcdSnapshotName: "etcd-snapshot"},
 		},
 		{name: "no token", yaml: "cluster-init: true\nnode-name: a\nnode-ip: 10.0.0.1\n", wantErr: true},
 		{name: "no node-ip", yaml: "cluster-init: true\ntoken: t\nnode-name: a\n", wantErr: true},
@@ -55,7 +66,7 @@ func TestLoadConfig(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if diff := cmp.Diff(tc.want, *got); diff != "" {
+			if diff := cmp.Diff(tc.want, *got, cmp.AllowUnexported(config{})); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
