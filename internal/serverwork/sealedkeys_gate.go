@@ -162,6 +162,11 @@ func (p *Work) gateSealedSecrets(ctx context.Context, client kubernetes.Interfac
 	}
 	if g.Hold && wait > 0 {
 		status(g.Note + "; waiting up to " + wait.String() + " in this apply")
+		since := p.cfg.Clock.Now()
+		defer func() {
+			p.log.Info("waited for the backups node's key check", zap.Bool("open", !g.Hold),
+				zap.Duration("waited", p.cfg.Clock.Now().Sub(since)))
+		}()
 		perr := host.PollUntil(ctx, p.cfg.Clock, "the backups node's key check", wait, 2*time.Second, func(ctx context.Context) (bool, error) {
 			g, err = p.sealedSecretsGate(ctx, client)
 			return err == nil && !g.Hold, err
