@@ -39,6 +39,9 @@ cluster's manifests once etcd has quorum.`,
 		newLeaveCommand(g),
 		newUninstallCommand(g),
 		newFirewallCommand(g),
+		newRestoreCommand(g),
+		newRestoreRejoinCommand(g),
+		newRestoreRecordCommand(g),
 	)
 	root.AddCommand(newManCommand(root))
 	return root

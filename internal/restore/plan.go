@@ -12,12 +12,14 @@ import (
 // (pkg/etcd/etcd.go, the message after Reset). nodeagent moves it aside.
 const DBDir = "/var/lib/rancher/k3s/server/db"
 
-// ResetDoneMessage is what k3s logs once the reset (and the restore) is
-// done and it is about to exit (pkg/etcd/etcd.go Reset, k3s v1.2x:
-// "Managed etcd cluster membership has been reset, restart without
-// --cluster-reset flag now. Backup and delete ${datadir}/server/db on each
-// peer etcd server and rejoin the nodes").
-const ResetDoneMessage = "Managed etcd cluster membership has been reset, restart without --cluster-reset flag now"
+// ResetDoneMessage is the part of k3s's last line after a successful
+// reset (and restore) that every version since v1.19 prints before it
+// exits 0: "Etcd is running, restart without --cluster-reset flag now. ..."
+// in older releases, "Managed etcd cluster membership has been reset,
+// restart without --cluster-reset flag now. Backup and delete
+// ${datadir}/server/db on each peer etcd server and rejoin the nodes" in
+// current ones (pkg/etcd/etcd.go Reset).
+const ResetDoneMessage = "restart without --cluster-reset flag now"
 
 // ResetDone reports whether k3s's output says the reset succeeded.
 func ResetDone(output string) bool { return strings.Contains(output, ResetDoneMessage) }

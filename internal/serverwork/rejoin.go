@@ -1,0 +1,217 @@
+package serverwork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodeagent/nodeagent/internal/config"
+	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/restore"
+)
+
+// supervisorPort is where k3s serves its API and supervisor.
+const supervisorPort = "6443"
+
+// ObserveRejoin asks every other server's etcd, with this server's etcd
+// client certificate, for its cluster ID and members, and the API of each
+// one whose members lack this server's for the restore record (with the
+// admin credentials of this server's k3s.yaml: a restore keeps the CAs).
+func (p *Work) ObserveRejoin(ctx context.Context) (restore.RejoinInput, error) {
+	in := restore.RejoinInput{Self: p.cfg.Node.Name, Member: k3s.EtcdName(p.cfg.Root), Joined: k3s.IsEtcdMember(p.cfg.Root)}
+	if !in.Joined || in.Member == "" {
+		return in, nil
+	}
+	tlsCfg, err := p.etcdTLS()
+	if err != nil {
+		return in, err
+	}
+	var peers []config.Node
+	for _, s := range p.cfg.Cluster.Servers() {
+		if s.Name != p.cfg.Node.Name {
+			peers = append(peers, s)
+		}
+	}
+	in.Peers = make([]restore.PeerView, len(peers))
+	var wg sync.WaitGroup
+	for i, s := range peers {
+		wg.Go(func() {
+			v := restore.PeerView{Name: s.Name}
+			ev, err := readEtcdView(ctx, apiURL(s.Address, orString(p.cfg.EtcdClientPort, etcdClientPort)), tlsCfg, p.log)
+			if err != nil {
+				v.Err = err
+				in.Peers[i] = v
+				return
+			}
+			v.ClusterID, v.Members = ev.ClusterID, ev.Members
+			if !contains(ev.Members, in.Member) {
+				v.Record, v.RecordErr = p.readRecord(ctx, s.Address)
+			}
+			in.Peers[i] = v
+		})
+	}
+	wg.Wait()
+	return in, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// readRecord reads the restore record from the API of the server at addr;
+// nil when it has none.
+func (p *Work) readRecord(ctx context.Context, addr string) (*restore.Record, error) {
+	cfg, err := kube.RestConfig(p.cfg.Root.Path(kube.K3sKubeconfig))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = apiURL(addr, orString(p.cfg.APIPort, supervisorPort))
+	cfg.Timeout = 5 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, restore.RecordName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading kube-system/%s from %s: %w", restore.RecordName, cfg.Host, err)
+	}
+	r, err := restore.RecordFromData(cm.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RejoinRestored is the daemon's check after a restore elsewhere: it
+// observes, decides (restore.DecideRejoin) and, only when a current restore
+// record proves that this server's member is not in the restored cluster,
+// stops k3s, moves server/db aside (kept), makes config.yaml join through
+// the restored server and starts k3s. moved reports whether it did.
+func (p *Work) RejoinRestored(ctx context.Context, status func(string)) (moved bool, err error) {
+	in, err := p.ObserveRejoin(ctx)
+	if err != nil {
+		return false, err
+	}
+	d := restore.DecideRejoin(in)
+	switch d.Action {
+	case restore.RejoinNothing:
+		p.log.Debug("no rejoin after a restore", zap.String("reason", d.Reason))
+		return false, nil
+	case restore.RejoinWait:
+		p.log.Info("rejoin after a restore not decided", zap.String("reason", d.Reason))
+		return false, nil
+	}
+	var via config.Node
+	for _, s := range p.cfg.Cluster.Servers() {
+		if s.Name == d.Via {
+			via = s
+		}
+	}
+	r := &Rejoiner{Root: p.cfg.Root, Run: host.NewExecRunner(p.log), Log: p.log, Clock: p.cfg.Clock,
+		Cluster: p.cfg.Cluster, Node: p.cfg.Node}
+	return true, r.Rejoin(ctx, d, via, status)
+}
+
+// Rejoiner does what k3s says to do on every other server after a cluster
+// reset: back up server/db (here: move it aside, kept) and rejoin.
+type Rejoiner struct {
+	Root    host.Root
+	Run     host.Runner
+	Log     *zap.Logger
+	Clock   host.Clock
+	Cluster *config.Cluster
+	Node    config.Node
+}
+
+// Rejoin stops k3s, writes config.yaml to join through via, moves
+// server/db aside and starts k3s. config.yaml comes before the move: a
+// server without etcd data that was interrupted here would otherwise
+// decide its join anew and might pick a server of the old cluster.
+func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via config.Node, status func(string)) error {
+	if via.Address == "" {
+		return fmt.Errorf("rejoin: %s is not a server of the cluster file", d.Via)
+	}
+	unit := k3s.UnitName(r.Node.Role)
+	status(d.Reason)
+	r.Log.Warn("etcd restored elsewhere without this server: rejoining", zap.String("via", d.Via),
+		zap.String("snapshot", d.Record.Snapshot), zap.String("etcd_cluster", fmt.Sprintf("%x", d.Record.ClusterID)))
+	status("stopping " + unit)
+	if _, err := r.Run.Run(ctx, "systemctl", "stop", unit); err != nil {
+		return fmt.Errorf("stopping %s: %w", unit, err)
+	}
+	tokens, err := k3s.ReadTokens(r.Root, r.Cluster, r.Node)
+	if err != nil {
+		return err
+	}
+	data, err := k3s.RenderConfig(r.Cluster, r.Node, tokens, k3s.Join{Server: k3s.SupervisorURL(via.Address)})
+	if err != nil {
+		return err
+	}
+	if _, err := k3s.WriteConfig(r.Root, data); err != nil {
+		return err
+	}
+	aside, err := r.moveAside()
+	if err != nil {
+		return err
+	}
+	status("moved " + restore.DBDir + " aside to " + aside + " (kept); starting " + unit + " to join through " + d.Via)
+	if _, err := r.Run.Run(ctx, "systemctl", "start", unit); err != nil {
+		return fmt.Errorf("starting %s to rejoin through %s: %w", unit, d.Via, err)
+	}
+	status("rejoined through " + d.Via + "; the old etcd data stays in " + aside)
+	return nil
+}
+
+// moveAside renames server/db to a dated directory beside it; a name taken
+// already (two rejoins in one second) gets a suffix, never overwritten.
+func (r *Rejoiner) moveAside() (string, error) {
+	src := r.Root.Path(restore.DBDir)
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("moving %s aside: it is not there", restore.DBDir)
+	}
+	base := restore.AsideDir(r.Clock.Now())
+	dst := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(r.Root.Path(dst)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s.%d", base, i)
+	}
+	if err := os.Rename(src, r.Root.Path(dst)); err != nil {
+		return "", fmt.Errorf("moving %s aside to %s: %w", restore.DBDir, dst, err)
+	}
+	if err := syncDir(filepath.Dir(src)); err != nil {
+		r.Log.Warn("syncing the directory of the moved etcd data", zap.Error(err))
+	}
+	return dst, nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
