@@ -125,8 +125,7 @@ func newRestoreRejoinCommand(g *cli.Globals) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
-				_, err := p.RejoinRestored(ctx, status)
-				return err
+				return p.RejoinRestored(ctx, status)
 			})
 		},
 	}

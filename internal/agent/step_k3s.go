@@ -31,6 +31,9 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.rejoinRestored(ctx); err != nil {
+		return err
+	}
 	d, err := s.decideWhileFetching(ctx, st.ClusterCA)
 	if err != nil {
 		return err

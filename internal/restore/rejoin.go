@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // PeerView is what another server's etcd and API said.
@@ -29,7 +30,11 @@ type RejoinInput struct {
 	Member string
 	// Joined: etcd data exists here (server/db/etcd/member/wal).
 	Joined bool
-	Peers  []PeerView
+	// Local is this server's own etcd, read serializably (it answers
+	// without quorum): its cluster ID and the restore record it holds.
+	// Err set: it did not answer, and then nothing moves.
+	Local PeerView
+	Peers []PeerView
 }
 
 // RejoinAction is what the daemon does.
@@ -66,6 +71,10 @@ func DecideRejoin(in RejoinInput) RejoinDecision {
 	if !in.Joined || in.Member == "" {
 		return RejoinDecision{Reason: "no etcd data here: nothing to rejoin"}
 	}
+	if in.Local.Err != nil {
+		return RejoinDecision{Action: RejoinWait, Reason: fmt.Sprintf("this server's etcd does not answer (%v): not deciding whether it was left out of a restore", in.Local.Err)}
+	}
+	own := currentRecord(in.Local)
 	var silent, foreign []string
 	for _, p := range in.Peers {
 		switch {
@@ -87,6 +96,9 @@ func DecideRejoin(in RejoinInput) RejoinDecision {
 			foreign = append(foreign, fmt.Sprintf("%s (its restore record names etcd cluster %x, it has %x)", p.Name, r.ClusterID, p.ClusterID))
 		case r.Node == in.Self:
 			foreign = append(foreign, fmt.Sprintf("%s (the record names this server as the restorer)", p.Name))
+		case own != nil && !own.Time.Before(r.Time):
+			foreign = append(foreign, fmt.Sprintf("%s (its restore by %s at %s is not newer than this cluster's, by %s at %s)", p.Name,
+				r.Node, r.Time.UTC().Format(time.RFC3339), own.Node, own.Time.UTC().Format(time.RFC3339)))
 		default:
 			return RejoinDecision{Action: RejoinMove, Via: p.Name, Record: r,
 				Reason: fmt.Sprintf("%s restored etcd from %s at %s (cluster %x, members %s) without this server's member %s: moving %s aside and rejoining through %s",
@@ -101,4 +113,13 @@ func DecideRejoin(in RejoinInput) RejoinDecision {
 			" lack(s) member " + in.Member + " but no current restore record proves a deliberate restore (an accidental second cluster never makes a server move its data)"}
 	}
 	return RejoinDecision{Reason: "etcd member " + in.Member + " is in every answering server's cluster"}
+}
+
+// currentRecord is the record of v when it names v's own cluster ID, the
+// cluster it describes; nil otherwise.
+func currentRecord(v PeerView) *Record {
+	if v.Record == nil || v.Record.ClusterID != v.ClusterID {
+		return nil
+	}
+	return v.Record
 }

@@ -5,30 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
-	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/quorum"
 	"github.com/nodeagent/nodeagent/internal/restore"
 )
 
-// supervisorPort is where k3s serves its API and supervisor.
-const supervisorPort = "6443"
-
-// ObserveRejoin asks every other server's etcd, with this server's etcd
-// client certificate, for its cluster ID and members, and the API of each
-// one whose members lack this server's for the restore record (with the
-// admin credentials of this server's k3s.yaml: a restore keeps the CAs).
+// ObserveRejoin reads this server's own etcd (serializably: it answers
+// without quorum) and every other server's (linearizably), with this
+// server's etcd client certificate, for the cluster ID, the members and
+// the restore record each holds. A restore keeps the CAs, so the restored
+// server's etcd trusts this certificate; an accidental second cluster,
+// with CAs of its own, does not answer.
 func (p *Work) ObserveRejoin(ctx context.Context) (restore.RejoinInput, error) {
 	in := restore.RejoinInput{Self: p.cfg.Node.Name, Member: k3s.EtcdName(p.cfg.Root), Joined: k3s.IsEtcdMember(p.cfg.Root)}
 	if !in.Joined || in.Member == "" {
@@ -46,68 +42,40 @@ func (p *Work) ObserveRejoin(ctx context.Context) (restore.RejoinInput, error) {
 	}
 	in.Peers = make([]restore.PeerView, len(peers))
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		v, err := readEtcdView(ctx, orString(p.cfg.EtcdEndpoint, quorum.DefaultEndpoint), tlsCfg, p.log, true)
+		in.Local = viewOf(p.cfg.Node.Name, v, err)
+	})
 	for i, s := range peers {
 		wg.Go(func() {
-			v := restore.PeerView{Name: s.Name}
-			ev, err := readEtcdView(ctx, apiURL(s.Address, orString(p.cfg.EtcdClientPort, etcdClientPort)), tlsCfg, p.log)
-			if err != nil {
-				v.Err = err
-				in.Peers[i] = v
-				return
-			}
-			v.ClusterID, v.Members = ev.ClusterID, ev.Members
-			if !contains(ev.Members, in.Member) {
-				v.Record, v.RecordErr = p.readRecord(ctx, s.Address)
-			}
-			in.Peers[i] = v
+			endpoint := "https://" + net.JoinHostPort(s.Address, orString(p.cfg.EtcdClientPort, etcdClientPort))
+			v, err := readEtcdView(ctx, endpoint, tlsCfg, p.log, false)
+			in.Peers[i] = viewOf(s.Name, v, err)
 		})
 	}
 	wg.Wait()
 	return in, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// readRecord reads the restore record from the API of the server at addr;
-// nil when it has none.
-func (p *Work) readRecord(ctx context.Context, addr string) (*restore.Record, error) {
-	cfg, err := kube.RestConfig(p.cfg.Root.Path(kube.K3sKubeconfig))
+func viewOf(name string, v etcdView, err error) restore.PeerView {
 	if err != nil {
-		return nil, err
+		return restore.PeerView{Name: name, Err: err}
 	}
-	cfg.Host = apiURL(addr, orString(p.cfg.APIPort, supervisorPort))
-	cfg.Timeout = 5 * time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, restore.RecordName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading kube-system/%s from %s: %w", restore.RecordName, cfg.Host, err)
-	}
-	r, err := restore.RecordFromData(cm.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return restore.PeerView{Name: name, ClusterID: v.ClusterID, Members: v.Members, Record: v.Record, RecordErr: v.RecordErr}
 }
 
 // RejoinRestored is the daemon's check after a restore elsewhere: it
 // observes, decides (restore.DecideRejoin) and, only when a current restore
 // record proves that this server's member is not in the restored cluster,
 // stops k3s, moves server/db aside (kept), makes config.yaml join through
-// the restored server and starts k3s. moved reports whether it did.
-func (p *Work) RejoinRestored(ctx context.Context, status func(string)) (moved bool, err error) {
+// the restored server and starts k3s.
+func (p *Work) RejoinRestored(ctx context.Context, status func(string)) error {
+	_, err := p.rejoinRestored(ctx, status)
+	return err
+}
+
+// rejoinRestored is RejoinRestored; moved reports whether it moved the data.
+func (p *Work) rejoinRestored(ctx context.Context, status func(string)) (moved bool, err error) {
 	in, err := p.ObserveRejoin(ctx)
 	if err != nil {
 		return false, err

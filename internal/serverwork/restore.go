@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -14,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
@@ -26,14 +26,26 @@ import (
 // controller, which takes minutes.
 const restoreWait = 10 * time.Minute
 
-// etcdView is one etcd's cluster ID and member names, read through
-// endpoint with this server's client certificate.
+// etcdView is one etcd's cluster ID, member names and the restore record
+// it holds.
 type etcdView struct {
 	ClusterID uint64
 	Members   []string
+	Record    *restore.Record
+	RecordErr error
 }
 
-func readEtcdView(ctx context.Context, endpoint string, tlsCfg *tls.Config, log *zap.Logger) (etcdView, error) {
+// recordKey is where the kube-apiserver keeps the restore record in etcd
+// (its default --etcd-prefix /registry, which k3s keeps): read there, the
+// record needs no API server, which a server cut off from its cluster's
+// majority does not have.
+const recordKey = "/registry/configmaps/kube-system/" + restore.RecordName
+
+// readEtcdView reads endpoint's etcd with this server's client
+// certificate. serializable: answered by that member alone, also without
+// quorum (this server's own etcd); otherwise linearizable, so a member cut
+// off from its cluster's majority does not answer for it.
+func readEtcdView(ctx context.Context, endpoint string, tlsCfg *tls.Config, log *zap.Logger, serializable bool) (etcdView, error) {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: []string{endpoint}, TLS: tlsCfg, DialTimeout: 3 * time.Second, MaxUnaryRetries: 1,
 		Logger: log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel)),
@@ -44,9 +56,13 @@ func readEtcdView(ctx context.Context, endpoint string, tlsCfg *tls.Config, log 
 	defer cli.Close()
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	// Linearizable: a member cut off from its cluster's majority does not
-	// answer, so a stale view is never mistaken for the cluster's.
-	resp, err := cli.MemberList(cctx)
+	var listOpts []clientv3.OpOption
+	getOpts := []clientv3.OpOption{}
+	if serializable {
+		listOpts = append(listOpts, clientv3.WithSerializable())
+		getOpts = append(getOpts, clientv3.WithSerializable())
+	}
+	resp, err := cli.MemberList(cctx, listOpts...)
 	if err != nil {
 		return etcdView{}, fmt.Errorf("etcd member list from %s: %w", endpoint, err)
 	}
@@ -54,7 +70,32 @@ func readEtcdView(ctx context.Context, endpoint string, tlsCfg *tls.Config, log 
 	for _, m := range resp.Members {
 		v.Members = append(v.Members, m.Name)
 	}
+	got, err := cli.Get(cctx, recordKey, getOpts...)
+	switch {
+	case err != nil:
+		v.RecordErr = fmt.Errorf("reading %s from %s: %w", recordKey, endpoint, err)
+	case len(got.Kvs) > 0:
+		v.Record, v.RecordErr = decodeRecord(got.Kvs[0].Value)
+	}
 	return v, nil
+}
+
+// decodeRecord decodes the ConfigMap as the kube-apiserver stored it
+// (protobuf with its "k8s\x00" prefix, or JSON).
+func decodeRecord(data []byte) (*restore.Record, error) {
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(data, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the restore record: %w", err)
+	}
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return nil, fmt.Errorf("the restore record is a %T, not a ConfigMap", obj)
+	}
+	r, err := restore.RecordFromData(cm.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 func (p *Work) etcdTLS() (*tls.Config, error) {
@@ -75,7 +116,7 @@ func (p *Work) RecordRestore(ctx context.Context, snapshot string, status func(s
 	status("waiting for the restored etcd to answer on " + endpoint)
 	var view etcdView
 	err = host.PollUntil(ctx, p.cfg.Clock, "the restored etcd", restoreWait, 2*time.Second, func(ctx context.Context) (bool, error) {
-		v, err := readEtcdView(ctx, endpoint, tlsCfg, p.log)
+		v, err := readEtcdView(ctx, endpoint, tlsCfg, p.log, false)
 		if err != nil {
 			return false, err
 		}
@@ -124,6 +165,3 @@ func writeRecord(ctx context.Context, client kubernetes.Interface, rec restore.R
 	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	return err
 }
-
-// apiURL is another server's API (k3s serves it on the supervisor port).
-func apiURL(addr, port string) string { return "https://" + net.JoinHostPort(addr, port) }

@@ -39,9 +39,7 @@ type Config struct {
 	// EtcdClientPort is the port of another server's etcd client URL
 	// ("2379"); StaleObserveWait and StaleGoneWait bound the waits for
 	// that etcd to answer and for a removed member to go (tests).
-	EtcdClientPort string
-	// APIPort is the port of another server's API ("6443"; tests).
-	APIPort                         string
+	EtcdClientPort                  string
 	StaleObserveWait, StaleGoneWait time.Duration
 }
 

@@ -80,6 +80,12 @@ func (p *Command) ReplaceStaleMember(ctx context.Context, via, caHash string, st
 	return p.run(ctx, status, "stale-member", "--via", via, "--ca", caHash)
 }
 
+// RejoinRestored runs `nodeagent restore-rejoin`: the check, on a server
+// that is an etcd member, for a restore on another server without it.
+func (p *Command) RejoinRestored(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restore-rejoin")
+}
+
 // Close has nothing to release: each child exits when its phase is done.
 func (p *Command) Close() error { return nil }
 
