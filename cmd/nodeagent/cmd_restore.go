@@ -94,7 +94,7 @@ func runRestore(cmd *cobra.Command, g *cli.Globals, arg string, yes bool) error 
 	defer unlock()
 	p := newServerWork(g, f, n)
 	defer p.Close()
-	r := &restore.Restorer{Run: host.NewExecRunner(g.Log), Log: g.Log, Binary: root.Path(release.BinaryPath), Unit: k3s.UnitName(n.Role),
+	r := &restore.Restorer{Root: root, Run: host.NewExecRunner(g.Log), Log: g.Log, Binary: root.Path(release.BinaryPath), Unit: k3s.UnitName(n.Role),
 		Record: func(ctx context.Context, status func(string)) error {
 			_, err := p.RecordRestore(ctx, s.Path, status)
 			return err

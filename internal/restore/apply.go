@@ -21,7 +21,10 @@ type CombinedRunner interface {
 // it: k3s stopped, `k3s server --cluster-reset
 // --cluster-reset-restore-path=FILE` until it says it is done, k3s started.
 type Restorer struct {
-	Run CombinedRunner
+	// Root resolves the snapshot's path for k3s, which runs on the real
+	// filesystem.
+	Root host.Root
+	Run  CombinedRunner
 	Log *zap.Logger
 	// Binary is the installed k3s (release.BinaryPath on the host).
 	Binary string
@@ -45,8 +48,9 @@ func (r *Restorer) Restore(ctx context.Context, s Snapshot, status func(string))
 	if _, err := r.Run.Run(ctx, "systemctl", "stop", r.Unit); err != nil {
 		return fmt.Errorf("stopping %s: %w", r.Unit, err)
 	}
-	say("reset", "resetting etcd to this server alone with the data of "+s.Path+" ("+r.Binary+" "+strings.Join(ResetArgs(s.Path), " ")+")")
-	out, err := r.Run.RunCombined(ctx, r.Binary, ResetArgs(s.Path)...)
+	args := ResetArgs(r.Root.Path(s.Path))
+	say("reset", "resetting etcd to this server alone with the data of "+s.Path+" ("+r.Binary+" "+strings.Join(args, " ")+")")
+	out, err := r.Run.RunCombined(ctx, r.Binary, args...)
 	if err != nil {
 		return fmt.Errorf("k3s cluster reset with %s failed, k3s stays stopped (the daemon starts it again on its next pass): %w", s.Path, err)
 	}

@@ -70,12 +70,13 @@ func viewOf(name string, v etcdView, err error) restore.PeerView {
 // stops k3s, moves server/db aside (kept), makes config.yaml join through
 // the restored server and starts k3s.
 func (p *Work) RejoinRestored(ctx context.Context, status func(string)) error {
-	_, err := p.rejoinRestored(ctx, status)
+	_, err := p.rejoinRestored(ctx, host.NewExecRunner(p.log), status)
 	return err
 }
 
-// rejoinRestored is RejoinRestored; moved reports whether it moved the data.
-func (p *Work) rejoinRestored(ctx context.Context, status func(string)) (moved bool, err error) {
+// rejoinRestored is RejoinRestored with run for systemctl; moved reports
+// whether it moved the data.
+func (p *Work) rejoinRestored(ctx context.Context, run host.Runner, status func(string)) (moved bool, err error) {
 	in, err := p.ObserveRejoin(ctx)
 	if err != nil {
 		return false, err
@@ -95,7 +96,7 @@ func (p *Work) rejoinRestored(ctx context.Context, status func(string)) (moved b
 			via = s
 		}
 	}
-	r := &Rejoiner{Root: p.cfg.Root, Run: host.NewExecRunner(p.log), Log: p.log, Clock: p.cfg.Clock,
+	r := &Rejoiner{Root: p.cfg.Root, Run: run, Log: p.log, Clock: p.cfg.Clock,
 		Cluster: p.cfg.Cluster, Node: p.cfg.Node}
 	return true, r.Rejoin(ctx, d, via, status)
 }
