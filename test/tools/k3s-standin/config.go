@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,8 +16,8 @@ import (
 )
 
 // config is the part of /etc/rancher/k3s/config.yaml the stand-in reads.
-// Unknown keys (flannel-backend, disable, etcd-snapshot-*, ...) are ignored,
-// as they configure parts of k3s the stand-in does not have.
+// Unknown keys (flannel-backend, disable, ...) are ignored, as they
+// configure parts of k3s the stand-in does not have.
 type config struct {
 	ClusterInit         bool       `json:"cluster-init"`
 	Server              string     `json:"server"`
@@ -33,7 +34,31 @@ type config struct {
 	NodeLabel           stringList `json:"node-label"`
 	NodeTaint           stringList `json:"node-taint"`
 	WriteKubeconfigMode string     `json:"write-kubeconfig-mode"`
+
+	// etcd snapshots (pkg/cli/cmds/server.go flag names and defaults,
+	// filled in by complete()).
+	EtcdSnapshotDir       string `json:"etcd-snapshot-dir"`
+	EtcdSnapshotRetention *int   `json:"etcd-snapshot-retention"`
+	EtcdDisableSnapshots  bool   `json:"etcd-disable-snapshots"`
+	EtcdSnapshotCron      string `json:"etcd-snapshot-schedule-cron"`
+	EtcdSnapshotName      string `json:"etcd-snapshot-name"`
+	EtcdSnapshotCompress  bool   `json:"etcd-snapshot-compress"`
+	// `k3s etcd-snapshot` only (pkg/cli/cmds/etcd_snapshot.go): the
+	// supervisor to ask and the token to ask with.
+	EtcdServer string `json:"etcd-server"`
+	EtcdToken  string `json:"etcd-token"`
+
+	// s3Keys are the etcd-s3* keys present (names only: their values may
+	// be secrets and are never logged).
+	s3Keys []string
 }
+
+// Defaults of k3s's etcd snapshot flags (pkg/cli/cmds/server.go).
+const (
+	defaultSnapshotRetention = 5
+	defaultSnapshotCron      = "0 */12 * * *"
+	defaultSnapshotName      = "etcd-snapshot"
+)
 
 // stringList accepts a YAML list or a single string, as k3s does for its
 // repeatable flags.
@@ -66,6 +91,12 @@ func loadConfig(p paths) (*config, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
 	}
+	for k := range merged {
+		if strings.HasPrefix(k, "etcd-s3") {
+			c.s3Keys = append(c.s3Keys, k)
+		}
+	}
+	slices.Sort(c.s3Keys)
 	if c.Token == "" && c.TokenFile != "" {
 		tok, err := os.ReadFile(p.rooted(c.TokenFile))
 		if err != nil {
@@ -161,6 +192,16 @@ func (c *config) complete() error {
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
 	}
+	if c.EtcdSnapshotRetention == nil {
+		r := defaultSnapshotRetention
+		c.EtcdSnapshotRetention = &r
+	}
+	if c.EtcdSnapshotCron == "" {
+		c.EtcdSnapshotCron = defaultSnapshotCron
+	}
+	if c.EtcdSnapshotName == "" {
+		c.EtcdSnapshotName = defaultSnapshotName
+	}
 	if c.Token == "" {
 		// k3s generates a token for a cluster-init server; joining needs
 		// one, and the stand-in has no use for a generated one.
@@ -222,7 +263,10 @@ type paths struct {
 	tls        string
 	etcdTLS    string
 	etcdData   string
+	db         string // server/db
 	etcdName   string // server/db/etcd/name: the member name, written before the join
+	snapshots  string // server/db/snapshots: the default etcd-snapshot-dir
+	resetFlag  string // server/db/reset-flag: written by a cluster reset
 	tokenFile  string // server/token
 	agentToken string // server/agent-token
 }
@@ -238,7 +282,10 @@ func (e env) paths() paths {
 		tls:        filepath.Join(server, "tls"),
 		etcdTLS:    filepath.Join(server, "tls", "etcd"),
 		etcdData:   filepath.Join(server, "db", "etcd"),
+		db:         filepath.Join(server, "db"),
 		etcdName:   filepath.Join(server, "db", "etcd", "name"),
+		snapshots:  filepath.Join(server, "db", "snapshots"),
+		resetFlag:  filepath.Join(server, "db", "reset-flag"),
 		tokenFile:  filepath.Join(server, "token"),
 		agentToken: filepath.Join(server, "agent-token"),
 	}

@@ -39,6 +39,11 @@ type etcdMember struct {
 type etcdStart struct {
 	state          string // embed.ClusterStateFlagNew or ...Existing
 	initialCluster string
+	// reset is a cluster reset (k3s's newCluster(ctx, true)): etcd's
+	// force-new-cluster, listening on the local address only so that no
+	// peer or client reaches it meanwhile (listenPeerURLs and
+	// listenClientURLs with reset set).
+	reset bool
 }
 
 // hasEtcdData is k3s's ETCD.IsInitialized (pkg/etcd/etcd.go): the WAL
@@ -59,6 +64,12 @@ func memberName(p paths, nodeName string) (string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("reading etcd member name: %w", err)
 	}
+	return newMemberName(p, nodeName)
+}
+
+// newMemberName writes a new "<node-name>-<8 hex>" (setName(true) in k3s,
+// as a cluster reset does).
+func newMemberName(p paths, nodeName string) (string, error) {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generating etcd member name: %w", err)
@@ -100,6 +111,11 @@ func startEtcd(s *server, name string, st etcdStart) (*etcdMember, error) {
 	cfg.ListenClientUrls = []url.URL{client}
 	if local != client {
 		cfg.ListenClientUrls = append(cfg.ListenClientUrls, local)
+	}
+	if st.reset {
+		cfg.ListenPeerUrls = []url.URL{localPeer}
+		cfg.ListenClientUrls = []url.URL{local}
+		cfg.ForceNewCluster = true
 	}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.ClusterState = st.state
@@ -153,7 +169,8 @@ func (m *etcdMember) client(endpoints []string) (*clientv3.Client, error) {
 	return newEtcdClient(m.paths, endpoints, m.log)
 }
 
-func newEtcdClient(p paths, endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+// etcdClientTLS is the TLS of k3s's etcd client (tls/etcd/client.crt).
+func etcdClientTLS(p paths) (*tls.Config, error) {
 	info := transport.TLSInfo{
 		CertFile:      filepath.Join(p.etcdTLS, "client.crt"),
 		KeyFile:       filepath.Join(p.etcdTLS, "client.key"),
@@ -164,6 +181,14 @@ func newEtcdClient(p paths, endpoints []string, log *zap.Logger) (*clientv3.Clie
 		return nil, fmt.Errorf("loading etcd client TLS: %w", err)
 	}
 	tlsCfg.MinVersion = tls.VersionTLS12
+	return tlsCfg, nil
+}
+
+func newEtcdClient(p paths, endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+	tlsCfg, err := etcdClientTLS(p)
+	if err != nil {
+		return nil, err
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		TLS:         tlsCfg,

@@ -77,9 +77,15 @@ func newInstance(t *testing.T, name, ip, config string) *instance {
 	return in
 }
 
-// start runs the binary with NOTIFY_SOCKET pointing at a datagram socket of
-// the test, the way systemd's Type=notify receives READY=1.
+// start runs `k3s server` with NOTIFY_SOCKET pointing at a datagram socket
+// of the test, the way systemd's Type=notify receives READY=1.
 func (in *instance) start(t *testing.T, bin string) {
+	t.Helper()
+	in.startArgs(t, bin, "server")
+}
+
+// startArgs is start with other arguments (`server --cluster-reset`).
+func (in *instance) startArgs(t *testing.T, bin string, args ...string) {
 	t.Helper()
 	sock := filepath.Join(in.root, "notify.sock")
 	_ = os.Remove(sock)
@@ -103,7 +109,7 @@ func (in *instance) start(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	in.ready = false
-	in.cmd = exec.Command(bin, "server")
+	in.cmd = exec.Command(bin, args...)
 	in.cmd.Env = append(os.Environ(), "K3S_STANDIN_ROOT="+in.root, "K3S_STANDIN_LOCAL_ADDRESS="+in.ip, "NOTIFY_SOCKET="+sock)
 	in.cmd.Stderr = logf
 	in.started = time.Now()
@@ -224,6 +230,26 @@ func (in *instance) rssKiB(t *testing.T) int {
 }
 
 func (in *instance) path(p string) string { return filepath.Join(in.root, p) }
+
+// run runs a short-lived command of the binary (`k3s etcd-snapshot save`)
+// against the instance's root and address and returns its stdout, stderr
+// and exit code.
+func (in *instance) run(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "K3S_STANDIN_ROOT="+in.root, "K3S_STANDIN_LOCAL_ADDRESS="+in.ip)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("running %v: %v", args, err)
+		}
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
 
 func (in *instance) kubectl(t *testing.T, args ...string) string {
 	t.Helper()

@@ -9,10 +9,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // CronJob time zones, as the upstream kube-apiserver.
 
@@ -40,7 +42,7 @@ func main() {
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s --version (TEST-ONLY k3s stand-in)")
+		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s etcd-snapshot save|ls | k3s --version (TEST-ONLY k3s stand-in)")
 		return 1
 	}
 	switch args[0] {
@@ -50,11 +52,13 @@ func run(args []string) int {
 		return 0
 	case "server":
 		return runServer(args[1:])
+	case "etcd-snapshot":
+		return runEtcdSnapshot(args[1:])
 	case "agent":
 		fmt.Fprintln(os.Stderr, "k3s agent: the k3s test stand-in supports servers only")
 		return 1
 	default:
-		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server and --version)\n", args[0])
+		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server, etcd-snapshot and --version)\n", args[0])
 		return 1
 	}
 }
@@ -66,10 +70,9 @@ func runServer(args []string) int {
 		log.Error("this TEST-ONLY build is stamped to fail at start", zap.String("version", Version))
 		return 1
 	}
-	if len(args) > 0 {
-		// nodeagent passes everything through config.yaml; a flag here
-		// would be silently ignored, which hides mistakes.
-		log.Error("command-line flags are not supported; use config.yaml", zap.Strings("args", args))
+	reset, restorePath, err := parseServerFlags(args)
+	if err != nil {
+		log.Error(err.Error(), zap.Strings("args", args))
 		return 1
 	}
 	env := envFromOS()
@@ -87,6 +90,20 @@ func runServer(args []string) int {
 	defer stop()
 	s := &server{cfg: cfg, env: env, paths: env.paths(), log: log.With(zap.String("component", "server")),
 		notify: takeNotifySocket(), crds: crds}
+	s.snap = &snapshotter{s: s}
+	if len(cfg.s3Keys) > 0 {
+		log.Warn("etcd-s3 keys are accepted but the k3s stand-in never uploads snapshots to S3", zap.Strings("keys", cfg.s3Keys))
+	}
+	if cfg.EtcdSnapshotCompress {
+		log.Warn("etcd-snapshot-compress is ignored: the k3s stand-in writes uncompressed snapshots")
+	}
+	if reset {
+		if err := s.clusterReset(ctx, restorePath); err != nil {
+			log.Error("cluster reset failed", zap.Error(err))
+			return 1
+		}
+		return 0
+	}
 	if err := s.run(ctx); err != nil {
 		if ctx.Err() != nil {
 			// Stopped while starting: a clean stop for systemd too.
@@ -98,6 +115,32 @@ func runServer(args []string) int {
 	}
 	log.Info("stopped cleanly")
 	return 0
+}
+
+// parseServerFlags accepts the two flags of a cluster reset,
+// --cluster-reset and --cluster-reset-restore-path[=]PATH (pkg/cli/cmds/server.go);
+// nodeagent passes everything else through config.yaml, and any other flag
+// is refused rather than silently ignored. As k3s (pkg/cli/server/server.go)
+// a restore path needs --cluster-reset.
+func parseServerFlags(args []string) (reset bool, restorePath string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--cluster-reset":
+			reset = true
+		case a == "--cluster-reset-restore-path" && i+1 < len(args):
+			i++
+			restorePath = args[i]
+		case strings.HasPrefix(a, "--cluster-reset-restore-path="):
+			restorePath = strings.TrimPrefix(a, "--cluster-reset-restore-path=")
+		default:
+			return false, "", errors.New("command-line flags other than --cluster-reset and --cluster-reset-restore-path are not supported; use config.yaml")
+		}
+	}
+	if restorePath != "" && !reset {
+		return false, "", errors.New("invalid flag use; --cluster-reset required with --cluster-reset-restore-path")
+	}
+	return reset, restorePath, nil
 }
 
 // newLogger logs JSON lines to stderr, which journald captures.

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"io/fs"
+	"os"
 	"sync/atomic"
 	"time"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -28,6 +32,8 @@ type server struct {
 	notify string
 	// crds are the real CRDs, by component (crds.go).
 	crds map[string][]*apiextv1.CustomResourceDefinition
+	// snap takes the etcd snapshots (snapshot.go).
+	snap *snapshotter
 }
 
 func (s *server) member() *etcdMember { return s.etcd.Load() }
@@ -63,6 +69,9 @@ func (s *server) run(ctx context.Context) error {
 	}
 	defer m.close()
 	s.etcd.Store(m)
+	if err := s.snap.schedule(ctx); err != nil {
+		return err
+	}
 	go m.manageLearners(ctx)
 	if err := m.waitVoter(ctx); err != nil {
 		return err
@@ -113,6 +122,13 @@ func (s *server) prepare(ctx context.Context) (etcdStart, *joinClient, error) {
 	switch {
 	case hasEtcdData(s.paths):
 		s.log.Info("managed etcd cluster bootstrap already complete and initialized; cluster-init and server are ignored")
+		// A start without --cluster-reset clears the reset-flag a reset left
+		// (pkg/cluster/managed.go start, ETCD.Start).
+		if err := os.Remove(s.paths.resetFlag); err == nil {
+			s.log.Info("removed the reset-flag of an earlier cluster reset", zap.String("path", s.paths.resetFlag))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("Failed to remove reset-flag", zap.Error(err))
+		}
 	case s.cfg.Server == "":
 		s.log.Info("managed etcd cluster initializing")
 		if err := createCAs(s.paths.tls); err != nil {

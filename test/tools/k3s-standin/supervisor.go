@@ -39,8 +39,8 @@ type dbInfo struct {
 	Members []*etcdserverpb.Member `json:"members"`
 }
 
-// startSupervisor serves /ping, /cacerts, /v1-k3s/server-bootstrap and
-// /db/info on <node-ip>:6443 and <local>:6443, with the routes and roles of
+// startSupervisor serves /ping, /cacerts, /v1-k3s/server-bootstrap,
+// /db/info and /db/snapshot on <node-ip>:6443 and <local>:6443, with the routes and roles of
 // k3s's pkg/server/handlers/router.go and pkg/etcd/etcd.go handler. As in
 // k3s (pkg/cluster/cluster.go Start: initClusterAndHTTPS before the managed
 // database), it listens before etcd starts. It does not proxy the
@@ -81,8 +81,9 @@ func (s *server) startSupervisor() (stop func(), err error) {
 
 // supervisorHandler routes as k3s's pkg/server/handlers/router.go does:
 // /ping and /cacerts for anyone; the CA files for agents (the k3s:agent
-// role, which only the "node" user has); the bootstrap data and /db/info
-// for the k3s:server role (the "server" user).
+// role, which only the "node" user has); the bootstrap data, /db/info and
+// /db/snapshot (pkg/etcd/etcd.go handler) for the k3s:server role (the
+// "server" user).
 func (s *server) supervisorHandler() http.Handler {
 	users := s.cfg.supervisorUsers()
 	mux := http.NewServeMux()
@@ -93,6 +94,7 @@ func (s *server) supervisorHandler() http.Handler {
 	}
 	mux.Handle("/v1-k3s/server-bootstrap", s.hasRole(users, serverRoles, http.HandlerFunc(s.serveBootstrap)))
 	mux.Handle("/db/info", s.isLocalOrHasRole(users, serverRoles, http.HandlerFunc(s.serveDBInfo)))
+	mux.Handle("/db/snapshot", s.hasRole(users, serverRoles, http.HandlerFunc(s.snap.serveSnapshot)))
 	return mux
 }
 
