@@ -25,7 +25,7 @@ type Restorer struct {
 	// filesystem.
 	Root host.Root
 	Run  CombinedRunner
-	Log *zap.Logger
+	Log  *zap.Logger
 	// Binary is the installed k3s (release.BinaryPath on the host).
 	Binary string
 	// Unit is k3s's unit (k3s.service).
