@@ -112,8 +112,9 @@ type Rejoiner struct {
 	Node    config.Node
 }
 
-// Rejoin stops k3s, writes config.yaml to join through via, moves
-// server/db aside and starts k3s. config.yaml comes before the move: a
+// Rejoin renders config.yaml to join through via (before anything
+// stops: a token that cannot be read changes nothing), stops k3s, writes
+// it, moves server/db aside and starts k3s. config.yaml comes before the move: a
 // server without etcd data that was interrupted here would otherwise
 // decide its join anew and might pick a server of the old cluster.
 func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via config.Node, status func(string)) error {
@@ -124,10 +125,6 @@ func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via con
 	status(d.Reason)
 	r.Log.Warn("etcd restored elsewhere without this server: rejoining", zap.String("via", d.Via),
 		zap.String("snapshot", d.Record.Snapshot), zap.String("etcd_cluster", fmt.Sprintf("%x", d.Record.ClusterID)))
-	status("stopping " + unit)
-	if _, err := r.Run.Run(ctx, "systemctl", "stop", unit); err != nil {
-		return fmt.Errorf("stopping %s: %w", unit, err)
-	}
 	tokens, err := k3s.ReadTokens(r.Root, r.Cluster, r.Node)
 	if err != nil {
 		return err
@@ -135,6 +132,10 @@ func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via con
 	data, err := k3s.RenderConfig(r.Cluster, r.Node, tokens, k3s.Join{Server: k3s.SupervisorURL(via.Address)})
 	if err != nil {
 		return err
+	}
+	status("stopping " + unit)
+	if _, err := r.Run.Run(ctx, "systemctl", "stop", unit); err != nil {
+		return fmt.Errorf("stopping %s: %w", unit, err)
 	}
 	if _, err := k3s.WriteConfig(r.Root, data); err != nil {
 		return err
@@ -147,7 +148,7 @@ func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via con
 	if _, err := r.Run.Run(ctx, "systemctl", "start", unit); err != nil {
 		return fmt.Errorf("starting %s to rejoin through %s: %w", unit, d.Via, err)
 	}
-	status("rejoined through " + d.Via + "; the old etcd data stays in " + aside)
+	status(unit + " started, joining through " + d.Via + "; the old etcd data stays in " + aside)
 	return nil
 }
 
