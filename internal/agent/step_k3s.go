@@ -38,6 +38,7 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d = s.followRejoin(d, st.ClusterCA)
 	if !d.Kept {
 		a.Reporter.Status(d.Reason)
 	}

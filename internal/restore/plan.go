@@ -31,6 +31,12 @@ func ResetArgs(snapshotPath string) []string {
 	return []string{"server", "--cluster-reset", "--cluster-reset-restore-path=" + snapshotPath}
 }
 
+// RejoinPendingPath holds the supervisor URL a server rejoins through
+// after moving its data aside, from before the move until k3s has joined
+// (its etcd data exists again): a pass interrupted in between joins
+// through that server too, never through a server of the old cluster.
+const RejoinPendingPath = "/var/lib/nodeagent/restore-rejoin-via"
+
 // AsideDir is where a server's old etcd data goes before it rejoins the
 // restored cluster: beside it, dated, never deleted by nodeagent.
 func AsideDir(now time.Time) string {

@@ -140,6 +140,10 @@ func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via con
 	if _, err := k3s.WriteConfig(r.Root, data); err != nil {
 		return err
 	}
+	viaURL := k3s.SupervisorURL(via.Address)
+	if _, err := host.WriteFileAtomic(r.Root.Path(restore.RejoinPendingPath), []byte(viaURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("recording the rejoin through %s: %w", d.Via, err)
+	}
 	aside, err := r.moveAside()
 	if err != nil {
 		return err

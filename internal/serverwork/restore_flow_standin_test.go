@@ -181,6 +181,9 @@ func TestRestoreFlowOnThreeStandinServers(t *testing.T) {
 		} else if _, err := os.Stat(filepath.Join(aside[0], "etcd/member/wal")); err != nil {
 			t.Errorf("%s: the old etcd data is not kept in %s: %v", peer.s.name, aside[0], err)
 		}
+		if via, _ := os.ReadFile(filepath.Join(peer.s.root, restore.RejoinPendingPath)); strings.TrimSpace(string(via)) != "https://127.0.18.2:6443" {
+			t.Errorf("%s: pending rejoin record %q, want s1's URL", peer.s.name, via)
+		}
 		cfg, _ := os.ReadFile(filepath.Join(peer.s.root, "etc/rancher/k3s/config.yaml"))
 		if !strings.Contains(string(cfg), "server: https://127.0.18.2:6443") {
 			t.Errorf("%s: config.yaml does not join through s1:\n%s", peer.s.name, cfg)
