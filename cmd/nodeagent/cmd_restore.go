@@ -86,6 +86,9 @@ func runRestore(cmd *cobra.Command, g *cli.Globals, arg string, yes bool) error 
 	if os.Geteuid() != 0 {
 		return errors.New("restore needs root")
 	}
+	if _, err := os.Stat(root.Path(release.BinaryPath)); err != nil {
+		return fmt.Errorf("k3s is not installed here (%w): nothing changed", err)
+	}
 	status := func(text string) { fmt.Fprintf(out, "  … %s\n", text) }
 	unlock, err := agent.LockNode(cmd.Context(), root, host.RealClock{}, "nodeagent restore", restoreLockWait, status)
 	if err != nil {
