@@ -19,6 +19,10 @@ import (
 // before the join is decided: a server that moved its data aside and
 // rejoined through the restored server then keeps that config.yaml. Once
 // this server is an etcd member again, a pending rejoin is done.
+//
+// A failed check does not stop the k3s phase: a healthy server must not
+// be held up by it, and a rejoin that failed half-way is finished by the
+// phase itself (followRejoin, then Ensure starts k3s).
 func (s k3sStep) rejoinRestored(ctx context.Context) error {
 	a := s.a
 	if a.server == nil || a.Node.Role != config.RoleServer || len(a.File.Cluster.Servers()) < 2 || !k3s.IsEtcdMember(a.Root) {
@@ -29,7 +33,13 @@ func (s k3sStep) rejoinRestored(ctx context.Context) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return a.server.RejoinRestored(ctx, a.Reporter.Status)
+	if err := a.server.RejoinRestored(ctx, a.Reporter.Status); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		a.log.Warn("checking for an etcd restore on another server failed; going on", zap.Error(err))
+	}
+	return nil
 }
 
 // followRejoin makes a server that moved its data aside to rejoin a

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,5 +107,28 @@ func TestK3sStepFollowsAPendingRejoin(t *testing.T) {
 	}
 	if _, err := os.Stat(root.Path(restore.RejoinPendingPath)); !os.IsNotExist(err) {
 		t.Errorf("the pending rejoin record after the join: %v, want it gone", err)
+	}
+}
+
+type failingRejoin struct{ fakeServerWork }
+
+func (failingRejoin) RejoinRestored(context.Context, func(string)) error {
+	return errors.New("etcd client certificate missing")
+}
+
+// A failed check is logged and the k3s phase goes on.
+func TestK3sStepGoesOnAfterAFailedRestoreCheck(t *testing.T) {
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := f.Node("pi4-2")
+	root := host.NewRoot(t.TempDir())
+	if err := os.MkdirAll(root.Path(k3s.EtcdMemberMarker), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{Deps: Deps{File: f, Node: server, Root: root, Reporter: &recordingReporter{}}, log: zaptest.NewLogger(t), server: &failingRejoin{}}
+	if err := (k3sStep{a}).rejoinRestored(context.Background()); err != nil {
+		t.Errorf("a failed restore check stopped the k3s phase: %v", err)
 	}
 }
