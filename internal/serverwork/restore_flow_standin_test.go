@@ -150,6 +150,24 @@ func TestRestoreFlowOnThreeStandinServers(t *testing.T) {
 		t.Errorf("the snapshot's ConfigMap after the restore: %v", err)
 	}
 
+	// Without the record, no peer moves: s1 could as well be an accidental
+	// second cluster. Then it is recorded again.
+	if err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Delete(ctx, restore.RecordName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := p2.ObserveRejoin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := restore.DecideRejoin(in); d.Action == restore.RejoinMove {
+		t.Errorf("s2 without a restore record: %+v, want no move", d)
+	} else {
+		t.Logf("s2 without a record: %s", d.Reason)
+	}
+	if _, err := p1.RecordRestore(ctx, snap.Path, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The restorer never moves its own data.
 	if moved, err := p1.rejoinRestored(ctx, u1, func(string) {}); moved || err != nil {
 		t.Errorf("s1 after its own restore: moved %v, %v", moved, err)
