@@ -112,11 +112,12 @@ type Rejoiner struct {
 	Node    config.Node
 }
 
-// Rejoin renders config.yaml to join through via (before anything
-// stops: a token that cannot be read changes nothing), stops k3s, writes
-// it, moves server/db aside and starts k3s. config.yaml comes before the move: a
-// server without etcd data that was interrupted here would otherwise
-// decide its join anew and might pick a server of the old cluster.
+// Rejoin renders config.yaml to join through via (before anything stops:
+// a token that cannot be read changes nothing), stops k3s, writes it and
+// the pending-rejoin record, moves server/db aside and starts k3s. Both
+// come before the move: a server without etcd data that was interrupted
+// here would otherwise decide its join anew and might pick a server of
+// the old cluster.
 func (r *Rejoiner) Rejoin(ctx context.Context, d restore.RejoinDecision, via config.Node, status func(string)) error {
 	if via.Address == "" {
 		return fmt.Errorf("rejoin: %s is not a server of the cluster file", d.Via)
