@@ -42,6 +42,9 @@ cluster's manifests once etcd has quorum.`,
 		newSnapshotCommand(g),
 		newSnapshotsCommand(g),
 		newFirewallCommand(g),
+		newRestoreCommand(g),
+		newRestoreRejoinCommand(g),
+		newRestoreRecordCommand(g),
 	)
 	root.AddCommand(newManCommand(root))
 	return root

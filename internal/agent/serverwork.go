@@ -33,6 +33,10 @@ type ServerWork interface {
 	// dead, has this node's peer URL and its removal keeps quorum. nil when
 	// there is none; an error when one is there but may not go.
 	ReplaceStaleMember(ctx context.Context, via, caHash string, status func(string)) error
+	// RejoinRestored moves this server's etcd data aside and rejoins when
+	// another server restored etcd from a snapshot without it, and only
+	// then (restore.DecideRejoin: a current restore record is the proof).
+	RejoinRestored(ctx context.Context, status func(string)) error
 	Close() error
 }
 

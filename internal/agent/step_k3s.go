@@ -31,10 +31,14 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.rejoinRestored(ctx); err != nil {
+		return err
+	}
 	d, err := s.decideWhileFetching(ctx, st.ClusterCA)
 	if err != nil {
 		return err
 	}
+	d = s.followRejoin(d, st.ClusterCA)
 	if !d.Kept {
 		a.Reporter.Status(d.Reason)
 	}

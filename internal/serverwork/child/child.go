@@ -86,6 +86,12 @@ func (p *Command) KeepSealedKeys(ctx context.Context, status func(string)) error
 	return p.run(ctx, status, "sealed-keys")
 }
 
+// RejoinRestored runs `nodeagent restore-rejoin`: the check, on a server
+// that is an etcd member, for a restore on another server without it.
+func (p *Command) RejoinRestored(ctx context.Context, status func(string)) error {
+	return p.run(ctx, status, "restore-rejoin")
+}
+
 // Close has nothing to release: each child exits when its phase is done.
 func (p *Command) Close() error { return nil }
 
