@@ -36,6 +36,9 @@ func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue,
 		// current disk list when it acts.
 		watchers["disk"] = func() error { return disks.Watch(ctx, func() { q.add(workDisks) }) }
 	}
+	if c := a.cluster(); a.Node.Role == config.RoleServer && len(c.Servers()) > 1 {
+		watchers["out-of-cluster"] = func() error { return a.watchOutOfCluster(ctx, q, c) }
+	}
 	if _, ok := a.etcdBackups(); ok {
 		dir := a.Root.Path(backups.SnapshotDir)
 		watchers["etcd-snapshots"] = func() error { return watchEtcdSnapshots(ctx, q, dir) }

@@ -78,6 +78,12 @@ func FetchBootstrap(ctx context.Context, server, token, caHash string) (Bootstra
 }
 
 func getBootstrap(ctx context.Context, server, secret string, roots *x509.CertPool) ([]byte, error) {
+	return supervisorGet(ctx, server+bootstrapPath, secret, roots, maxBootstrap)
+}
+
+// supervisorGet is an authenticated GET of the supervisor as the "server"
+// user, the server verified against roots.
+func supervisorGet(ctx context.Context, url, secret string, roots *x509.CertPool, limit int64) ([]byte, error) {
 	client := &http.Client{
 		Timeout: bootstrapTimeout,
 		Transport: &http.Transport{
@@ -86,7 +92,7 @@ func getBootstrap(ctx context.Context, server, secret string, roots *x509.CertPo
 			DisableKeepAlives: true,
 		},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+bootstrapPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +102,7 @@ func getBootstrap(ctx context.Context, server, secret string, roots *x509.CertPo
 		return nil, unwrapURL(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBootstrap))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}

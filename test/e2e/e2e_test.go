@@ -54,6 +54,7 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "upgrade", sc.upgrade)
 	step(t, sum, "broken upgrade", sc.brokenUpgrade)
 	step(t, sum, "snapshots", sc.snapshots)
+	step(t, sum, "restore", sc.restore)
 	// Destructive, so last: cards re-flashed, a node removed for good.
 	step(t, sum, "pi4-2 rebuilt", sc.rebuiltPi42)
 	step(t, sum, "pi4-1 rebuilt", sc.rebuiltFirst)
