@@ -45,7 +45,7 @@ func (s k3sStep) Apply(ctx context.Context) error {
 	if err := s.replaceStaleMember(ctx, d); err != nil {
 		return err
 	}
-	res, err := a.k3s.Ensure(ctx, d.Join)
+	res, err := s.ensureCheckingForRestore(ctx, d.Join)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -25,7 +26,7 @@ import (
 // phase itself (followRejoin, then Ensure starts k3s).
 func (s k3sStep) rejoinRestored(ctx context.Context) error {
 	a := s.a
-	if a.server == nil || a.Node.Role != config.RoleServer || len(a.File.Cluster.Servers()) < 2 || !k3s.IsEtcdMember(a.Root) {
+	if !s.checksForRestore() {
 		return nil
 	}
 	if err := os.Remove(a.Root.Path(restore.RejoinPendingPath)); err == nil {
@@ -40,6 +41,51 @@ func (s k3sStep) rejoinRestored(ctx context.Context) error {
 		a.log.Warn("checking for an etcd restore on another server failed; going on", zap.Error(err))
 	}
 	return nil
+}
+
+// restoreRecheckEvery is how often the restore check runs again while
+// Ensure waits for k3s.
+const restoreRecheckEvery = 30 * time.Second
+
+// ensureCheckingForRestore is Ensure, with the restore check repeated while
+// it waits. The last server of a cluster restored elsewhere has no quorum
+// once the others have rejoined: its k3s never becomes ready, so Ensure's
+// start would wait for ever, and the check before it may have run while
+// k3s was down (its etcd silent). Once k3s's etcd answers (it does without
+// quorum), the check sees the restore and rejoins, which ends the wait.
+func (s k3sStep) ensureCheckingForRestore(ctx context.Context, j k3s.Join) (k3s.EnsureResult, error) {
+	a := s.a
+	if !s.checksForRestore() {
+		return a.k3s.Ensure(ctx, j)
+	}
+	checkCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := a.Clock.NewTicker(restoreRecheckEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-checkCtx.Done():
+				return
+			case <-tick.C():
+			}
+			if err := a.server.RejoinRestored(checkCtx, a.Reporter.Status); err != nil && checkCtx.Err() == nil {
+				a.log.Warn("checking for an etcd restore on another server failed; going on", zap.Error(err))
+			}
+		}
+	}()
+	res, err := a.k3s.Ensure(ctx, j)
+	stop()
+	<-done
+	return res, err
+}
+
+// checksForRestore: a server that is an etcd member of a cluster of more
+// than one server could have been left out of a restore elsewhere.
+func (s k3sStep) checksForRestore() bool {
+	a := s.a
+	return a.server != nil && a.Node.Role == config.RoleServer && len(a.File.Cluster.Servers()) >= 2 && k3s.IsEtcdMember(a.Root)
 }
 
 // followRejoin makes a server that moved its data aside to rejoin a
