@@ -53,16 +53,9 @@ server and starts k3s again.`,
 }
 
 func runRestore(cmd *cobra.Command, g *cli.Globals, arg string, yes bool) error {
-	f, err := g.LoadCluster()
+	f, n, err := thisServer(g, "it holds no etcd; run restore on a server")
 	if err != nil {
 		return err
-	}
-	n, err := g.ThisNode(f)
-	if err != nil {
-		return err
-	}
-	if n.Role != config.RoleServer {
-		return fmt.Errorf("node %s is a k3s agent: it holds no etcd; run restore on a server", n.Name)
 	}
 	root := g.HostRoot()
 	s, err := restore.Resolve(root, arg, snapshotDirs(&f.Cluster, n))

@@ -33,16 +33,9 @@ holds the whole of etcd, so the backups node's scheduled snapshots are the
 copies off the SD cards; run snapshot there for an HDD copy of this moment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := g.LoadCluster()
+			f, n, err := thisServer(g, "etcd runs on the servers; run snapshot on one of them")
 			if err != nil {
 				return err
-			}
-			n, err := g.ThisNode(f)
-			if err != nil {
-				return err
-			}
-			if n.Role != config.RoleServer {
-				return fmt.Errorf("node %s is a k3s agent: etcd runs on the servers (%s); run snapshot on one of them", n.Name, serverNames(&f.Cluster))
 			}
 			root := g.HostRoot()
 			dir := root.Path(backups.SnapshotDir)
@@ -119,16 +112,9 @@ each, newest first, with where it is: "sd", "hdd" or both. Snapshots in S3
 are k3s's to list: ` + "`k3s etcd-snapshot ls`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := g.LoadCluster()
+			f, n, err := thisServer(g, "etcd snapshots are on the servers")
 			if err != nil {
 				return err
-			}
-			n, err := g.ThisNode(f)
-			if err != nil {
-				return err
-			}
-			if n.Role != config.RoleServer {
-				return fmt.Errorf("node %s is a k3s agent: etcd snapshots are on the servers (%s)", n.Name, serverNames(&f.Cluster))
 			}
 			root := g.HostRoot()
 			local, err := backups.ListSnapshots(root.Path(backups.SnapshotDir))
@@ -194,15 +180,6 @@ func joinWhere(w []string) string {
 		return "-"
 	}
 	return strings.Join(w, "+")
-}
-
-// serverNames lists the servers of the cluster file, for "run it there".
-func serverNames(c *config.Cluster) string {
-	var names []string
-	for _, s := range c.Servers() {
-		names = append(names, s.Name)
-	}
-	return strings.Join(names, ", ")
 }
 
 // humanBytes is a size in KiB/MiB as ls -h prints it.

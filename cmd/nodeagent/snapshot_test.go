@@ -90,7 +90,7 @@ func TestSnapshotRefusedOnAnAgent(t *testing.T) {
 	writeFiles(t, root, map[string]string{config.DefaultPath: withAgents(t, homelabWithLocalRelease(t), "pi4-1", "pi4-2")}, 0o644)
 	for _, cmd := range []string{"snapshot", "snapshots"} {
 		if _, err := runCommand(t, root, "pi4-1", cmd); err == nil || !strings.Contains(err.Error(), "pi4-1 is a k3s agent") ||
-			!strings.Contains(err.Error(), "servers (pi5)") {
+			!strings.Contains(err.Error(), "on the servers") {
 			t.Errorf("%s on an agent: %v", cmd, err)
 		}
 	}

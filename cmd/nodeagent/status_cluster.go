@@ -27,16 +27,9 @@ const none = "—"
 // runClusterStatus is `nodeagent status --cluster`: every node of the
 // cluster, read through this server's kubeconfig and etcd.
 func runClusterStatus(cmd *cobra.Command, g *cli.Globals, output string) error {
-	f, err := g.LoadCluster()
+	f, n, err := thisServer(g, "it has no kubeconfig nor etcd: run `nodeagent status --cluster` on a server")
 	if err != nil {
 		return err
-	}
-	n, err := g.ThisNode(f)
-	if err != nil {
-		return err
-	}
-	if n.Role != config.RoleServer {
-		return fmt.Errorf("node %s is a k3s agent, which has no kubeconfig nor etcd: run `nodeagent status --cluster` on a server", n.Name)
 	}
 	kubeconfig := g.HostRoot().Path(kube.K3sKubeconfig)
 	if _, err := os.Stat(kubeconfig); errors.Is(err, fs.ErrNotExist) {

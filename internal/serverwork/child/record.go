@@ -40,28 +40,38 @@ type ApplyRecord struct {
 
 // SaveApplyRecord writes the record atomically, readable by root only.
 func SaveApplyRecord(root host.Root, r ApplyRecord) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := host.WriteFileAtomic(root.Path(ApplyRecordPath), append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("recording the manifests apply: %w", err)
-	}
-	return nil
+	return saveRecord(root, ApplyRecordPath, "recording the manifests apply", r)
 }
 
 // LoadApplyRecord reads the record; nil when no apply has run here.
 func LoadApplyRecord(root host.Root) (*ApplyRecord, error) {
-	data, err := os.ReadFile(root.Path(ApplyRecordPath))
+	return loadRecord[ApplyRecord](root, ApplyRecordPath)
+}
+
+// saveRecord writes a record as indented JSON, atomically, root only.
+func saveRecord(root host.Root, path, what string, r any) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := host.WriteFileAtomic(root.Path(path), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// loadRecord reads a record; nil when there is none.
+func loadRecord[T any](root host.Root, path string) (*T, error) {
+	data, err := os.ReadFile(root.Path(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ApplyRecordPath, err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	var r ApplyRecord
+	var r T
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ApplyRecordPath, err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return &r, nil
 }

@@ -1,11 +1,6 @@
 package child
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/nodeagent/nodeagent/internal/host"
@@ -35,28 +30,10 @@ type SealedKeysRecord struct {
 
 // SaveSealedKeysRecord writes the record atomically, readable by root only.
 func SaveSealedKeysRecord(root host.Root, r SealedKeysRecord) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := host.WriteFileAtomic(root.Path(SealedKeysRecordPath), append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("recording the sealed-secrets keys check: %w", err)
-	}
-	return nil
+	return saveRecord(root, SealedKeysRecordPath, "recording the sealed-secrets keys check", r)
 }
 
 // LoadSealedKeysRecord reads the record; nil when no check ran here.
 func LoadSealedKeysRecord(root host.Root) (*SealedKeysRecord, error) {
-	data, err := os.ReadFile(root.Path(SealedKeysRecordPath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", SealedKeysRecordPath, err)
-	}
-	var r SealedKeysRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", SealedKeysRecordPath, err)
-	}
-	return &r, nil
+	return loadRecord[SealedKeysRecord](root, SealedKeysRecordPath)
 }
