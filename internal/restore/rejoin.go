@@ -72,6 +72,9 @@ func DecideRejoin(in RejoinInput) RejoinDecision {
 		return RejoinDecision{Reason: "no etcd data here: nothing to rejoin"}
 	}
 	if in.Local.Err != nil {
+		if d, ok := leftAlone(in); ok {
+			return d
+		}
 		return RejoinDecision{Action: RejoinWait, Reason: fmt.Sprintf("this server's etcd does not answer (%v): not deciding whether it was left out of a restore", in.Local.Err)}
 	}
 	own := currentRecord(in.Local)
@@ -122,4 +125,35 @@ func currentRecord(v PeerView) *Record {
 		return nil
 	}
 	return v.Record
+}
+
+// leftAlone decides for a server whose own etcd does not answer: the last
+// server of a cluster restored elsewhere, once the others have rejoined,
+// has no quorum, and etcd serves no client before it has published itself
+// to its cluster. Its own restore record cannot be read then, so it moves
+// only when every other server answers from one cluster, holding a current
+// record of a restore by another server, whose members lack this one: no
+// other server is left in this server's old cluster, so its data can serve
+// no one (it is kept all the same).
+func leftAlone(in RejoinInput) (RejoinDecision, bool) {
+	if len(in.Peers) == 0 {
+		return RejoinDecision{}, false
+	}
+	first := in.Peers[0]
+	r := currentRecord(first)
+	if r == nil || r.Node == in.Self {
+		return RejoinDecision{}, false
+	}
+	via := first.Name
+	for _, p := range in.Peers {
+		if p.Err != nil || p.ClusterID != first.ClusterID || slices.Contains(p.Members, in.Member) {
+			return RejoinDecision{}, false
+		}
+		if p.Name == r.Node {
+			via = p.Name
+		}
+	}
+	return RejoinDecision{Action: RejoinMove, Via: via, Record: *r,
+		Reason: fmt.Sprintf("%s restored etcd from %s at %s (cluster %x) and every other server has joined it without this server's member %s, whose own etcd has no quorum left (%v): moving %s aside and rejoining through %s",
+			r.Node, r.Snapshot, r.Time.UTC().Format("2006-01-02 15:04:05Z"), r.ClusterID, in.Member, in.Local.Err, DBDir, via)}, true
 }
