@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -55,13 +56,14 @@ copies off the SD cards; run snapshot there for an HDD copy of this moment.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			for _, s := range newSnapshots(before, after) {
+			taken := newSnapshots(before, after)
+			for _, s := range taken {
 				fmt.Fprintf(out, "snapshot %s (%s) in %s\n", s.Name, humanBytes(s.Size), backups.SnapshotDir)
 			}
 			if s3 := f.Cluster.K3s.EtcdSnapshots.S3; s3.Enabled() {
 				fmt.Fprintf(out, "k3s uploads it to s3://%s/%s at %s\n", s3.Bucket, s3.Folder, s3.Endpoint)
 			}
-			return copyToBackups(out, root, &f.Cluster, n)
+			return copyToBackups(out, root, &f.Cluster, n, taken)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the snapshot's name prefix (k3s's default: on-demand)")
@@ -69,8 +71,10 @@ copies off the SD cards; run snapshot there for an HDD copy of this moment.`,
 }
 
 // copyToBackups copies the snapshots to the HDD on the backups node, or
-// says where the HDD copies come from.
-func copyToBackups(out io.Writer, root host.Root, c *config.Cluster, n config.Node) error {
+// says where the HDD copies come from. The daemon, woken by the same
+// snapshot, may have copied it first: each snapshot taken is reported by
+// whether its copy is there, whoever made it.
+func copyToBackups(out io.Writer, root host.Root, c *config.Cluster, n config.Node, taken []backups.Snapshot) error {
 	e, ok := backups.ForNode(root, c, n)
 	if !ok {
 		if c.Backups.Enabled() {
@@ -86,8 +90,15 @@ func copyToBackups(out io.Writer, root host.Root, c *config.Cluster, n config.No
 		return fmt.Errorf("not copied to %s: the disk at %s is not mounted (nothing is written to the SD card under it); the daemon copies it once the disk is back",
 			c.Backups.Dir, e.MountPoint)
 	}
-	for _, s := range res.Copied {
-		fmt.Fprintf(out, "copied %s to %s\n", s, root.Path(c.Backups.Dir+"/"+backups.EtcdCopiesDir))
+	copies, err := backups.ListSnapshots(e.CopiesDir())
+	if err != nil {
+		return err
+	}
+	for _, s := range taken {
+		if !slices.ContainsFunc(copies, func(c backups.Snapshot) bool { return c.Name == s.Name && c.Size == s.Size }) {
+			return fmt.Errorf("snapshot %s has no copy in %s", s.Name, e.CopiesDir())
+		}
+		fmt.Fprintf(out, "copied %s to %s\n", s.Name, path.Join(c.Backups.Dir, backups.EtcdCopiesDir))
 	}
 	return nil
 }
