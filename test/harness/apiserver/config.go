@@ -51,17 +51,18 @@ func clientTLS(p *pki) (*tls.Config, error) {
 	}, nil
 }
 
-// writeKubeconfig writes an admin kubeconfig with embedded credentials, named
-// like k3s.yaml ("default" cluster, user and context) and private like it.
-func writeKubeconfig(path, url string, p *pki) error {
+// writeKubeconfig writes a kubeconfig with embedded credentials (the admin's
+// or a node's), named like k3s.yaml ("default" cluster, user and context)
+// and private like it.
+func writeKubeconfig(path, url string, caPEM, certPEM, keyPEM []byte) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["default"] = &clientcmdapi.Cluster{
 		Server:                   url,
-		CertificateAuthorityData: p.caPEM,
+		CertificateAuthorityData: caPEM,
 	}
 	cfg.AuthInfos["default"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: p.adminCertPEM,
-		ClientKeyData:         p.adminKeyPEM,
+		ClientCertificateData: certPEM,
+		ClientKeyData:         keyPEM,
 	}
 	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "default", AuthInfo: "default"}
 	cfg.CurrentContext = "default"

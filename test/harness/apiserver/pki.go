@@ -22,6 +22,9 @@ type pki struct {
 	caFile, servingCertFile, servingKeyFile, saKeyFile, saPubFile string
 
 	caPEM, adminCertPEM, adminKeyPEM []byte
+
+	// ca signs further client certificates (NodeKubeconfig).
+	ca *certificate
 }
 
 // certificate is a signed certificate with its key, in PEM.
@@ -87,6 +90,7 @@ func writePKI(dir string) (*pki, error) {
 		caPEM:           ca.certPEM,
 		adminCertPEM:    admin.certPEM,
 		adminKeyPEM:     admin.keyPEM,
+		ca:              ca,
 	}
 	files := map[string][]byte{
 		p.caFile:          ca.certPEM,

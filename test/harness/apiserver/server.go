@@ -26,6 +26,7 @@ type Server struct {
 	kubeconfig string
 	client     kubernetes.Interface
 	readyIn    time.Duration
+	pki        *pki
 
 	etcd *embed.Etcd
 	proc *process
@@ -63,7 +64,7 @@ func launch(binary, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, etcd: etcd}
+	s := &Server{dir: dir, etcd: etcd, pki: p}
 	if err := s.startAPIServer(binary, p, etcdURL); err != nil {
 		s.stop()
 		return nil, err
@@ -74,7 +75,7 @@ func launch(binary, dir string) (*Server, error) {
 		return nil, fmt.Errorf("creating clientset: %w", err)
 	}
 	s.kubeconfig = filepath.Join(dir, "kubeconfig.yaml")
-	if err := writeKubeconfig(s.kubeconfig, s.url, p); err != nil {
+	if err := writeKubeconfig(s.kubeconfig, s.url, p.caPEM, p.adminCertPEM, p.adminKeyPEM); err != nil {
 		s.stop()
 		return nil, err
 	}

@@ -1,0 +1,66 @@
+package apiserver
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// NodeUser is the user name the Node authorizer and NodeRestriction take
+// for the kubelet of node name (k8s.io/apiserver pkg/authentication/user,
+// NodeUserNamePrefix; group system:nodes).
+func NodeUser(name string) string { return "system:node:" + name }
+
+// NodeKubeconfig mints a client certificate for the kubelet of node name,
+// the identity k3s's supervisor signs for an agent's kubelet
+// (k3s pkg/server/router.go, client-kubelet.crt: CommonName
+// system:node:<name>, Organization system:nodes), and writes a kubeconfig
+// with it, like /var/lib/rancher/k3s/agent/kubelet.kubeconfig. Returns its
+// path. The certificate is signed by the apiserver's client CA, so the
+// requests it makes meet the Node authorizer and NodeRestriction.
+func (s *Server) NodeKubeconfig(t testing.TB, name string) string {
+	t.Helper()
+	cert, err := newCertificate(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: NodeUser(name), Organization: []string{"system:nodes"}},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, s.pki.ca)
+	if err != nil {
+		t.Fatalf("minting the kubelet certificate of %s: %v", name, err)
+	}
+	path := filepath.Join(t.TempDir(), "kubelet.kubeconfig")
+	if err := writeKubeconfig(path, s.url, s.pki.caPEM, cert.certPEM, cert.keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// NodeClient is a clientset with the kubelet credentials of node name
+// (NodeKubeconfig), for tests that check what a node may do.
+func (s *Server) NodeClient(t testing.TB, name string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := nodeRestConfig(s.NodeKubeconfig(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("creating the clientset of node %s: %v", name, err)
+	}
+	return c
+}
+
+func nodeRestConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	return cfg, nil
+}
