@@ -8,10 +8,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/disk"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/usb"
 )
+
+// kubeconfig is the kubeconfig this node's work on its own Node uses (see
+// kube.NodeKubeconfig), relative to the host root.
+func (a *Agent) kubeconfig() string { return kube.NodeKubeconfig(a.Node.Role == config.RoleServer) }
 
 // kubeClient connects with the kubeconfig k3s writes, once it exists. The
 // agent reads and writes the Node's metadata only.
@@ -19,7 +24,7 @@ func (a *Agent) kubeClient() (metadata.Interface, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	c, err := kube.NewMetadataClient(a.Root.Path(kube.K3sKubeconfig))
+	c, err := kube.NewMetadataClient(a.Root.Path(a.kubeconfig()))
 	if err != nil {
 		return nil, err
 	}

@@ -47,10 +47,11 @@ type nodeReport struct {
 	usbSeen   bool // usb holds the devices of a first scan
 }
 
-// startNodeReport starts the writer; it connects once k3s's kubeconfig is
-// there, so on an agent node (which has none) it never writes.
+// startNodeReport starts the writer; it connects once k3s has written the
+// node's kubeconfig (an agent's is the kubelet's: the Node authorizer lets
+// it patch its own Node's status and create Events).
 func (a *Agent) startNodeReport(ctx context.Context, wg *sync.WaitGroup) {
-	kubeconfig := a.Root.Path(kube.K3sKubeconfig)
+	kubeconfig := a.Root.Path(a.kubeconfig())
 	connect := func() (dynamic.Interface, error) {
 		if _, err := os.Stat(kubeconfig); err != nil {
 			return nil, nodereport.ErrNoCluster

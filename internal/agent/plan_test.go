@@ -79,3 +79,42 @@ func TestPlanHomelabNodes(t *testing.T) {
 		})
 	}
 }
+
+// An agent has no k3s.yaml: its register, labels and node report use the
+// kubelet's kubeconfig, and it plans no server work.
+func TestPlanAgentUsesTheKubeletsCredentials(t *testing.T) {
+	f, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.Node("pi4-2")
+	n.Role = config.RoleAgent
+	p, err := Plan(context.Background(), f, n, PlanOptions{Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := plan.WriteText(&b, []plan.Node{p}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, w := range []string{"kubelet of agent pi4-2", "/var/lib/rancher/k3s/agent/kubelet.kubeconfig"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("plan of an agent lacks %q:\n%s", w, got)
+		}
+	}
+	for _, w := range []string{"k3s.yaml", "quorum:", "manifests:"} {
+		if strings.Contains(got, w) {
+			t.Errorf("plan of an agent contains %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestNodeKubeconfigByRole(t *testing.T) {
+	for role, want := range map[string]string{config.RoleServer: "/etc/rancher/k3s/k3s.yaml", config.RoleAgent: "/var/lib/rancher/k3s/agent/kubelet.kubeconfig"} {
+		a := &Agent{Deps: Deps{Node: config.Node{Role: role}}}
+		if got := a.kubeconfig(); got != want {
+			t.Errorf("kubeconfig of a %s = %s, want %s", role, got, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/plan"
@@ -34,10 +35,10 @@ func (registerStep) Applies() bool { return true }
 
 func (s registerStep) Apply(ctx context.Context) error {
 	a := s.a
-	a.Reporter.Status("waiting for node " + a.Node.Name + " to be registered")
+	a.Reporter.Status(s.waitingFor())
 	return host.PollUntil(ctx, a.Clock, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
-		if _, err := os.Stat(a.Root.Path(kube.K3sKubeconfig)); errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("%s not written yet", kube.K3sKubeconfig)
+		if _, err := os.Stat(a.Root.Path(a.kubeconfig())); errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("%s not written yet", a.kubeconfig())
 		}
 		client, err := a.kubeClient()
 		if err != nil {
@@ -51,9 +52,22 @@ func (s registerStep) Apply(ctx context.Context) error {
 	})
 }
 
+// waitingFor is the STATUS line of the wait: a server's k3s registers its
+// Node with the apiserver it runs; an agent's kubelet registers through the
+// agent's load balancer to the servers, once k3s-agent has its certificates.
+func (s registerStep) waitingFor() string {
+	if s.a.Node.Role == config.RoleServer {
+		return "waiting for node " + s.a.Node.Name + " to be registered"
+	}
+	return "waiting for the kubelet of agent " + s.a.Node.Name + " to register its Node through the servers"
+}
+
 func (s registerStep) Plan(ctx context.Context, live bool) (plan.Step, error) {
 	n := s.a.Node
-	st := plan.Step{Name: StepRegister, Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + kube.K3sKubeconfig + ")"}
+	st := plan.Step{Name: StepRegister, Summary: "wait until node " + n.Name + " is registered in the API (kubeconfig " + s.a.kubeconfig() + ")"}
+	if n.Role != config.RoleServer {
+		st.Summary = "wait until the kubelet of agent " + n.Name + " has registered its Node (read with the kubelet's credentials, " + s.a.kubeconfig() + ")"
+	}
 	if live {
 		if _, err := s.a.liveNode(ctx); err != nil {
 			st.Notes = append(st.Notes, "not registered now: "+err.Error())

@@ -21,6 +21,23 @@ import (
 // K3sKubeconfig is where k3s writes the admin kubeconfig on a server.
 const K3sKubeconfig = "/etc/rancher/k3s/k3s.yaml"
 
+// KubeletKubeconfig is the kubelet's kubeconfig, which k3s writes on every
+// node (k3s pkg/agent/config/config.go): user system:node:<name> in group
+// system:nodes, server the agent's load balancer https://127.0.0.1:6444. It
+// is an agent's only Kubernetes credential, bounded by the Node authorizer
+// and NodeRestriction: its own Node and the pods bound to it.
+const KubeletKubeconfig = "/var/lib/rancher/k3s/agent/kubelet.kubeconfig"
+
+// NodeKubeconfig is the kubeconfig nodeagent uses for this node's own
+// Node: a server's admin k3s.yaml, an agent's kubelet kubeconfig (agents
+// have no k3s.yaml).
+func NodeKubeconfig(server bool) string {
+	if server {
+		return K3sKubeconfig
+	}
+	return KubeletKubeconfig
+}
+
 // client-go defaults to QPS 5 / Burst 10, sized for shared remote
 // apiservers. nodeagent talks to the apiserver on its own node and applies a
 // few hundred objects at start, so the default would throttle it for no gain.
