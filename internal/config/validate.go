@@ -38,6 +38,7 @@ func (f *File) validate() []FieldError {
 	lan := validateNetwork(p, c)
 	validateNodes(p, c, lan)
 	validateUSB(p, c)
+	validateNodeSelfLabels(p, c)
 	validateFirewall(p, c)
 	validatePlatform(p, c)
 	validateWorkloads(p, c)
