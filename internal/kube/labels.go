@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
@@ -98,6 +99,9 @@ func (r *LabelReconciler) patch(ctx context.Context, node *metav1.PartialObjectM
 		return fmt.Errorf("encoding label patch of node %s: %w", node.Name, err)
 	}
 	_, err = r.client.Resource(nodes).Patch(ctx, node.Name, types.MergePatchType, data, metav1.PatchOptions{FieldManager: FieldManager})
+	if apierrors.IsForbidden(err) {
+		return refusedPatch(node.Name, d, err)
+	}
 	if err != nil {
 		return fmt.Errorf("patching labels of node %s: %w", node.Name, err)
 	}
