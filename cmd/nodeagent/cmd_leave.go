@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
 	"github.com/nodeagent/nodeagent/internal/k3s"
+	"github.com/nodeagent/nodeagent/internal/kube"
+	"github.com/nodeagent/nodeagent/internal/serverwork"
 )
 
 func newLeaveCommand(g *cli.Globals) *cobra.Command {
@@ -28,9 +34,15 @@ API (honouring PodDisruptionBudgets for up to 2 minutes), deletes the Node,
 waits, through another server's etcd, until k3s's member controller has
 removed this node's etcd member, and stops and disables k3s.
 
-An agent has no admin credentials: leave records the leave, stops and
-disables nodeagent and k3s-agent, and says to run ` + "`nodeagent remove-node NAME`" + `
-on a server, which drains and deletes the Node once its heartbeat is stale.
+An agent has only its kubelet's credentials (` + kube.KubeletKubeconfig + `),
+which the Node authorizer and NodeRestriction bound to its own Node and the
+pods bound to it: leave records the leave, stops and disables nodeagent,
+cordons its Node, evicts its pods (PodDisruptionBudgets honoured for up to
+2 minutes, DaemonSet and mirror pods left), waits for the kubelet to end
+them, then stops and disables k3s-agent. No node may delete a Node, its own
+included: leave says to run ` + "`nodeagent remove-node NAME`" + ` on a server,
+which deletes it once its heartbeat is a minute old (and k3s then its node
+password Secret, so a re-flashed Pi of that name can join again).
 
 While the record is there, ` + "`nodeagent join`" + ` and the daemon refuse to bring the
 node back; ` + "`nodeagent uninstall`" + ` removes k3s and the record, after which join
@@ -66,7 +78,7 @@ joins the node afresh.`,
 				return stop("nodeagent.service")
 			}
 			if n.Role != config.RoleServer {
-				return leaveAgent(n, committed, stop, status)
+				return leaveAgent(cmd.Context(), g, n, committed, stop, status)
 			}
 			p := newServerWork(g, f, n)
 			defer p.Close()
@@ -78,12 +90,40 @@ joins the node afresh.`,
 	}
 }
 
-// leaveAgent stops what an agent runs; its Node is deleted from a server
-// (issue #18: an agent holds only its kubelet's node credentials).
-func leaveAgent(n config.Node, committed func() error, stop func(string) error, status func(string)) error {
-	if err := errors.Join(committed(), stop(k3s.UnitName(n.Role))); err != nil {
+// leaveAgent drains this agent with its kubelet's credentials
+// (serverwork.AgentLeaver), stops k3s-agent, and says what a server must
+// finish.
+func leaveAgent(ctx context.Context, g *cli.Globals, n config.Node, committed func() error, stop func(string) error, status func(string)) error {
+	unit := k3s.UnitName(n.Role)
+	kubeconfig := g.HostRoot().Path(kube.KubeletKubeconfig)
+	if _, err := os.Stat(kubeconfig); errors.Is(err, fs.ErrNotExist) {
+		status("no " + kube.KubeletKubeconfig + ": k3s-agent never registered " + n.Name + ", nothing to drain")
+		if err := errors.Join(committed(), stop(unit)); err != nil {
+			return err
+		}
+		status(fmt.Sprintf("%s stopped; should a Node %s be listed, `nodeagent remove-node %s` on a server deletes it", n.Name, n.Name, n.Name))
+		return nil
+	}
+	cfg, err := kube.RestConfig(kubeconfig)
+	if err != nil {
 		return err
 	}
-	status(fmt.Sprintf("%s stopped; on a server, `nodeagent remove-node %s` drains and deletes its Node once its heartbeat is a minute old", n.Name, n.Name))
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the kubelet's client: %w", err)
+	}
+	l := &serverwork.AgentLeaver{Client: client, Clock: host.RealClock{}, Log: g.Log, Self: n.Name}
+	left, err := l.Leave(ctx, committed, status)
+	if err != nil {
+		return err
+	}
+	if err := stop(unit); err != nil {
+		return err
+	}
+	if left.Remaining != "" {
+		status(n.Name + " stopped; left to a server: " + left.Remaining)
+		return nil
+	}
+	status(n.Name + " left: Node deleted, " + unit + " stopped")
 	return nil
 }

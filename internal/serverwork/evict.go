@@ -60,11 +60,13 @@ func (r *NodeRemover) evictAll(ctx context.Context, node string) error {
 	return err
 }
 
-// evictable: not already going, not a DaemonSet's, not a mirror pod.
+// evictable: not already going, and a pod a drain takes away.
 func evictable(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
+	return p.DeletionTimestamp == nil && drainTarget(p)
+}
+
+// drainTarget: not a DaemonSet's, not a mirror pod.
+func drainTarget(p *corev1.Pod) bool {
 	if _, mirror := p.Annotations[mirrorPodAnnotation]; mirror {
 		return false
 	}
