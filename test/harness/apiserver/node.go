@@ -22,19 +22,26 @@ func NodeUser(name string) string { return "system:node:" + name }
 // (k3s pkg/server/router.go, client-kubelet.crt: CommonName
 // system:node:<name>, Organization system:nodes), and writes a kubeconfig
 // with it, like /var/lib/rancher/k3s/agent/kubelet.kubeconfig. Returns its
-// path. The certificate is signed by the apiserver's client CA, so the
-// requests it makes meet the Node authorizer and NodeRestriction.
+// path. Its requests meet the Node authorizer and NodeRestriction.
 func (s *Server) NodeKubeconfig(t testing.TB, name string) string {
 	t.Helper()
+	return s.UserKubeconfig(t, NodeUser(name), "system:nodes")
+}
+
+// UserKubeconfig mints a client certificate for user in groups, signed by
+// the apiserver's client CA, and writes a kubeconfig with it; returns its
+// path. What the user may do is what RBAC (or the Node authorizer) grants.
+func (s *Server) UserKubeconfig(t testing.TB, user string, groups ...string) string {
+	t.Helper()
 	cert, err := newCertificate(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: NodeUser(name), Organization: []string{"system:nodes"}},
+		Subject:     pkix.Name{CommonName: user, Organization: groups},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}, s.pki.ca)
 	if err != nil {
-		t.Fatalf("minting the kubelet certificate of %s: %v", name, err)
+		t.Fatalf("minting the client certificate of %s: %v", user, err)
 	}
-	path := filepath.Join(t.TempDir(), "kubelet.kubeconfig")
+	path := filepath.Join(t.TempDir(), "client.kubeconfig")
 	if err := writeKubeconfig(path, s.url, s.pki.caPEM, cert.certPEM, cert.keyPEM); err != nil {
 		t.Fatal(err)
 	}
