@@ -114,6 +114,9 @@ func (a *Agent) wire() {
 			a.Reporter.Status(text)
 		}
 	}
+	if d.Node.Role == config.RoleAgent {
+		a.k3s.Servers = serverVersions{a} // servers first, then agents
+	}
 	a.table = a.newTable()
 }
 

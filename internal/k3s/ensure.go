@@ -36,6 +36,9 @@ type Manager struct {
 	backoff   probeBackoff
 	// Status, when set, says what Ensure waits for (systemd's STATUS).
 	Status func(string)
+	// Servers, on an agent, reads the servers' versions: an upgrade waits
+	// until they all run it (DecideAgentUpgrade). nil upgrades at once.
+	Servers ServerVersions
 }
 
 // RestartTurn is a server's turn in a rolling k3s restart: Claim returns
@@ -80,6 +83,8 @@ type EnsureResult struct {
 	RegistriesChanged bool
 	UnitChanged       bool
 	Restarted         bool
+	// Held says what an agent's upgrade waits for; nothing changed.
+	Held string
 }
 
 // Changed reports whether anything on the node changed.
@@ -107,6 +112,14 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		return EnsureResult{}, err
 	}
 	res, unit := c.res, UnitName(m.node.Role)
+	held, err := m.holdAgentUpgrade(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	if held != "" {
+		// Nothing goes in place: the staged release waits beside its target.
+		return EnsureResult{Held: held}, m.startAsIs(ctx, unit)
+	}
 	pending := m.restartPending() && !m.pendingUpgradeNeverPlaced(c)
 	if !res.Changed() && !pending {
 		m.log.Debug("k3s already up to date", zap.String("unit", unit))
@@ -114,14 +127,7 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 		if err := m.commit(ctx, c); err != nil {
 			return res, err
 		}
-		// The start job of a k3s that is not up (systemd restarted it after
-		// a quorum loss) lasts until k3s is ready: once its etcd member has
-		// quorum.
-		m.say("waiting for " + unit + " to be active: k3s is ready once its etcd has quorum and its API server answers")
-		if err := m.services.Start(ctx, unit); err != nil {
-			return res, fmt.Errorf("starting %s: %w", unit, err)
-		}
-		return res, m.waitActive(ctx, unit)
+		return res, m.startAsIs(ctx, unit)
 	}
 	rolls := m.rolls()
 	m.log.Info("restarting k3s", zap.String("unit", unit), zap.Bool("binary", res.BinaryChanged),
@@ -139,6 +145,17 @@ func (m *Manager) Ensure(ctx context.Context, j Join) (EnsureResult, error) {
 	}
 	res.Restarted = true
 	return res, m.clearPending()
+}
+
+// startAsIs starts k3s as installed, a no-op when it runs. The start job
+// of a k3s that is not up (systemd restarted it after a quorum loss) lasts
+// until k3s is ready: once its etcd member has quorum.
+func (m *Manager) startAsIs(ctx context.Context, unit string) error {
+	m.say("waiting for " + unit + " to be active: k3s is ready once its etcd has quorum and its API server answers")
+	if err := m.services.Start(ctx, unit); err != nil {
+		return fmt.Errorf("starting %s: %w", unit, err)
+	}
+	return m.waitActive(ctx, unit)
 }
 
 func (m *Manager) clearPending() error {
