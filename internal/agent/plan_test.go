@@ -24,6 +24,12 @@ func planText(t *testing.T, name string) string {
 	if !ok {
 		t.Fatalf("no node %s", name)
 	}
+	return nodePlanText(t, f, n)
+}
+
+// nodePlanText plans node n of f as the CLI shows it.
+func nodePlanText(t *testing.T, f *config.File, n config.Node) string {
+	t.Helper()
 	p, err := Plan(context.Background(), f, n, PlanOptions{Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +95,7 @@ func TestPlanAgentUsesTheKubeletsCredentials(t *testing.T) {
 	}
 	n, _ := f.Node("pi4-2")
 	n.Role = config.RoleAgent
-	p, err := Plan(context.Background(), f, n, PlanOptions{Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := plan.WriteText(&b, []plan.Node{p}); err != nil {
-		t.Fatal(err)
-	}
-	got := b.String()
+	got := nodePlanText(t, f, n)
 	for _, w := range []string{"kubelet of agent pi4-2", "/var/lib/rancher/k3s/agent/kubelet.kubeconfig"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("plan of an agent lacks %q:\n%s", w, got)

@@ -8,10 +8,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/host"
@@ -21,27 +19,18 @@ import (
 // each pod given a deletion timestamp (the real kubelet stops the
 // containers, then deletes the pod for good), until the test ends.
 func podEnder(t *testing.T, client kubernetes.Interface, node string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-				FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
-			if err == nil {
-				for _, p := range pods.Items {
-					if p.DeletionTimestamp != nil {
-						_ = client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
-					}
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
+	untilTestEnds(t, func(ctx context.Context) {
+		pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
+		if err != nil {
+			return
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				_ = client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
 			}
 		}
-	}()
+	})
 }
 
 // An agent leaves with its kubelet's credentials against the real
@@ -104,23 +93,11 @@ func TestAgentLeaveHonoursPodDisruptionBudgets(t *testing.T) {
 	ns := srv.CreateNamespace(t)
 	readyNode(t, ctx, admin, "agent-3", time.Now())
 	runningPod(t, ctx, admin, ns, "db", "agent-3", map[string]string{"app": "db"}, nil)
-	pdb, err := admin.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
-		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation,
-		CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 1, DisruptionsAllowed: 0}
-	if _, err := admin.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	budgetAllowingNone(t, ctx, admin, ns, "db")
 	l := &AgentLeaver{Client: srv.NodeClient(t, "agent-3"), Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "agent-3",
 		EvictWait: 3 * time.Second}
 
-	_, err = l.Leave(ctx, func() error { return nil }, func(string) {})
+	_, err := l.Leave(ctx, func() error { return nil }, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), ns+"/db (held back by a PodDisruptionBudget") || !strings.Contains(err.Error(), "run leave again") {
 		t.Fatalf("leave of agent-3: %v, want the budget named", err)
 	}

@@ -172,25 +172,13 @@ func TestRemoveNodeHonoursPodDisruptionBudgets(t *testing.T) {
 	ns := srv.CreateNamespace(t)
 	deadNode(t, ctx, client, "gone-2")
 	runningPod(t, ctx, client, ns, "db", "gone-2", map[string]string{"app": "db"}, nil)
-	pdb, err := client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
-		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation,
-		CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 1, DisruptionsAllowed: 0}
-	if _, err := client.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	budgetAllowingNone(t, ctx, client, ns, "db")
 	members := &k3sMembers{client: client, list: []quorum.Member{
 		member(1, "pi4-1-0a0b0c0d", true), member(2, "gone-2-1a2b3c4d", false), member(3, "pi5-5e5e5e5e", true)}}
 	r := &NodeRemover{Client: client, Members: members, Clock: host.RealClock{}, Log: zaptest.NewLogger(t), Self: "pi4-1",
 		EvictWait: 3 * time.Second}
 
-	err = r.Remove(ctx, "gone-2", false, func(string) {})
+	err := r.Remove(ctx, "gone-2", false, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), ns+"/db (held back by a PodDisruptionBudget") {
 		t.Fatalf("remove-node gone-2: %v, want the budget named", err)
 	}
@@ -237,24 +225,52 @@ func readyNode(t *testing.T, ctx context.Context, client kubernetes.Interface, n
 // kubelet renews name's node Lease every 100 ms with its own clock, off by
 // skew, until the test ends.
 func kubelet(t *testing.T, client kubernetes.Interface, name string, skew time.Duration) {
+	leases := client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	untilTestEnds(t, func(ctx context.Context) {
+		if l, err := leases.Get(ctx, name, metav1.GetOptions{}); err == nil {
+			now := metav1.NewMicroTime(time.Now().Add(skew))
+			l.Spec.RenewTime = &now
+			_, _ = leases.Update(ctx, l, metav1.UpdateOptions{})
+		}
+	})
+}
+
+// untilTestEnds runs do every 100 ms in the background, as a kubelet's
+// loop would, until the test ends.
+func untilTestEnds(t *testing.T, do func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
-		leases := client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 		for ctx.Err() == nil {
-			if l, err := leases.Get(ctx, name, metav1.GetOptions{}); err == nil {
-				now := metav1.NewMicroTime(time.Now().Add(skew))
-				l.Spec.RenewTime = &now
-				_, _ = leases.Update(ctx, l, metav1.UpdateOptions{})
-			}
+			do(ctx)
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()
+}
+
+// budgetAllowingNone creates a PodDisruptionBudget over the pods labelled
+// app=name whose status, as kube-controller-manager's disruption
+// controller would write it, allows no disruption.
+func budgetAllowingNone(t *testing.T, ctx context.Context, client kubernetes.Interface, ns, name string) {
+	t.Helper()
+	pdb, err := client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation,
+		CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 1, DisruptionsAllowed: 0}
+	if _, err := client.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A kubelet's RenewTime is its own clock, which on a Pi without an RTC may
