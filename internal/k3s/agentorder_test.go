@@ -121,3 +121,21 @@ func TestOnlyAnAgentsUpgradeWaitsForTheServers(t *testing.T) {
 		t.Errorf("a server read the servers' versions %d times", servers.reads)
 	}
 }
+
+// The live plan of an agent with a new version to install says it waits
+// for the servers.
+func TestAgentPlanSaysServersFirst(t *testing.T) {
+	fx := newEnsureFixture(t, 64<<10)
+	fx.mgr.node.Role = config.RoleAgent
+	if _, err := fx.mgr.Ensure(context.Background(), fx.join()); err != nil {
+		t.Fatal(err)
+	}
+	fx.upgrade(t)
+	st, err := fx.mgr.PlanLive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(st.Notes, "\n"), "servers first, then agents") {
+		t.Errorf("plan notes %q lack the upgrade order", st.Notes)
+	}
+}

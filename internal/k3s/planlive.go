@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/plan"
 	"github.com/nodeagent/nodeagent/internal/release"
 )
@@ -26,7 +27,8 @@ import (
 // joined they are decided at join, from the other servers' answers, so the
 // plan shows them undecided and does not compare them.
 func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
-	if _, err := m.CheckUpgrade(); err != nil {
+	installed, err := m.CheckUpgrade()
+	if err != nil {
 		return plan.Step{}, err
 	}
 	j, joined, err := keptJoin(m.root, m.cluster, m.node)
@@ -56,6 +58,9 @@ func (m *Manager) PlanLive(ctx context.Context) (plan.Step, error) {
 		step.Actions = append(step.Actions, *bin) // may turn out a no-op
 	default:
 		add(*bin)
+	}
+	if m.node.Role == config.RoleAgent && installed != "" && installed != m.cluster.K3s.Version {
+		note("k3s " + m.cluster.K3s.Version + " goes in on this agent only once every server's Node reports it (servers first, then agents)")
 	}
 
 	cfg, err := m.configChange(fresh[1], j)
