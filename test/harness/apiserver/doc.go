@@ -14,7 +14,8 @@
 //
 // Authorization mirrors k3s (--authorization-mode=Node,RBAC with the
 // NodeRestriction admission plugin); the admin credentials are in group
-// system:masters, like the admin in /etc/rancher/k3s/k3s.yaml.
+// system:masters, like the admin in /etc/rancher/k3s/k3s.yaml. NodeKubeconfig
+// mints a kubelet's credentials (system:node:<name>), as an agent has them.
 //
 // Binary lookup: $NODEAGENT_KUBE_APISERVER, else
 // ${NODEAGENT_CACHE:-$HOME/.cache/nodeagent}/kube-apiserver-<version>/kube-apiserver.

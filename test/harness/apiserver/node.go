@@ -13,16 +13,16 @@ import (
 )
 
 // NodeUser is the user name the Node authorizer and NodeRestriction take
-// for the kubelet of node name (k8s.io/apiserver pkg/authentication/user,
-// NodeUserNamePrefix; group system:nodes).
+// for the kubelet of node name, in group system:nodes
+// (k8s.io/kubernetes pkg/auth/nodeidentifier/default.go).
 func NodeUser(name string) string { return "system:node:" + name }
 
-// NodeKubeconfig mints a client certificate for the kubelet of node name,
-// the identity k3s's supervisor signs for an agent's kubelet
-// (k3s pkg/server/router.go, client-kubelet.crt: CommonName
-// system:node:<name>, Organization system:nodes), and writes a kubeconfig
-// with it, like /var/lib/rancher/k3s/agent/kubelet.kubeconfig. Returns its
-// path. Its requests meet the Node authorizer and NodeRestriction.
+// NodeKubeconfig mints a client certificate for the kubelet of node name
+// (CommonName system:node:<name>, Organization system:nodes: the identity
+// of the client-kubelet.crt k3s's supervisor signs for each node, k3s
+// pkg/agent/config/config.go) and writes a kubeconfig with it, like
+// /var/lib/rancher/k3s/agent/kubelet.kubeconfig. Returns its path. Its
+// requests meet the Node authorizer and NodeRestriction.
 func (s *Server) NodeKubeconfig(t testing.TB, name string) string {
 	t.Helper()
 	return s.UserKubeconfig(t, NodeUser(name), "system:nodes")
