@@ -13,7 +13,7 @@ import (
 // K3sControllerKubeconfig is the kubeconfig of k3s's agent controller,
 // which k3s writes on every node (k3s pkg/agent/config/config.go; user
 // system:k3s-controller, shared by all agents). k3s's ClusterRole for it
-// grants get on Nodes, which lets an agent read the servers' versions: its
+// (manifests/rolebindings.yaml, system:k3s-controller) grants get on Nodes, which lets an agent read the servers' versions: its
 // kubelet's credentials may read only its own Node (Node authorizer).
 const K3sControllerKubeconfig = "/var/lib/rancher/k3s/agent/k3scontroller.kubeconfig"
 

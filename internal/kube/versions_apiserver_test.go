@@ -16,7 +16,7 @@ import (
 
 // k3sController is k3s's agent controller identity with the ClusterRole
 // k3s binds to it: get on Nodes, no list (k3s's system:k3s-controller
-// role; rancher/rke2 pkg/rke2/clusterrole_templates.go carries the same).
+// role in k3s manifests/rolebindings.yaml).
 func k3sController(t *testing.T, srv *apiserver.Server) dynamic.Interface {
 	t.Helper()
 	ctx := testContext(t)
