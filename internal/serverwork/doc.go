@@ -9,7 +9,10 @@
 // sealed-secrets controller's keys on the backups disk and puts them back
 // into a rebuilt cluster (`nodeagent sealed-keys`), and every server's
 // apply holds a new sealed-secrets chart back until that node has checked
-// its keys (the sealed-secrets gate, bounded by SealedKeysWait).
+// its keys (the sealed-secrets gate, bounded by SealedKeysWait). The one
+// exception to "only a server": an agent's `nodeagent leave`
+// (AgentLeaver), which shares remove-node's drain and runs with the
+// kubelet's credentials.
 //
 // It sits beside internal/agent, not under it, because it links what the
 // resident daemon must not: client-go's typed clientset (leader election),
