@@ -40,9 +40,11 @@ pods bound to it: leave records the leave, stops and disables nodeagent,
 cordons its Node, evicts its pods (PodDisruptionBudgets honoured for up to
 2 minutes, DaemonSet and mirror pods left), waits for the kubelet to end
 them, then stops and disables k3s-agent. No node may delete a Node, its own
-included: leave says to run ` + "`nodeagent remove-node NAME`" + ` on a server,
-which deletes it once its heartbeat is a minute old (and k3s then its node
-password Secret, so a re-flashed Pi of that name can join again).
+included: leave labels its Node ` + kube.LeaveRequestSelector() + ` instead, and
+the servers' daemons (which look every 30 s) delete it once its heartbeat is
+a minute old; ` + "`nodeagent remove-node NAME`" + ` on a server does it at once. k3s
+then deletes its node password Secret, so a re-flashed Pi of that name can
+join again.
 
 While the record is there, ` + "`nodeagent join`" + ` and the daemon refuse to bring the
 node back; ` + "`nodeagent uninstall`" + ` removes k3s and the record, after which join

@@ -12,6 +12,7 @@ import (
 	"github.com/nodeagent/nodeagent/internal/cli"
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/serverwork"
 	"github.com/nodeagent/nodeagent/internal/serverwork/child"
 )
@@ -157,6 +158,26 @@ anyway. It never removes the node it runs on.`,
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "remove the node even if it looks alive, its pods cannot be evicted, or quorum would suffer")
+	addReportFlag(cmd, &report)
+	return cmd
+}
+
+// newRemoveLeftAgentCommand is the servers' daemons' half of an agent's
+// leave: the agent may not delete its own Node, so it labels it and a
+// server runs this.
+func newRemoveLeftAgentCommand(g *cli.Globals) *cobra.Command {
+	var report string
+	cmd := &cobra.Command{
+		Use:    "remove-left-agent NAME",
+		Short:  "Delete the Node of agent NAME, which asked for it when it left (label " + kube.LeaveRequestSelector() + "), once its heartbeat is a minute old",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServerWork(cmd, g, report, func(ctx context.Context, p *serverwork.Work, status func(string)) error {
+				return p.RemoveLeftAgent(ctx, args[0], status)
+			})
+		},
+	}
 	addReportFlag(cmd, &report)
 	return cmd
 }

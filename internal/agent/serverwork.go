@@ -37,6 +37,9 @@ type ServerWork interface {
 	// another server restored etcd from a snapshot without it, and only
 	// then (restore.DecideRejoin: a current restore record is the proof).
 	RejoinRestored(ctx context.Context, status func(string)) error
+	// RemoveLeftAgent deletes the Node of the agent name, which asked for
+	// it when it left (kube.LeaveRequestLabel), once its kubelet stopped.
+	RemoveLeftAgent(ctx context.Context, name string, status func(string)) error
 	Close() error
 }
 

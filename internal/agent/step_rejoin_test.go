@@ -18,6 +18,9 @@ import (
 // fakeServerWork never finds a restore without this server.
 func (f *fakeServerWork) RejoinRestored(context.Context, func(string)) error { return nil }
 
+// fakeServerWork has no left agents to remove.
+func (f *fakeServerWork) RemoveLeftAgent(context.Context, string, func(string)) error { return nil }
+
 // rejoinServerWork counts the restore checks.
 type rejoinServerWork struct {
 	fakeServerWork

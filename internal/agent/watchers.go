@@ -18,7 +18,8 @@ import (
 
 // startWatchers turns host events into queued work: USB hotplug and disk
 // uevents, edits of the cluster file and the overlay directory, and changes
-// of the node's addresses.
+// of the node's addresses; on a server of a cluster with agents it also
+// removes the Nodes of agents that left.
 //
 // What the watchers need is read here, before they start: the worker may
 // swap the cluster file (and rewire the steps) while they run.
@@ -38,6 +39,9 @@ func (a *Agent) startWatchers(ctx context.Context, wg *sync.WaitGroup, q *queue,
 	}
 	if c := a.cluster(); a.Node.Role == config.RoleServer && len(c.Servers()) > 1 {
 		watchers["out-of-cluster"] = func() error { return a.watchOutOfCluster(ctx, q, c) }
+	}
+	if c := a.cluster(); a.Node.Role == config.RoleServer && a.server != nil && len(c.Nodes) > len(c.Servers()) {
+		watchers["left-agents"] = func() error { return a.watchLeftAgents(ctx, c) }
 	}
 	if _, ok := a.etcdBackups(); ok {
 		dir := a.Root.Path(backups.SnapshotDir)

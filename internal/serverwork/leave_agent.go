@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/kube"
 )
 
 // podsGoneWait bounds the wait for the kubelet to end the evicted pods
@@ -26,7 +27,8 @@ const podsGoneWait = 2 * time.Minute
 // its own Node and list and evict the pods bound to it, but not delete any
 // Node (bootstrappolicy NodeRules grant no delete on nodes;
 // test/harness/apiserver TestWhatANodeMayDo), so the Node's deletion is
-// tried and, when refused, left to `nodeagent remove-node` on a server.
+// tried and, when refused, asked of the servers (kube.LeaveRequestLabel,
+// RemoveLeftAgent).
 type AgentLeaver struct {
 	Client kubernetes.Interface // with the kubelet's credentials
 	Clock  host.Clock
@@ -39,6 +41,9 @@ type AgentLeaver struct {
 // AgentLeft is what an agent's leave did, and what a server must finish.
 type AgentLeft struct {
 	NodeDeleted bool
+	// Requested: the Node carries kube.LeaveRequestLabel for a server to
+	// delete it.
+	Requested bool
 	// Remaining says what is left and how, "" when nothing is.
 	Remaining string
 }
@@ -88,10 +93,14 @@ func (l *AgentLeaver) deleteNode(ctx context.Context, node *corev1.Node, status 
 	case err == nil || apierrors.IsNotFound(err):
 		return AgentLeft{NodeDeleted: true}, nil
 	case apierrors.IsForbidden(err):
-		l.Log.Info("the apiserver refuses a node deleting its own Node", zap.Error(err))
-		return AgentLeft{Remaining: fmt.Sprintf("Node %s is cordoned and drained, but the apiserver lets no node delete a Node, its own included "+
-			"(Node authorizer); on a server, `nodeagent remove-node %s` deletes it once its heartbeat is a minute old, "+
-			"and k3s then deletes its node password Secret, so a re-flashed Pi of that name can join again", l.Self, l.Self)}, nil
+		l.Log.Info("the apiserver refuses a node deleting its own Node: asking the servers", zap.Error(err))
+		if err := kube.RequestLeave(ctx, l.Client, l.Self); err != nil {
+			return AgentLeft{}, err
+		}
+		return AgentLeft{Requested: true, Remaining: fmt.Sprintf("Node %s is cordoned and drained; no node may delete a Node, its own included "+
+			"(Node authorizer), so it carries %s: a server's nodeagent deletes it once its heartbeat is a minute old "+
+			"(`nodeagent remove-node %s` on a server does it now), and k3s then its node password Secret, "+
+			"so a re-flashed Pi of that name can join again", l.Self, kube.LeaveRequestSelector(), l.Self)}, nil
 	}
 	return AgentLeft{}, fmt.Errorf("deleting Node %s: %w", l.Self, err)
 }

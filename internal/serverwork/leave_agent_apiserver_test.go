@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/kube"
 )
 
 // podEnder plays the kubelet of node for the pods a leave evicts: it ends
@@ -77,9 +78,16 @@ func TestAgentLeaveWithKubeletCredentials(t *testing.T) {
 			t.Errorf("pod %s evicted, want it left", p)
 		}
 	}
-	// Node authorizer: bootstrappolicy NodeRules grant no delete on nodes.
-	if left.NodeDeleted || !strings.Contains(left.Remaining, "`nodeagent remove-node agent-1`") {
-		t.Errorf("leave = %+v, want the Node left to remove-node on a server", left)
+	// Node authorizer: bootstrappolicy NodeRules grant no delete on nodes,
+	// so the agent asks the servers, with a label NodeRestriction allows.
+	if left.NodeDeleted || !left.Requested || !strings.Contains(left.Remaining, "`nodeagent remove-node agent-1`") {
+		t.Errorf("leave = %+v, want the Node's deletion asked of the servers", left)
+	}
+	if got := n.Labels[kube.LeaveRequestLabel]; got != kube.LeaveRequested {
+		t.Errorf("Node agent-1 label %s=%q, want %q", kube.LeaveRequestLabel, got, kube.LeaveRequested)
+	}
+	if other, err := admin.CoreV1().Nodes().Get(ctx, "agent-2", metav1.GetOptions{}); err != nil || other.Labels[kube.LeaveRequestLabel] != "" {
+		t.Errorf("Node agent-2 after agent-1 left: labels %v (%v), want no leave request", other.Labels, err)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package child is the daemon's side of the server work: it runs
 // `nodeagent quorum --wait`, `nodeagent apply`, `nodeagent restart-turn`,
-// `nodeagent stale-member` and `nodeagent sealed-keys` as children (Command) and reads the progress
+// `nodeagent stale-member`, `nodeagent sealed-keys` and others as children (Command) and reads the progress
 // they report in a line protocol (ReportLines) that those commands write.
 // It links no client-go clientset and no etcd client, so the resident
 // daemon can use it (test/deps checks).
@@ -90,6 +90,12 @@ func (p *Command) KeepSealedKeys(ctx context.Context, status func(string)) error
 // that is an etcd member, for a restore on another server without it.
 func (p *Command) RejoinRestored(ctx context.Context, status func(string)) error {
 	return p.run(ctx, status, "restore-rejoin")
+}
+
+// RemoveLeftAgent runs `nodeagent remove-left-agent NAME`: the Node of an
+// agent that asked to leave.
+func (p *Command) RemoveLeftAgent(ctx context.Context, name string, status func(string)) error {
+	return p.run(ctx, status, "remove-left-agent", name)
 }
 
 // Close has nothing to release: each child exits when its phase is done.
