@@ -34,6 +34,9 @@ type server struct {
 	crds map[string][]*apiextv1.CustomResourceDefinition
 	// snap takes the etcd snapshots (snapshot.go).
 	snap *snapshotter
+	// core is the admin client once the apiserver is ready (k3s's
+	// Runtime.Core); the node-authenticated routes answer 503 before.
+	core atomic.Pointer[kubernetes.Clientset]
 }
 
 func (s *server) member() *etcdMember { return s.etcd.Load() }
@@ -187,6 +190,7 @@ func (s *server) afterReady(ctx context.Context) {
 		s.log.Error("creating dynamic client", zap.Error(err))
 		return
 	}
+	s.core.Store(cs)
 	if err := retry(ctx, s.log, "registering node", func() error { return s.registerNode(ctx, cs) }); err != nil {
 		return
 	}
