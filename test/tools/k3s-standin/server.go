@@ -191,10 +191,15 @@ func (s *server) afterReady(ctx context.Context) {
 		return
 	}
 	s.core.Store(cs)
-	if err := retry(ctx, s.log, "registering node", func() error { return s.registerNode(ctx, cs) }); err != nil {
+	k, err := s.kubelet()
+	if err != nil {
+		s.log.Error("node labels", zap.Error(err))
 		return
 	}
-	go s.renewNodeLease(ctx, cs)
+	if err := retry(ctx, s.log, "registering node", func() error { return k.register(ctx, cs) }); err != nil {
+		return
+	}
+	go k.renewLease(ctx, cs)
 	s.startNodeControllers(ctx, cs)
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return
