@@ -42,7 +42,7 @@ func main() {
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s etcd-snapshot save|ls | k3s --version (TEST-ONLY k3s stand-in)")
+		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s agent | k3s etcd-snapshot save|ls | k3s --version (TEST-ONLY k3s stand-in)")
 		return 1
 	}
 	switch args[0] {
@@ -55,10 +55,9 @@ func run(args []string) int {
 	case "etcd-snapshot":
 		return runEtcdSnapshot(args[1:])
 	case "agent":
-		fmt.Fprintln(os.Stderr, "k3s agent: the k3s test stand-in supports servers only")
-		return 1
+		return runAgent(args[1:])
 	default:
-		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server, etcd-snapshot and --version)\n", args[0])
+		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server, agent, etcd-snapshot and --version)\n", args[0])
 		return 1
 	}
 }
