@@ -26,6 +26,7 @@ type agent struct {
 	cfg   *agentConfig
 	env   env
 	paths paths
+	root  *zap.Logger // for each part's own component logger
 	log   *zap.Logger
 }
 
@@ -49,7 +50,7 @@ func runAgent(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a := &agent{cfg: cfg, env: e, paths: e.paths(), log: log.With(zap.String("component", "agent"))}
+	a := &agent{cfg: cfg, env: e, paths: e.paths(), root: log, log: log.With(zap.String("component", "agent"))}
 	if err := a.run(ctx); err != nil && ctx.Err() == nil {
 		log.Error("agent failed", zap.Error(err))
 		return 1
@@ -67,7 +68,7 @@ func (a *agent) run(ctx context.Context) error {
 	if err != nil || u.Scheme != "https" || u.Port() == "" {
 		return fmt.Errorf("server %q: want https://host:port", a.cfg.Server)
 	}
-	lb, err := newLoadBalancer(net.JoinHostPort(a.env.local, AgentLBPort), u.Host, a.log.With(zap.String("component", "load-balancer")))
+	lb, err := newLoadBalancer(net.JoinHostPort(a.env.local, AgentLBPort), u.Host, a.root.With(zap.String("component", "load-balancer")))
 	if err != nil {
 		return fmt.Errorf("starting the load balancer: %w", err)
 	}
@@ -182,7 +183,7 @@ func (a *agent) runKubelet(ctx context.Context) error {
 		return err
 	}
 	k := &kubeletNode{name: a.cfg.NodeName, ip: a.cfg.NodeIP, labels: labels, taints: a.cfg.NodeTaint,
-		log: a.log.With(zap.String("component", "kubelet"))}
+		log: a.root.With(zap.String("component", "kubelet"))}
 	if err := retry(ctx, k.log, "registering node", func() error { return k.register(ctx, cs) }); err != nil {
 		return err
 	}
