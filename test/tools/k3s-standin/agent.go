@@ -45,8 +45,8 @@ func runAgent(args []string) int {
 		log.Error("loading config", zap.Error(err))
 		return 1
 	}
-	if len(cfg.skipped) > 0 {
-		log.Warn("Unknown flags found in config.yaml, skipping", zap.Strings("keys", cfg.skipped))
+	for _, k := range cfg.skipped {
+		log.Warn("Unknown flag found in config.yaml, skipping", zap.String("flag", "--"+k))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

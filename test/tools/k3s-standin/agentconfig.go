@@ -93,13 +93,12 @@ func (c *agentConfig) complete() error {
 	return nil
 }
 
-// agentToken is the token as the agent presents it: a bare password, or a
-// K10 token without a user, is the "node" user's (k3s's
-// pkg/clientaccess/token.go defaultClientUsername).
+// agentToken is the token as the agent presents it: whatever user the
+// token names, the agent asks as "node" (k3s's pkg/agent/run.go validates
+// the token with clientaccess.WithUser("node")), so a server token works
+// for an agent when the server has no agent-token.
 func (c *agentConfig) agentToken() joinToken {
 	t, _ := parseToken(c.Token) // validated by complete
-	if t.username == "" {
-		t.username = "node"
-	}
+	t.username = "node"
 	return t
 }
