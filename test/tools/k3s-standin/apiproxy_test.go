@@ -17,26 +17,26 @@ import (
 func TestSetRemoteIdentity(t *testing.T) {
 	kubelet := &x509.Certificate{Subject: pkix.Name{CommonName: "system:node:a1", Organization: []string{"system:nodes"}}}
 	for _, tc := range []struct {
-		name   string
-		cert   *x509.Certificate
-		in     http.Header
+		name    string
+		cert    *x509.Certificate
+		in      http.Header
 		wantOut http.Header
 	}{{
-		name:   "kubelet certificate, spoofed headers dropped",
-		cert:   kubelet,
-		in:     http.Header{"X-Remote-User": {"system:admin"}, "X-Remote-Group": {"system:masters"}, "X-Remote-Extra-Scopes": {"x"}},
+		name:    "kubelet certificate, spoofed headers dropped",
+		cert:    kubelet,
+		in:      http.Header{"X-Remote-User": {"system:admin"}, "X-Remote-Group": {"system:masters"}, "X-Remote-Extra-Scopes": {"x"}},
 		wantOut: http.Header{"X-Remote-User": {"system:node:a1"}, "X-Remote-Group": {"system:nodes"}},
 	}, {
-		name:   "no certificate, spoofed user dropped",
-		in:     http.Header{"X-Remote-User": {"system:admin"}},
+		name:    "no certificate, spoofed user dropped",
+		in:      http.Header{"X-Remote-User": {"system:admin"}},
 		wantOut: http.Header{},
 	}, {
-		name:   "basic credentials dropped",
-		in:     http.Header{"Authorization": {"Basic bm9kZTpwdw=="}},
+		name:    "basic credentials dropped",
+		in:      http.Header{"Authorization": {"Basic bm9kZTpwdw=="}},
 		wantOut: http.Header{},
 	}, {
-		name:   "bearer token kept",
-		in:     http.Header{"Authorization": {"Bearer abc"}},
+		name:    "bearer token kept",
+		in:      http.Header{"Authorization": {"Bearer abc"}},
 		wantOut: http.Header{"Authorization": {"Bearer abc"}},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
