@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -28,6 +29,9 @@ type agent struct {
 	paths paths
 	root  *zap.Logger // for each part's own component logger
 	log   *zap.Logger
+	// notify is systemd's NOTIFY_SOCKET. k3s's install script runs the
+	// agent as Type=exec, where READY=1 is ignored; k3s sends it anyway.
+	notify string
 }
 
 // runAgent is `k3s agent`: exit 0 on SIGTERM, 1 when the configuration is
@@ -50,7 +54,8 @@ func runAgent(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a := &agent{cfg: cfg, env: e, paths: e.paths(), root: log, log: log.With(zap.String("component", "agent"))}
+	a := &agent{cfg: cfg, env: e, paths: e.paths(), root: log, log: log.With(zap.String("component", "agent")),
+		notify: takeNotifySocket()}
 	if err := a.run(ctx); err != nil && ctx.Err() == nil {
 		log.Error("agent failed", zap.Error(err))
 		return 1
@@ -80,6 +85,11 @@ func (a *agent) run(ctx context.Context) error {
 	jc, err := a.getConfig(ctx, lb.url(), serverName)
 	if err != nil {
 		return err
+	}
+	// k3s sends READY=1 once the token is validated (pkg/agent/run.go);
+	// the stand-in once the whole configuration is fetched.
+	if _, err := sdNotify(a.notify, daemon.SdNotifyReady); err != nil {
+		a.log.Warn("sd_notify", zap.Error(err))
 	}
 	if err := validateKubeletNodeLabels(a.cfg.NodeLabel); err != nil {
 		return fmt.Errorf("kubelet exited: failed to validate kubelet flags: %w", err)
