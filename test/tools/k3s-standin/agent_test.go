@@ -55,6 +55,7 @@ func TestAgent(t *testing.T) {
 		return s1.kubectlErr("get", "node", "a1")
 	})
 	t.Logf("a1: start to Node %.1fs", time.Since(start).Seconds())
+	a1.waitReady(t, 10*time.Second) // sent before the Node is registered
 
 	t.Run("node", func(t *testing.T) {
 		var node struct {

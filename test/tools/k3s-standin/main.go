@@ -1,9 +1,11 @@
-// Command k3s is a TEST-ONLY stand-in for the k3s server binary. It is NOT
-// k3s: it reproduces the slice of k3s's contract that nodeagent relies on
-// (config.yaml, embedded etcd with k3s's certificate layout, the supervisor's
-// /ping and join endpoints, k3s.yaml, the Node object, the HelmChart CRD,
-// sd_notify) from real upstream parts, embedded etcd and the kube-apiserver,
-// so that the end-to-end test can run nodeagent without downloading k3s.
+// Command k3s is a TEST-ONLY stand-in for the k3s binary, server and agent.
+// It is NOT k3s: it reproduces the slice of k3s's contract that nodeagent
+// relies on (config.yaml, embedded etcd with k3s's certificate layout, the
+// supervisor's /ping, join and agent endpoints, k3s.yaml, the Node object,
+// the HelmChart CRD, sd_notify; an agent's node password, kubelet
+// certificate, kubelet.kubeconfig and Node) from real upstream parts,
+// embedded etcd and the kube-apiserver, so that the end-to-end test can run
+// nodeagent without downloading k3s.
 // README.md lists what it reproduces and what it does not.
 package main
 
