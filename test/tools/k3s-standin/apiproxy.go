@@ -56,6 +56,11 @@ func (s *server) apiProxy() (http.Handler, error) {
 			ForceAttemptHTTP2: true,
 		},
 		FlushInterval: -1, // watches stream
+		// k3s answers 503 "apiserver not ready" until its apiserver runs
+		// (pkg/server/handlers/handlers.go APIServer).
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			http.Error(w, "apiserver not ready", http.StatusServiceUnavailable)
+		},
 	}, nil
 }
 

@@ -24,7 +24,7 @@ const (
 	nodeLeaseRenew     = nodeLeaseSeconds * time.Second / 4
 )
 
-// renewNodeLease creates and renews this node's Lease until ctx ends.
+// renewLease creates and renews the node's Lease until ctx ends.
 func (k *kubeletNode) renewLease(ctx context.Context, cs kubernetes.Interface) {
 	tick := time.NewTicker(nodeLeaseRenew)
 	defer tick.Stop()
