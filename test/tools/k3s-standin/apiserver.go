@@ -52,6 +52,16 @@ func (s *server) apiserverArgs() []string {
 		"--profiling=false",
 		"--cert-dir=" + filepath.Join(tls, "temporary-certs"),
 		"--storage-backend=etcd3",
+		// The supervisor on 6443 proxies to this apiserver with the
+		// caller's identity in these headers (apiproxy.go), as k3s
+		// configures its request-header authentication.
+		"--requestheader-client-ca-file=" + filepath.Join(tls, "request-header-ca.crt"),
+		"--requestheader-allowed-names=" + authProxyUser,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + filepath.Join(tls, "client-auth-proxy.crt"),
+		"--proxy-client-key-file=" + filepath.Join(tls, "client-auth-proxy.key"),
 	}
 	if ip := net.ParseIP(s.cfg.AdvertiseAddress); ip != nil && ip.IsLoopback() {
 		// Only in a local test on 127.0.0.x: the endpoint reconciler

@@ -27,6 +27,7 @@ var caFiles = []struct{ key, path string }{
 	{"ServerCA", "server-ca.crt"}, {"ServerCAKey", "server-ca.key"},
 	{"ClientCA", "client-ca.crt"}, {"ClientCAKey", "client-ca.key"},
 	{"ServiceKey", "service.key"},
+	{"RequestHeaderCA", "request-header-ca.crt"}, {"RequestHeaderCAKey", "request-header-ca.key"},
 	{"ETCDServerCA", "etcd/server-ca.crt"}, {"ETCDServerCAKey", "etcd/server-ca.key"},
 	{"ETCDPeerCA", "etcd/peer-ca.crt"}, {"ETCDPeerCAKey", "etcd/peer-ca.key"},
 }
@@ -37,6 +38,7 @@ func createCAs(tlsDir string) error {
 	for _, ca := range []struct{ name, cn string }{
 		{"server-ca", "k3s-server-ca"},
 		{"client-ca", "k3s-client-ca"},
+		{"request-header-ca", "k3s-request-header-ca"},
 		{"etcd/server-ca", "etcd-server-ca"},
 		{"etcd/peer-ca", "etcd-peer-ca"},
 	} {

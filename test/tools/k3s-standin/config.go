@@ -269,6 +269,8 @@ type paths struct {
 	resetFlag  string // server/db/reset-flag: written by a cluster reset
 	tokenFile  string // server/token
 	agentToken string // server/agent-token
+	agent      string // /var/lib/rancher/k3s/agent: an agent's certificates and kubeconfigs
+	nodePass   string // /etc/rancher/node/password: an agent's node password
 }
 
 func (e env) paths() paths {
@@ -288,6 +290,8 @@ func (e env) paths() paths {
 		resetFlag:  filepath.Join(server, "db", "reset-flag"),
 		tokenFile:  filepath.Join(server, "token"),
 		agentToken: filepath.Join(server, "agent-token"),
+		agent:      r("/var/lib/rancher/k3s/agent"),
+		nodePass:   r("/etc/rancher/node/password"),
 	}
 }
 

@@ -37,6 +37,15 @@ type joinClient struct {
 var errMemberList = errors.New("failed to get MemberList from server")
 
 func newJoinClient(ctx context.Context, server string, token joinToken, log *zap.Logger) (*joinClient, error) {
+	return newSupervisorClient(ctx, server, "", token, log)
+}
+
+// newSupervisorClient is newJoinClient verifying the server's certificate
+// for serverName instead of the URL's host when it is set: an agent talks
+// to the servers through its load balancer on <local>:6444, which a
+// server's certificate names only when <local> is 127.0.0.1 (k3s's case;
+// not when a local test moves it to 127.0.0.x).
+func newSupervisorClient(ctx context.Context, server, serverName string, token joinToken, log *zap.Logger) (*joinClient, error) {
 	u, err := url.Parse(server)
 	if err != nil {
 		return nil, fmt.Errorf("invalid server url, failed to parse: %s: %w", server, err)
@@ -54,7 +63,7 @@ func newJoinClient(ctx context.Context, server string, token joinToken, log *zap
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	c := &joinClient{base: base, token: token, http: &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}}}}
 	if _, err := get(ctx, c.http, base+"/cacerts", "", ""); err != nil {
 		return nil, fmt.Errorf("CA cert validation failed: %w", err)
 	}

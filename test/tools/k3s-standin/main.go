@@ -1,9 +1,11 @@
-// Command k3s is a TEST-ONLY stand-in for the k3s server binary. It is NOT
-// k3s: it reproduces the slice of k3s's contract that nodeagent relies on
-// (config.yaml, embedded etcd with k3s's certificate layout, the supervisor's
-// /ping and join endpoints, k3s.yaml, the Node object, the HelmChart CRD,
-// sd_notify) from real upstream parts, embedded etcd and the kube-apiserver,
-// so that the end-to-end test can run nodeagent without downloading k3s.
+// Command k3s is a TEST-ONLY stand-in for the k3s binary, server and agent.
+// It is NOT k3s: it reproduces the slice of k3s's contract that nodeagent
+// relies on (config.yaml, embedded etcd with k3s's certificate layout, the
+// supervisor's /ping, join and agent endpoints, k3s.yaml, the Node object,
+// the HelmChart CRD, sd_notify; an agent's node password, kubelet
+// certificate, kubelet.kubeconfig and Node) from real upstream parts,
+// embedded etcd and the kube-apiserver, so that the end-to-end test can run
+// nodeagent without downloading k3s.
 // README.md lists what it reproduces and what it does not.
 package main
 
@@ -42,7 +44,7 @@ func main() {
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s etcd-snapshot save|ls | k3s --version (TEST-ONLY k3s stand-in)")
+		fmt.Fprintln(os.Stderr, "usage: k3s server | k3s agent | k3s etcd-snapshot save|ls | k3s --version (TEST-ONLY k3s stand-in)")
 		return 1
 	}
 	switch args[0] {
@@ -55,10 +57,9 @@ func run(args []string) int {
 	case "etcd-snapshot":
 		return runEtcdSnapshot(args[1:])
 	case "agent":
-		fmt.Fprintln(os.Stderr, "k3s agent: the k3s test stand-in supports servers only")
-		return 1
+		return runAgent(args[1:])
 	default:
-		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server, etcd-snapshot and --version)\n", args[0])
+		fmt.Fprintf(os.Stderr, "k3s %s: not supported by the k3s test stand-in (only server, agent, etcd-snapshot and --version)\n", args[0])
 		return 1
 	}
 }

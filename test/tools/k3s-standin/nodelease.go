@@ -24,13 +24,13 @@ const (
 	nodeLeaseRenew     = nodeLeaseSeconds * time.Second / 4
 )
 
-// renewNodeLease creates and renews this node's Lease until ctx ends.
-func (s *server) renewNodeLease(ctx context.Context, cs kubernetes.Interface) {
+// renewLease creates and renews the node's Lease until ctx ends.
+func (k *kubeletNode) renewLease(ctx context.Context, cs kubernetes.Interface) {
 	tick := time.NewTicker(nodeLeaseRenew)
 	defer tick.Stop()
 	for {
-		if err := s.renewNodeLeaseOnce(ctx, cs); err != nil && ctx.Err() == nil {
-			s.log.Warn("renewing the node lease", zap.Error(err))
+		if err := k.renewLeaseOnce(ctx, cs); err != nil && ctx.Err() == nil {
+			k.log.Warn("renewing the node lease", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -40,14 +40,14 @@ func (s *server) renewNodeLease(ctx context.Context, cs kubernetes.Interface) {
 	}
 }
 
-func (s *server) renewNodeLeaseOnce(ctx context.Context, cs kubernetes.Interface) error {
+func (k *kubeletNode) renewLeaseOnce(ctx context.Context, cs kubernetes.Interface) error {
 	leases := cs.CoordinationV1().Leases(nodeLeaseNamespace)
 	now := metav1.NewMicroTime(time.Now())
-	l, err := leases.Get(ctx, s.cfg.NodeName, metav1.GetOptions{})
+	l, err := leases.Get(ctx, k.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: s.cfg.NodeName, Namespace: nodeLeaseNamespace},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(s.cfg.NodeName),
+			ObjectMeta: metav1.ObjectMeta{Name: k.name, Namespace: nodeLeaseNamespace},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(k.name),
 				LeaseDurationSeconds: ptr.To(int32(nodeLeaseSeconds)), RenewTime: &now},
 		}, metav1.CreateOptions{})
 		return err
@@ -55,7 +55,7 @@ func (s *server) renewNodeLeaseOnce(ctx context.Context, cs kubernetes.Interface
 	if err != nil {
 		return err
 	}
-	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = ptr.To(s.cfg.NodeName), ptr.To(int32(nodeLeaseSeconds)), &now
+	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = ptr.To(k.name), ptr.To(int32(nodeLeaseSeconds)), &now
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return err
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"net"
+	"path/filepath"
 )
 
 // ensureNodeCerts writes this server's own certificates, signed by the shared
@@ -26,18 +30,50 @@ func (s *server) ensureNodeCerts() error {
 			apiDNS = append(apiDNS, san)
 		}
 	}
+	if err := ensureAuthProxyCA(s.paths.tls); err != nil {
+		return err
+	}
 	for _, l := range []leaf{
 		{file: "etcd/server-client", ca: "etcd/server-ca", cn: "etcd-server", server: true, dns: dns, ips: ips},
 		{file: "etcd/peer-server-client", ca: "etcd/peer-ca", cn: "etcd-peer", server: true, dns: dns, ips: ips},
 		{file: "etcd/client", ca: "etcd/server-ca", cn: "etcd-client"},
 		{file: "serving-kube-apiserver", ca: "server-ca", cn: "kube-apiserver", server: true, dns: apiDNS, ips: uniqueIPs(apiIPs...)},
 		{file: "client-admin", ca: "client-ca", cn: "system:admin", orgs: []string{"system:masters"}},
+		// The supervisor's proxy to the apiserver (apiproxy.go), as k3s's
+		// ClientAuthProxyCert.
+		{file: "client-auth-proxy", ca: "request-header-ca", cn: authProxyUser},
 	} {
 		if err := ensureLeaf(s.paths.tls, l); err != nil {
 			return err
 		}
 	}
-	return nil
+	return ensureKeyFile(filepath.Join(s.paths.tls, "client-kubelet.key"))
+}
+
+// ensureAuthProxyCA makes the request-header CA on a server whose data
+// predates it (an older stand-in's cluster): a new cluster makes it in
+// createCAs and a joiner takes it from the bootstrap data, as k3s's
+// RequestHeaderCA.
+func ensureAuthProxyCA(tlsDir string) error {
+	crt := filepath.Join(tlsDir, "request-header-ca.crt")
+	if exists(crt) {
+		return nil
+	}
+	return writeCA(crt, filepath.Join(tlsDir, "request-header-ca.key"), "k3s-request-header-ca")
+}
+
+// ensureKeyFile writes a new private key at path unless one exists: k3s's
+// shared ClientKubeletKey (pkg/daemons/control/deps/deps.go), which the
+// supervisor sends with each kubelet client certificate it signs.
+func ensureKeyFile(path string) error {
+	if exists(path) {
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generating %s: %w", path, err)
+	}
+	return writeKey(path, key)
 }
 
 func uniqueIPs(ips ...net.IP) []net.IP {

@@ -34,6 +34,9 @@ type server struct {
 	crds map[string][]*apiextv1.CustomResourceDefinition
 	// snap takes the etcd snapshots (snapshot.go).
 	snap *snapshotter
+	// core is the admin client once the apiserver is ready (k3s's
+	// Runtime.Core); the node-authenticated routes answer 503 before.
+	core atomic.Pointer[kubernetes.Clientset]
 }
 
 func (s *server) member() *etcdMember { return s.etcd.Load() }
@@ -187,10 +190,16 @@ func (s *server) afterReady(ctx context.Context) {
 		s.log.Error("creating dynamic client", zap.Error(err))
 		return
 	}
-	if err := retry(ctx, s.log, "registering node", func() error { return s.registerNode(ctx, cs) }); err != nil {
+	s.core.Store(cs)
+	k, err := s.kubelet()
+	if err != nil {
+		s.log.Error("node labels", zap.Error(err))
 		return
 	}
-	go s.renewNodeLease(ctx, cs)
+	if err := retry(ctx, s.log, "registering node", func() error { return k.register(ctx, cs) }); err != nil {
+		return
+	}
+	go k.renewLease(ctx, cs)
 	s.startNodeControllers(ctx, cs)
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return

@@ -39,21 +39,29 @@ type dbInfo struct {
 	Members []*etcdserverpb.Member `json:"members"`
 }
 
-// startSupervisor serves /ping, /cacerts, /v1-k3s/server-bootstrap,
-// /db/info and /db/snapshot on <node-ip>:6443 and <local>:6443, with the routes and roles of
-// k3s's pkg/server/handlers/router.go and pkg/etcd/etcd.go handler. As in
-// k3s (pkg/cluster/cluster.go Start: initClusterAndHTTPS before the managed
-// database), it listens before etcd starts. It does not proxy the
-// Kubernetes API; clients use the apiserver on <local>:6444 directly.
+// startSupervisor serves /ping, /cacerts, the agent routes,
+// /v1-k3s/server-bootstrap, /db/info and /db/snapshot on <node-ip>:6443 and
+// <local>:6443, with the routes and roles of k3s's
+// pkg/server/handlers/router.go and pkg/etcd/etcd.go handler, and proxies
+// everything else to the apiserver (apiproxy.go). As in k3s
+// (pkg/cluster/cluster.go Start: initClusterAndHTTPS before the managed
+// database), it listens before etcd starts.
 func (s *server) startSupervisor() (stop func(), err error) {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(s.paths.tls, "serving-kube-apiserver.crt"),
 		filepath.Join(s.paths.tls, "serving-kube-apiserver.key"))
 	if err != nil {
 		return nil, fmt.Errorf("loading supervisor certificate: %w", err)
 	}
+	clientCAs, err := loadPool(filepath.Join(s.paths.tls, "client-ca.crt"))
+	if err != nil {
+		return nil, err
+	}
 	srv := &http.Server{
-		Handler:           s.supervisorHandler(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Handler: s.supervisorHandler(),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			// As k3s's listener: a client certificate is asked for, verified
+			// against the client CA when given, never required.
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCAs},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	var lns []net.Listener
@@ -80,10 +88,11 @@ func (s *server) startSupervisor() (stop func(), err error) {
 }
 
 // supervisorHandler routes as k3s's pkg/server/handlers/router.go does:
-// /ping and /cacerts for anyone; the CA files for agents (the k3s:agent
-// role, which only the "node" user has); the bootstrap data, /db/info and
-// /db/snapshot (pkg/etcd/etcd.go handler) for the k3s:server role (the
-// "server" user).
+// /ping and /cacerts for anyone; the CA files, the kubelet client
+// certificate, readyz and apiservers for agents (the k3s:agent role of the
+// "node" user, or system:nodes of a kubelet certificate); the bootstrap
+// data, /db/info and /db/snapshot (pkg/etcd/etcd.go handler) for the
+// k3s:server role (the "server" user); anything else to the apiserver.
 func (s *server) supervisorHandler() http.Handler {
 	users := s.cfg.supervisorUsers()
 	mux := http.NewServeMux()
@@ -95,7 +104,24 @@ func (s *server) supervisorHandler() http.Handler {
 	mux.Handle("/v1-k3s/server-bootstrap", s.hasRole(users, serverRoles, http.HandlerFunc(s.serveBootstrap)))
 	mux.Handle("/db/info", s.isLocalOrHasRole(users, serverRoles, http.HandlerFunc(s.serveDBInfo)))
 	mux.Handle("/db/snapshot", s.hasRole(users, serverRoles, http.HandlerFunc(s.snap.serveSnapshot)))
+	mux.Handle("/v1-k3s/client-kubelet.crt", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveClientKubeletCert)))
+	mux.Handle("/v1-k3s/readyz", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveReadyz)))
+	mux.Handle("/v1-k3s/apiservers", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveAPIServers)))
+	mux.Handle("/", s.apiserverOrUnavailable())
 	return mux
+}
+
+// apiserverOrUnavailable is the NotFound handler of k3s's router: the
+// apiserver (apiproxy.go), or 503 when its proxy cannot be set up.
+func (s *server) apiserverOrUnavailable() http.Handler {
+	p, err := s.apiProxy()
+	if err != nil {
+		s.log.Error("the supervisor cannot proxy to the apiserver", zap.Error(err))
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "apiserver not ready", http.StatusServiceUnavailable)
+		})
+	}
+	return p
 }
 
 // serveTLSFile is k3s's File handler: 404 over plain HTTP, else the file.
@@ -119,33 +145,67 @@ func (s *server) serveCACerts(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// hasRole is k3s's auth.HasRole with the basic-auth password authenticator
-// (pkg/server/auth/auth.go, pkg/authenticator/basicauth): no credentials is
-// 403 "forbidden"; an unknown user or a wrong password 401 "not
-// authorized"; a user without one of roles 403 "forbidden" (the agent
+// hasRole is k3s's auth.HasRole (pkg/server/auth/auth.go) with the
+// basic-auth password authenticator (pkg/authenticator/basicauth) and the
+// client certificates verified against the client CA (a kubelet's
+// system:node:<name> in system:nodes opens the agent routes): no
+// credentials is 403 "forbidden"; an unknown user or a wrong password 401
+// "not authorized"; a user without one of roles 403 "forbidden" (the agent
 // token's "node" user at /v1-k3s/server-bootstrap). Bearer tokens are not
-// accepted.
+// accepted. Basic credentials, when sent, are judged before a certificate.
 func (s *server) hasRole(users map[string]supervisorUser, roles []string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, pass, found := r.BasicAuth()
-		if !found {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		u, ok := users[name]
-		got, want := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(u.password))
-		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			s.log.Warn("rejected request with invalid credentials", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+		u, ok := s.basicUser(users, r)
+		if !ok {
 			http.Error(w, "not authorized", http.StatusUnauthorized)
 			return
 		}
+		if u.name == "" {
+			if u, ok = certUser(r); !ok {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+		}
 		if !slices.ContainsFunc(roles, func(role string) bool { return slices.Contains(u.groups, role) }) {
-			s.log.Warn("rejected request without the role", zap.String("path", r.URL.Path), zap.String("user", name))
+			s.log.Warn("rejected request without the role", zap.String("path", r.URL.Path), zap.String("user", u.name))
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 	})
+}
+
+// basicUser checks basic credentials: the zero user and true when none
+// were sent, false when they do not match a user.
+func (s *server) basicUser(users map[string]supervisorUser, r *http.Request) (requestUser, bool) {
+	name, pass, found := r.BasicAuth()
+	if !found {
+		return requestUser{}, true
+	}
+	u, ok := users[name]
+	got, want := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(u.password))
+	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		s.log.Warn("rejected request with invalid credentials", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+		return requestUser{}, false
+	}
+	return requestUser{name: name, groups: u.groups}, true
+}
+
+// requestUser is the authenticated caller of a supervisor route.
+type requestUser struct {
+	name   string
+	groups []string
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, u requestUser) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+func userFrom(ctx context.Context) requestUser {
+	u, _ := ctx.Value(userKey{}).(requestUser)
+	return u
 }
 
 // isLocalOrHasRole is k3s's auth.IsLocalOrHasRole: loopback clients
