@@ -150,7 +150,32 @@ func (a *agent) get(ctx context.Context, lbURL, serverName string) (*joinClient,
 	if err := writeFile(key, keys, 0o600); err != nil {
 		return nil, err
 	}
-	return jc, writeAgentKubeconfig(filepath.Join(dir, "kubelet.kubeconfig"), lbURL, serverName,
+	if err := writeAgentKubeconfig(filepath.Join(dir, "kubelet.kubeconfig"), lbURL, serverName,
+		filepath.Join(dir, "server-ca.crt"), crt, key); err != nil {
+		return nil, err
+	}
+	return jc, a.getK3sControllerConfig(ctx, jc, lbURL, serverName)
+}
+
+// getK3sControllerConfig writes the k3s controller's shared certificate
+// and key and k3scontroller.kubeconfig (k3s pkg/agent/config/config.go:
+// "not unique to this node").
+func (a *agent) getK3sControllerConfig(ctx context.Context, jc *joinClient, lbURL, serverName string) error {
+	dir := a.paths.agent
+	crt := filepath.Join(dir, "client-k3s-controller.crt")
+	key := filepath.Join(dir, "client-k3s-controller.key")
+	body, err := jc.agentGet(ctx, "/v1-k3s/client-k3s-controller.crt")
+	if err != nil {
+		return fmt.Errorf("%s: %w", crt, err)
+	}
+	certs, keys := splitCertKeyPEM(body)
+	if err := writeFile(crt, certs, 0o600); err != nil {
+		return err
+	}
+	if err := writeFile(key, keys, 0o600); err != nil {
+		return err
+	}
+	return writeAgentKubeconfig(filepath.Join(dir, "k3scontroller.kubeconfig"), lbURL, serverName,
 		filepath.Join(dir, "server-ca.crt"), crt, key)
 }
 

@@ -148,6 +148,27 @@ func TestAgent(t *testing.T) {
 		}
 	})
 
+	t.Run("k3s controller", func(t *testing.T) {
+		kc := a1.path("var/lib/rancher/k3s/agent/k3scontroller.kubeconfig")
+		if data, err := os.ReadFile(kc); err != nil || !strings.Contains(string(data), "server: https://127.0.0.5:6444") {
+			t.Fatalf("k3scontroller.kubeconfig: %v\n%s", err, data)
+		}
+		out, err := kubectlAs(kc, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+		if err != nil || out != "system:k3s-controller" {
+			t.Errorf("whoami through k3scontroller.kubeconfig: %q, %v", out, err)
+		}
+		// k3s's ClusterRole: get on Nodes (any node), no list, no writes.
+		if out, err := kubectlAs(kc, "get", "node", "s1", "-o", "name"); err != nil {
+			t.Errorf("the k3s controller getting another node: %v\n%s", err, out)
+		}
+		if out, err := kubectlAs(kc, "get", "nodes"); err == nil {
+			t.Errorf("the k3s controller listed nodes:\n%s", out)
+		}
+		if out, err := kubectlAs(kc, "label", "node", "s1", "homelab/x=1"); err == nil || !strings.Contains(out, "Forbidden") {
+			t.Errorf("the k3s controller labelling a node: %v\n%s; want Forbidden", err, out)
+		}
+	})
+
 	t.Run("anonymous", func(t *testing.T) {
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // status codes only

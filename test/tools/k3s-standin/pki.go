@@ -39,6 +39,8 @@ func (s *server) ensureNodeCerts() error {
 		{file: "etcd/client", ca: "etcd/server-ca", cn: "etcd-client"},
 		{file: "serving-kube-apiserver", ca: "server-ca", cn: "kube-apiserver", server: true, dns: apiDNS, ips: uniqueIPs(apiIPs...)},
 		{file: "client-admin", ca: "client-ca", cn: "system:admin", orgs: []string{"system:masters"}},
+		// Shared by every agent's k3s controller (k3scontroller.go).
+		{file: "client-k3s-controller", ca: "client-ca", cn: k3sControllerUser},
 		// The supervisor's proxy to the apiserver (apiproxy.go), as k3s's
 		// ClientAuthProxyCert.
 		{file: "client-auth-proxy", ca: "request-header-ca", cn: authProxyUser},

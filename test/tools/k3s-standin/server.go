@@ -201,6 +201,9 @@ func (s *server) afterReady(ctx context.Context) {
 	}
 	go k.renewLease(ctx, cs)
 	s.startNodeControllers(ctx, cs)
+	if err := retry(ctx, s.log, "creating the k3s controller's RBAC", func() error { return ensureK3sControllerRBAC(ctx, cs) }); err != nil {
+		return
+	}
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return
 	}

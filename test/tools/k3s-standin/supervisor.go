@@ -105,6 +105,7 @@ func (s *server) supervisorHandler() http.Handler {
 	mux.Handle("/db/info", s.isLocalOrHasRole(users, serverRoles, http.HandlerFunc(s.serveDBInfo)))
 	mux.Handle("/db/snapshot", s.hasRole(users, serverRoles, http.HandlerFunc(s.snap.serveSnapshot)))
 	mux.Handle("/v1-k3s/client-kubelet.crt", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveClientKubeletCert)))
+	mux.Handle("/v1-k3s/client-k3s-controller.crt", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveK3sControllerCert)))
 	mux.Handle("/v1-k3s/readyz", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveReadyz)))
 	mux.Handle("/v1-k3s/apiservers", s.hasRole(users, agentRoles, http.HandlerFunc(s.serveAPIServers)))
 	mux.Handle("/", s.apiserverOrUnavailable())
