@@ -14,8 +14,9 @@ import (
 
 // checkClusterStatus: `nodeagent status --cluster` on each server shows the
 // whole homelab from that one Pi: three registered, Ready servers, each
-// with one healthy voting etcd member, nodeagent's condition True and its
-// owned labels (pi4-2's zigbee, pi5's storage), and the last apply.
+// with one healthy voting etcd member, the Ready agent without one,
+// nodeagent's condition True and its owned labels (pi4-2's zigbee, pi5's
+// storage), and the last apply.
 func (sc *scenario) checkClusterStatus(t *testing.T) {
 	for _, n := range sc.h.each() {
 		var st serverwork.ClusterStatus
@@ -31,7 +32,7 @@ func (sc *scenario) checkClusterStatus(t *testing.T) {
 			return wholeHomelab(st)
 		})
 		text := n.mustExec(t, "nodeagent", "status", "--cluster")
-		for _, name := range nodeOrder {
+		for _, name := range append(slices.Clone(nodeOrder), agentName) {
 			if !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool { return strings.HasPrefix(l, name+" ") }) {
 				t.Errorf("%s: status --cluster has no row of %s:\n%s", n.name, name, text)
 			}
@@ -40,7 +41,7 @@ func (sc *scenario) checkClusterStatus(t *testing.T) {
 			t.Logf("status --cluster on pi5:\n%s", text)
 		}
 	}
-	sc.sum.add("status --cluster", "ok", "every server shows 3 Ready servers, 3 healthy voters, NodeagentReady=True")
+	sc.sum.add("status --cluster", "ok", "every server shows 3 Ready servers, 3 healthy voters, the Ready agent, NodeagentReady=True")
 }
 
 // wholeHomelab is what a converged homelab's cluster status says.
@@ -52,13 +53,19 @@ func wholeHomelab(st serverwork.ClusterStatus) error {
 	applied := false
 	for _, node := range st.Nodes {
 		names = append(names, node.Name)
+		role, members := "server", 1
+		if node.Name == agentName {
+			role, members = "agent", 0
+		}
 		switch {
 		case !node.Registered || node.Ready != "True":
 			return fmt.Errorf("%s: registered %v, Ready %q", node.Name, node.Registered, node.Ready)
-		case node.Role != "server":
-			return fmt.Errorf("%s: role %q, want server", node.Name, node.Role)
-		case len(node.Etcd) != 1 || node.Etcd[0].Learner || !node.Etcd[0].Healthy:
-			return fmt.Errorf("%s: etcd members %+v, want one healthy voter", node.Name, node.Etcd)
+		case node.Role != role:
+			return fmt.Errorf("%s: role %q, want %s", node.Name, node.Role, role)
+		case len(node.Etcd) != members:
+			return fmt.Errorf("%s: etcd members %+v, want %d", node.Name, node.Etcd, members)
+		case members == 1 && (node.Etcd[0].Learner || !node.Etcd[0].Healthy):
+			return fmt.Errorf("%s: etcd member %+v, want a healthy voter", node.Name, node.Etcd[0])
 		case node.NodeagentReady == nil || node.NodeagentReady.Status != "True":
 			return fmt.Errorf("%s: %s condition %+v, want True", node.Name, kube.ConditionType, node.NodeagentReady)
 		}
@@ -66,8 +73,8 @@ func wholeHomelab(st serverwork.ClusterStatus) error {
 			applied = true
 		}
 	}
-	if !slices.Equal(names, nodeOrder) {
-		return fmt.Errorf("nodes %v, want %v", names, nodeOrder)
+	if want := append(slices.Clone(nodeOrder), agentName); !slices.Equal(names, want) {
+		return fmt.Errorf("nodes %v, want %v", names, want)
 	}
 	if !applied {
 		return fmt.Errorf("no node shows a last apply")

@@ -9,12 +9,12 @@ import (
 )
 
 // TestHomelab is the scenario: three Pis on one machine join into
-// one cluster, with the firewall, disk, USB and quorum behaviour checked
-// along the way, then node faults. The steps share one cluster, so a failed
+// one cluster and a fourth joins it as a k3s agent, with the firewall,
+// disk, USB and quorum behaviour checked along the way, then node faults. The steps share one cluster, so a failed
 // step stops the test.
 func TestHomelab(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the .deb and boots three containers: not in -short")
+		t.Skip("builds the .deb and boots four containers: not in -short")
 	}
 	if os.Geteuid() != 0 {
 		requireOrSkip(t, "the end-to-end test needs root (containers, namespaces, loop devices)")
@@ -26,7 +26,7 @@ func TestHomelab(t *testing.T) {
 	t.Cleanup(func() { sum.log(t) })
 	art := buildArtifacts(t)
 	h := bootHomelab(t)
-	sum.add("setup", "ok", fmt.Sprintf("deb built, 3 containers booted in %s", time.Since(start).Round(time.Millisecond)))
+	sum.add("setup", "ok", fmt.Sprintf("deb built, 4 containers booted in %s", time.Since(start).Round(time.Millisecond)))
 	step(t, sum, "network", func(t *testing.T) { checkNetwork(t, h) })
 	step(t, sum, "hardware", func(t *testing.T) { checkHardware(t, h) })
 	standin := k3sStandin(t)
@@ -38,10 +38,12 @@ func TestHomelab(t *testing.T) {
 	step(t, sum, "join", sc.join)
 	step(t, sum, "quorum before manifests", sc.checkGateOrder)
 	step(t, sum, "hardware labels", sc.checkLabels)
+	step(t, sum, "agent", sc.checkAgent)
 	step(t, sum, "firewall", sc.checkFirewall)
 	step(t, sum, "applied once", sc.checkAppliedOnce)
 	step(t, sum, "status --cluster", sc.checkClusterStatus)
 	step(t, sum, "usb hotplug", sc.checkHotplug)
+	step(t, sum, "zigbee to the agent", sc.zigbeeMoves)
 	step(t, sum, "metrics", sc.checkMetrics)
 	step(t, sum, "one node down", sc.oneDown)
 	step(t, sum, "two nodes down", sc.twoDown)
@@ -53,6 +55,7 @@ func TestHomelab(t *testing.T) {
 	// k3s holds more memory for a while (see the README's idle figure).
 	step(t, sum, "upgrade", sc.upgrade)
 	step(t, sum, "broken upgrade", sc.brokenUpgrade)
+	step(t, sum, "agent leave", sc.agentLeave)
 	step(t, sum, "snapshots", sc.snapshots)
 	step(t, sum, "restore", sc.restore)
 	// Destructive, so last: cards re-flashed, a node removed for good.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,35 +16,41 @@ import (
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
 
-// The three Pis and their addresses on the test subnet.
-var nodeAddrs = map[string]string{"pi4-1": "10.77.0.11", "pi4-2": "10.77.0.12", "pi5": "10.77.0.13"}
+// The Pis and their addresses on the test subnet: the architecture's
+// three servers, and a fourth Pi joining as a k3s agent (issue #18).
+var nodeAddrs = map[string]string{"pi4-1": "10.77.0.11", "pi4-2": "10.77.0.12", "pi5": "10.77.0.13", agentName: "10.77.0.14"}
 
+// nodeOrder are the servers; most steps are about them and their etcd.
 var nodeOrder = []string{"pi4-1", "pi4-2", "pi5"}
+
+// agentName is the fourth Pi, `role: agent` in the cluster file.
+const agentName = "pi4-3"
 
 // k3sVersion is the release the cluster file asks for; the release server
 // serves the stand-in under it.
 const k3sVersion = "v1.33.5+k3s1"
 
-// homelab is the run: the network, the three nodes and their hardware.
+// homelab is the run: the network, the four nodes and their hardware.
 type homelab struct {
-	t       *testing.T // TestHomelab's: containers live as long as the run
-	lab     *lab
-	rootfs  string
-	nodes   map[string]*node
-	boots   map[string]int // containers booted per node, for unique machine names
-	disk    loopDisk
-	usb     *usbFixture
-	cluster []byte // the rendered cluster file
-	token   []byte // the k3s server token every server gets
-	agentTk []byte // the agent token every node gets
-	deb     string // path of the built .deb
+	t        *testing.T // TestHomelab's: containers live as long as the run
+	lab      *lab
+	rootfs   string
+	nodes    map[string]*node
+	boots    map[string]int // containers booted per node, for unique machine names
+	disk     loopDisk
+	usb      *usbFixture // pi4-2's USB bus, with the Zigbee dongle
+	agentUSB *usbFixture // the agent's, empty until the dongle moves there
+	cluster  []byte      // the rendered cluster file
+	token    []byte      // the k3s server token every server gets
+	agentTk  []byte      // the agent token every node gets
+	deb      string      // path of the built .deb
 	// retired holds the journals of containers stopped for good (a
 	// rebuilt node's old SD card, a removed node) until saveJournals.
 	retired  string
 	shutdown sync.Once
 }
 
-// each returns the nodes whose container runs, in nodeOrder: a node
+// each returns the servers whose container runs, in nodeOrder: a node
 // stopped for good (removed, or between its wipe and its rebuild) is no
 // longer part of the homelab.
 func (h *homelab) each() []*node {
@@ -56,15 +63,34 @@ func (h *homelab) each() []*node {
 	return out
 }
 
-// bootHomelab wires the network, makes the hardware and boots the three
+// all is each and, while its container runs, the agent.
+func (h *homelab) all() []*node {
+	out := h.each()
+	if a := h.agent(); a != nil {
+		out = append(out, a)
+	}
+	return out
+}
+
+// agent is the agent node while its container runs, else nil.
+func (h *homelab) agent() *node {
+	if n := h.nodes[agentName]; n != nil && n.c.Running() {
+		return n
+	}
+	return nil
+}
+
+// bootHomelab wires the network, makes the hardware and boots the four
 // containers (one after another: Boot reports failures with t.Fatal).
 func bootHomelab(t *testing.T) *homelab {
 	t.Helper()
 	h := &homelab{t: t, lab: newLab(t), nodes: map[string]*node{}, boots: map[string]int{}}
 	h.disk = newLoopDisk(t, "na-hd1-"+h.lab.id)
 	h.usb = newUSBFixture(t)
+	h.agentUSB = newUSBFixture(t)
+	h.agentUSB.unplug(t)
 	h.rootfs = nspawn.Rootfs(t)
-	for _, name := range nodeOrder {
+	for _, name := range append(slices.Clone(nodeOrder), agentName) {
 		h.nodes[name] = h.bootNode(name, h.lab.addNode(t, name, nodeAddrs[name]))
 	}
 	exposeDisk(t, h.nodes["pi5"], h.disk)
@@ -73,7 +99,8 @@ func bootHomelab(t *testing.T) *homelab {
 
 // bootNode boots a container for the node from the pristine rootfs on a
 // fresh overlay, in the node's network namespace, with the node's name as
-// hostname (as a Pi flashed for it) and pi4-2's USB fixture. The machine
+// hostname (as a Pi flashed for it) and its USB fixture (pi4-2's and the
+// agent's). The machine
 // name is unique per boot. Containers belong to TestHomelab, not to the
 // step that boots them; the homelab's teardown is registered after each
 // Boot, so it runs while every container still runs.
@@ -87,8 +114,8 @@ func (h *homelab) bootNode(name, netns string) *node {
 	opts := nspawn.Options{
 		Name: machine, Hostname: name, Rootfs: h.rootfs, NetNSPath: netns, BootTimeout: 3 * time.Minute,
 	}
-	if name == "pi4-2" {
-		opts.Binds = []nspawn.Bind{{Host: h.usb.Dir}}
+	if f := h.usbOf(name); f != nil {
+		opts.Binds = []nspawn.Bind{{Host: f.Dir}}
 	}
 	n := &node{name: name, addr: nodeAddrs[name], netns: netns, c: nspawn.Boot(h.t, opts)}
 	h.t.Cleanup(h.teardown)
@@ -108,6 +135,17 @@ func (h *homelab) teardown() {
 		}
 		h.stopAll()
 	})
+}
+
+// usbOf is the USB fixture the node sees, nil for a node without one.
+func (h *homelab) usbOf(name string) *usbFixture {
+	switch name {
+	case "pi4-2":
+		return h.usb
+	case agentName:
+		return h.agentUSB
+	}
+	return nil
 }
 
 func renderCluster(t *testing.T, diskUUID, k3sSHA256 string) []byte {
@@ -141,27 +179,29 @@ func (h *homelab) install(t *testing.T, art artifacts) {
 		}
 	}
 	h.token, h.agentTk, h.deb = mustRead(t, tokenFile), mustRead(t, agentFile), art.Deb
-	for _, n := range h.each() {
+	for _, n := range h.all() {
 		n.writeFile(t, "/usr/sbin/policy-rc.d", []byte("#!/bin/sh\nexit 101\n"), 0o755)
 		h.prepare(t, n)
 	}
 	h.parallel(t, "installing the .deb", (*node).installDeb)
-	for _, n := range h.each() {
+	for _, n := range h.all() {
 		n.mustExec(t, "rm", "-f", "/usr/sbin/policy-rc.d")
 		h.checkInstalled(t, n)
 	}
 }
 
 // prepare puts what a user puts on a freshly flashed card before
-// installing the package: the cluster file, the token, pi4-2's USB drop-in
-// and the .deb itself.
+// installing the package: the cluster file, the tokens (the agent gets
+// only the agent token), the USB drop-in and the .deb itself.
 func (h *homelab) prepare(t *testing.T, n *node) {
 	t.Helper()
 	n.writeFile(t, "/etc/nodeagent/cluster.yaml", h.cluster, 0o644)
-	n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600) // every homelab node is a server
+	if n.name != agentName {
+		n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600)
+	}
 	n.writeFile(t, "/etc/nodeagent/agent-token", h.agentTk, 0o600)
-	if n.name == "pi4-2" {
-		dropIn := fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent run --usb-root %s\n", h.usb.Dir)
+	if f := h.usbOf(n.name); f != nil {
+		dropIn := fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/nodeagent run --usb-root %s\n", f.Dir)
 		n.writeFile(t, "/etc/systemd/system/nodeagent.service.d/usb.conf", []byte(dropIn), 0o644)
 	}
 	n.writeFile(t, "/root/nodeagent.deb", mustRead(t, h.deb), 0o644)
@@ -184,11 +224,12 @@ func (h *homelab) checkInstalled(t *testing.T, n *node) {
 	n.mustExec(t, "nodeagent", "validate", "--config", "/etc/nodeagent/cluster.yaml")
 }
 
-// parallel runs fn on every node at once and fails on any error.
+// parallel runs fn on every node, the agent too, at once and fails on any
+// error.
 func (h *homelab) parallel(t *testing.T, what string, fn func(*node) error) {
 	t.Helper()
 	var wg sync.WaitGroup
-	nodes := h.each()
+	nodes := h.all()
 	errs := make([]error, len(nodes))
 	for i, n := range nodes {
 		wg.Add(1)
@@ -210,11 +251,11 @@ func (h *homelab) parallel(t *testing.T, what string, fn func(*node) error) {
 // shut down without quorum and outlast nspawn's 20 s halt timeout.
 func (h *homelab) stopAll() {
 	var wg sync.WaitGroup
-	for _, n := range h.each() {
+	for _, n := range h.all() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = n.exec("timeout", "20", "systemctl", "stop", "nodeagent.service", "k3s.service")
+			_, _ = n.exec("timeout", "20", "systemctl", "stop", "nodeagent.service", "k3s.service", "k3s-agent.service")
 		}()
 	}
 	wg.Wait()
@@ -235,7 +276,7 @@ func (h *homelab) saveJournals(t *testing.T) {
 		t.Errorf("saving journals: %v", err)
 		return
 	}
-	for _, n := range h.each() {
+	for _, n := range h.all() {
 		if err := n.saveJournal(filepath.Join(dir, n.name+".journal")); err != nil {
 			t.Errorf("saving the journal of %s: %v", n.name, err)
 		}

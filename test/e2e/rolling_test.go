@@ -27,6 +27,7 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 	for _, n := range sc.h.each() {
 		before[n.name] = n.monotonicProp("k3s.service", "ExecMainStartTimestampMonotonic")
 	}
+	agentBefore := sc.agentStarted()
 	start := time.Now()
 	sc.h.parallel(t, "writing the changed cluster file", func(n *node) error {
 		return n.c.CopyIn(src, "/etc/nodeagent/cluster.yaml")
@@ -44,6 +45,11 @@ func (sc *scenario) rollingRestart(t *testing.T) {
 		})
 	}
 	order := checkOneDownAtATime(t, sc.h.each())
+	// Snapshot retention is a server setting: the agent's k3s config is
+	// unchanged, so its k3s-agent keeps running.
+	if sc.agentStarted() != agentBefore {
+		t.Errorf("%s restarted k3s-agent for a change of the servers' etcd settings", agentName)
+	}
 	for _, n := range sc.h.each() {
 		// Logged by the restart-turn child and relayed by the daemon.
 		entries := n.journalUntil(t, "restart turn claimed", func(entries []entry) error {

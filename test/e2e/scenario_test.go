@@ -36,9 +36,9 @@ type scenario struct {
 	snapshot  []objectState
 }
 
-// join starts the three agents together, as a freshly flashed homelab
-// boots, and waits until they are one cluster: three voters, the manifests
-// applied. Nothing gets in the way, so its figures are a clean join's; the
+// join starts nodeagent on the four Pis together, as a freshly flashed
+// homelab boots, and waits until they are one cluster: three voters, the
+// manifests applied, the agent in step. Nothing gets in the way, so its figures are a clean join's; the
 // faults of a join (a blocked etcd peer port, an agent killed mid-join) are
 // the replacement Pi's, at the end (replacedAfterRemoval).
 func (sc *scenario) join(t *testing.T) {
@@ -49,11 +49,14 @@ func (sc *scenario) join(t *testing.T) {
 	})
 	poll(t, "three voting members, all joined", joinTimeout, pollEvery, func() error { return sc.allJoined() })
 	sc.converged = time.Now()
-	if got := sc.rs.downloads.Load(); got < 3 {
-		t.Errorf("release server served the binary %d times, want >= 3 (one per node)", got)
+	poll(t, agentName+" joined as an agent", joinTimeout, pollEvery, func() error { return sc.agentJoined() })
+	agentIn := time.Since(sc.started).Round(time.Millisecond)
+	if got := sc.rs.downloads.Load(); got < 4 {
+		t.Errorf("release server served the binary %d times, want >= 4 (one per node)", got)
 	}
 	sc.cleanJoin = sc.measureJoin(t)
-	sc.sum.add("join", "ok", fmt.Sprintf("3 voters, manifests applied after %s", sc.cleanJoin.total.Round(time.Millisecond)))
+	sc.sum.add("join", "ok", fmt.Sprintf("3 voters, manifests applied after %s; the agent in step after %s",
+		sc.cleanJoin.total.Round(time.Millisecond), agentIn))
 }
 
 // killMidJoin waits for the node's agent to enter the k3s phase and kills

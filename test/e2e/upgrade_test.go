@@ -89,7 +89,7 @@ func (n *node) sha256Of(t *testing.T, path string) string {
 func (sc *scenario) upgrade(t *testing.T) {
 	oldSHA := sc.rs.SHA256
 	sha := sc.rs.add(t, k3sUpgraded, k3sStandin(t, "--version", k3sUpgraded))
-	before := sc.k3sStarts()
+	before, agentBefore := sc.k3sStarts(), sc.agentStarted()
 	start := time.Now()
 	changed := withK3s(t, sc.h.cluster, k3sUpgraded, sha)
 	sc.writeCluster(t, changed)
@@ -118,7 +118,8 @@ func (sc *scenario) upgrade(t *testing.T) {
 		}
 	}
 	total := time.Since(start).Round(time.Millisecond)
-	sc.sum.add("upgrade", "ok", fmt.Sprintf("%s → %s on all in %s: %s", k3sVersion, k3sUpgraded,
+	sc.checkAgentUpgradedLast(t, agentBefore, sha, oldSHA)
+	sc.sum.add("upgrade", "ok", fmt.Sprintf("%s → %s on all servers in %s: %s; then the agent", k3sVersion, k3sUpgraded,
 		total, strings.Join(order, ", then ")))
 	benchfig.Report(t, benchfig.Figure{Name: "rolling k3s upgrade of three servers (cluster file written → all on the new version)",
 		Value: fmt.Sprintf("%s; %s", total, strings.Join(order, ", "))})
@@ -132,7 +133,7 @@ func (sc *scenario) upgrade(t *testing.T) {
 func (sc *scenario) brokenUpgrade(t *testing.T) {
 	good := sc.h.cluster
 	brokenSHA := sc.rs.add(t, k3sBroken, k3sStandin(t, "--version", k3sBroken, "--fail-at-start"))
-	before := sc.k3sStarts()
+	before, agentBefore := sc.k3sStarts(), sc.agentStarted()
 	start := time.Now()
 	sc.writeCluster(t, withK3s(t, good, k3sBroken, brokenSHA))
 
@@ -205,7 +206,15 @@ func (sc *scenario) brokenUpgrade(t *testing.T) {
 			t.Errorf("%s restarted k3s when the cluster file went back to the installed version", n.name)
 		}
 	}
-	sc.sum.add("broken upgrade", "ok", fmt.Sprintf("%s rolled back to %s within %s; the others never restarted", failed.name, k3sUpgraded, rolledBack))
+	if a := sc.h.agent(); a != nil {
+		if sc.agentStarted() != agentBefore {
+			t.Errorf("%s restarted k3s-agent although the servers' rollout had stopped", agentName)
+		}
+		if got, want := a.sha256Of(t, "/usr/local/bin/k3s"), sc.rs.sums[k3sUpgraded]; got != want {
+			t.Errorf("%s: k3s is %s after the stopped rollout, want %s", agentName, got, want)
+		}
+	}
+	sc.sum.add("broken upgrade", "ok", fmt.Sprintf("%s rolled back to %s within %s; the other servers and the agent never restarted", failed.name, k3sUpgraded, rolledBack))
 }
 
 // statusTexts is each agent's STATUS, for a wait's error.
