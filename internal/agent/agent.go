@@ -67,6 +67,10 @@ type Agent struct {
 	// backupsWaitLogged: the journal already says the snapshot copies wait
 	// for the disk (worker goroutine only).
 	backupsWaitLogged bool
+	// upgradeHeld says what an agent's staged k3s upgrade waits for (the
+	// servers first), "" when none waits: the pass ends in step for the
+	// rest, STATUS says this instead, and a full pass comes again soon.
+	upgradeHeld string
 	// resumeAt is the phase the last failed pass stopped at: its retry
 	// starts there (the worker's goroutine alone uses it; every event,
 	// resync and reload still runs all phases).

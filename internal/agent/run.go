@@ -134,6 +134,11 @@ func beatMark(beat *atomic.Int64, clock host.Clock) func() {
 	}
 }
 
+// upgradeHeldRecheck is how soon an agent whose k3s upgrade waits for the
+// servers runs its next full pass (whose k3s step polls them for up to
+// two minutes).
+var upgradeHeldRecheck = 2 * time.Minute
+
 // worker runs the queued reconciles one at a time, with a backoff retry of a
 // failed full reconcile.
 func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
@@ -165,7 +170,15 @@ func (a *Agent) worker(ctx context.Context, q *queue, beat *atomic.Int64) {
 		if owed.settle(w, err) {
 			backoff, failures = 15*time.Second, 0
 			a.report.passEnded(nil)
-			a.Reporter.Status(joinStatus("in step", a.configProblem))
+			state := "in step"
+			if a.upgradeHeld != "" {
+				// Not a failure: the servers are still upgrading, or
+				// their rollout stopped. Asked again soon, not at the resync.
+				state = a.upgradeHeld
+				a.resumeAt = "" // the whole pass again, the k3s step included
+				retry.Reset(upgradeHeldRecheck)
+			}
+			a.Reporter.Status(joinStatus(state, a.configProblem))
 			continue
 		}
 		if err == nil {

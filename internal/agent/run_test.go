@@ -398,3 +398,55 @@ func TestARetryResumesAtTheFailedPhase(t *testing.T) {
 		}
 	}
 }
+
+// heldK3sStep holds the agent's upgrade on its first runs, as the k3s
+// step does while a server is still on the old version.
+type heldK3sStep struct {
+	fakeStep
+	a     *Agent
+	holds *int // runs left that hold
+}
+
+func (s heldK3sStep) Apply(ctx context.Context) error {
+	s.a.upgradeHeld = ""
+	if *s.holds > 0 {
+		*s.holds--
+		s.a.upgradeHeld = "k3s v1.33.6+k3s1 staged; waiting for every server to run it before this agent does: pi5 (v1.33.5+k3s1)"
+	}
+	return s.fakeStep.Apply(ctx)
+}
+
+// A held upgrade is no failure: the pass ends, STATUS says what the
+// upgrade waits for (not "in step"), and a whole pass comes again soon by
+// itself, not at the resync; once the servers run it, "in step".
+func TestAHeldUpgradeSaysSoAndAsksAgainSoon(t *testing.T) {
+	defer func(d time.Duration) { upgradeHeldRecheck = d }(upgradeHeldRecheck)
+	upgradeHeldRecheck = 50 * time.Millisecond
+	rep := &recordingReporter{}
+	a := testAgent(t, "pi4-1", rep)
+	var ran []string
+	holds := 1
+	a.table = []Step{fakeStep{name: "preflight", applied: &ran}, heldK3sStep{fakeStep{name: "k3s", applied: &ran}, a, &holds},
+		fakeStep{name: "labels", applied: &ran}}
+	q := newQueue()
+	var beat atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.worker(ctx, q, &beat); close(done) }()
+	defer func() { cancel(); <-done }()
+	q.add(workFull)
+	for deadline := time.Now().Add(10 * time.Second); !rep.saw("status in step"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never in step after the hold; reports %v", rep.events)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the reports; the deadline bounds it
+	}
+	if !rep.saw("status k3s v1.33.6+k3s1 staged; waiting for every server to run it before this agent does: pi5 (v1.33.5+k3s1)") {
+		t.Errorf("STATUS never said what the upgrade waits for: %v", rep.events)
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if strings.Count(strings.Join(ran, " "), "k3s") != 2 || !slices.Equal(ran[len(ran)-3:], []string{"preflight", "k3s", "labels"}) {
+		t.Errorf("steps ran %v, want two whole passes: the held one and the one that came by itself", ran)
+	}
+}

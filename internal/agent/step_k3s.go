@@ -50,9 +50,7 @@ func (s k3sStep) Apply(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("k3s running", zap.Bool("changed", res.Changed()), zap.Bool("restarted", res.Restarted))
-	if res.Held != "" {
-		a.Reporter.Status(res.Held) // the next full pass asks the servers again
-	}
+	a.upgradeHeld = res.Held // the worker says it and asks again soon
 	return s.recordCA(st)
 }
 

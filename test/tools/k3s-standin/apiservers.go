@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -48,20 +47,19 @@ func (s *server) serveAPIServers(w http.ResponseWriter, r *http.Request) {
 }
 
 // sliceAddresses is k3s's util.GetAddressesFromSlices: ready endpoint
-// addresses with the slice's port.
+// addresses. In k3s the "kubernetes" endpoints name the supervisor port
+// (6443, which fronts the apiserver); the stand-in's apiserver advertises
+// its own 6444, reachable on loopback only, so the supervisor port is
+// named instead of the slice's.
 func sliceAddresses(items []discoveryv1.EndpointSlice) []string {
 	var out []string
 	for _, es := range items {
-		port := SupervisorPort
-		if len(es.Ports) > 0 && es.Ports[0].Port != nil {
-			port = strconv.Itoa(int(*es.Ports[0].Port))
-		}
 		for _, ep := range es.Endpoints {
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue
 			}
 			for _, a := range ep.Addresses {
-				out = append(out, net.JoinHostPort(a, port))
+				out = append(out, net.JoinHostPort(a, SupervisorPort))
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,11 +103,24 @@ func (k *kubeletNode) register(ctx context.Context, cs kubernetes.Interface) err
 			return fmt.Errorf("updating labels of node %s: %w", k.name, err)
 		}
 	}
-	node.Status = k.nodeStatus()
+	node.Status = withOthersConditions(k.nodeStatus(), node.Status.Conditions)
 	if _, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("updating status of node %s: %w", k.name, err)
 	}
 	return nil
+}
+
+// withOthersConditions keeps the conditions other writers own (nodeagent's
+// NodeagentReady, say) beside the kubelet's: the kubelet patches its own
+// condition types into the Node's status and leaves the rest
+// (pkg/kubelet/kubelet_node_status.go, nodeutil.PatchNodeStatus).
+func withOthersConditions(st corev1.NodeStatus, existing []corev1.NodeCondition) corev1.NodeStatus {
+	for _, c := range existing {
+		if !slices.ContainsFunc(st.Conditions, func(own corev1.NodeCondition) bool { return own.Type == c.Type }) {
+			st.Conditions = append(st.Conditions, c)
+		}
+	}
+	return st
 }
 
 // parseTaint parses "key[=value]:Effect", the node-taint syntax.
