@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
 
 	"github.com/nodeagent/nodeagent/internal/config"
@@ -69,7 +70,8 @@ func TestRemoveLeftAgentsFindsTheRequest(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Client().CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
 	for _, name := range []string{"pi3-a", "pi4-2"} {
-		if err := kube.RequestLeave(ctx, srv.NodeClient(t, name), name); err != nil {
+		patch := []byte(`{"metadata":{"labels":{"` + kube.LeaveRequestLabel + `":"` + kube.LeaveRequested + `"}}}`)
+		if _, err := srv.NodeClient(t, name).CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatalf("%s asking to leave with its kubelet's credentials: %v", name, err)
 		}
 	}

@@ -2,12 +2,9 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 )
 
@@ -20,19 +17,6 @@ const (
 	LeaveRequestLabel = "nodeagent.dev/leave"
 	LeaveRequested    = "requested"
 )
-
-// RequestLeave labels node with LeaveRequestLabel through client, which may
-// hold only that node's kubelet credentials.
-func RequestLeave(ctx context.Context, client kubernetes.Interface, node string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{LeaveRequestLabel: LeaveRequested}}})
-	if err != nil {
-		return err
-	}
-	if _, err := client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("labelling Node %s %s=%s: %w", node, LeaveRequestLabel, LeaveRequested, err)
-	}
-	return nil
-}
 
 // LeaveRequestSelector selects the Nodes that asked to be deleted.
 func LeaveRequestSelector() string { return LeaveRequestLabel + "=" + LeaveRequested }

@@ -2,6 +2,7 @@ package serverwork
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodeagent/nodeagent/internal/host"
@@ -94,7 +96,7 @@ func (l *AgentLeaver) deleteNode(ctx context.Context, node *corev1.Node, status 
 		return AgentLeft{NodeDeleted: true}, nil
 	case apierrors.IsForbidden(err):
 		l.Log.Info("the apiserver refuses a node deleting its own Node: asking the servers", zap.Error(err))
-		if err := kube.RequestLeave(ctx, l.Client, l.Self); err != nil {
+		if err := requestLeave(ctx, l.Client, l.Self); err != nil {
 			return AgentLeft{}, err
 		}
 		return AgentLeft{Requested: true, Remaining: fmt.Sprintf("Node %s is cordoned and drained; no node may delete a Node, its own included "+
@@ -126,4 +128,18 @@ func (l *AgentLeaver) waitPodsGone(ctx context.Context) error {
 			}
 			return true, nil
 		})
+}
+
+// requestLeave labels this agent's Node kube.LeaveRequestLabel, which
+// NodeRestriction lets a node set on itself. Here and not in package kube,
+// which the resident daemon links without client-go's clientset.
+func requestLeave(ctx context.Context, client kubernetes.Interface, node string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{kube.LeaveRequestLabel: kube.LeaveRequested}}})
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("labelling Node %s %s: %w", node, kube.LeaveRequestSelector(), err)
+	}
+	return nil
 }
