@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -39,17 +38,9 @@ var serverOnlyKeys = []string{
 }
 
 func loadAgentConfig(p paths) (*agentConfig, error) {
-	merged, err := readConfigFiles(p.configFile)
+	c, merged, err := decodeConfig[agentConfig](p)
 	if err != nil {
 		return nil, err
-	}
-	data, err := json.Marshal(merged)
-	if err != nil {
-		return nil, fmt.Errorf("encoding merged config: %w", err)
-	}
-	var c agentConfig
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
 	}
 	for k := range merged {
 		if slices.Contains(serverOnlyKeys, k) || strings.HasPrefix(k, "etcd-s3") {
@@ -64,7 +55,7 @@ func loadAgentConfig(p paths) (*agentConfig, error) {
 		}
 		c.Token = strings.TrimSpace(string(tok))
 	}
-	return &c, c.complete()
+	return c, c.complete()
 }
 
 // complete applies k3s's agent checks (pkg/cli/agent/agent.go): a server

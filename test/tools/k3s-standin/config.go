@@ -78,18 +78,28 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func loadConfig(p paths) (*config, error) {
+// decodeConfig reads config.yaml and its drop-ins into T, and returns the
+// merged keys too.
+func decodeConfig[T any](p paths) (*T, map[string]any, error) {
 	merged, err := readConfigFiles(p.configFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.Marshal(merged)
 	if err != nil {
-		return nil, fmt.Errorf("encoding merged config: %w", err)
+		return nil, nil, fmt.Errorf("encoding merged config: %w", err)
 	}
-	var c config
+	var c T
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
+		return nil, nil, fmt.Errorf("parsing %s: %w", p.configFile, err)
+	}
+	return &c, merged, nil
+}
+
+func loadConfig(p paths) (*config, error) {
+	c, merged, err := decodeConfig[config](p)
+	if err != nil {
+		return nil, err
 	}
 	for k := range merged {
 		if strings.HasPrefix(k, "etcd-s3") {
@@ -111,7 +121,7 @@ func loadConfig(p paths) (*config, error) {
 		}
 		c.AgentToken = strings.TrimSpace(string(tok))
 	}
-	return &c, c.complete()
+	return c, c.complete()
 }
 
 // readConfigFiles reads config.yaml and then the config.yaml.d drop-ins
