@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/config"
 	"github.com/nodeagent/nodeagent/internal/host"
+	"github.com/nodeagent/nodeagent/internal/k3s"
 	"github.com/nodeagent/nodeagent/internal/kube"
 	"github.com/nodeagent/nodeagent/internal/plan"
 	"github.com/nodeagent/nodeagent/internal/usb"
@@ -36,8 +38,21 @@ func (registerStep) Applies() bool { return true }
 func (s registerStep) Apply(ctx context.Context) error {
 	a := s.a
 	a.Reporter.Status(s.waitingFor())
+	polls, refused := 0, false
 	return host.PollUntil(ctx, a.Clock, "node registration", registerTimeout, time.Second, func(ctx context.Context) (bool, error) {
 		if _, err := os.Stat(a.Root.Path(a.kubeconfig())); errors.Is(err, fs.ErrNotExist) {
+			polls++
+			if polls%passwordCheckEvery == 1 {
+				was := refused
+				if refused = s.passwordRefused(ctx); refused && !was {
+					advice := refusedPasswordAdvice(a.Node.Name)
+					a.log.Warn("k3s-agent is refused its node password", zap.String("advice", advice))
+					a.Reporter.Status(advice)
+				}
+			}
+			if refused {
+				return false, errors.New(refusedPasswordAdvice(a.Node.Name))
+			}
 			return false, fmt.Errorf("%s not written yet", a.kubeconfig())
 		}
 		client, err := a.kubeClient()
@@ -50,6 +65,41 @@ func (s registerStep) Apply(ctx context.Context) error {
 		}
 		return err == nil, err
 	})
+}
+
+// passwordCheckEvery: while an agent's kubelet has no credentials yet, its
+// k3s-agent's journal is read every this many polls (seconds).
+const passwordCheckEvery = 10
+
+// refusedPasswordLog is what k3s-agent logs, and retries, while the servers
+// hold another node password for its name (k3s pkg/agent/config/config.go,
+// getNodeNamedCrt): a Pi of that name joined before, and this one was
+// flashed anew with a new /etc/rancher/node/password.
+const refusedPasswordLog = "Node password rejected"
+
+// passwordRefused reads the last lines of an agent's k3s-agent journal for
+// the refusal.
+func (s registerStep) passwordRefused(ctx context.Context) bool {
+	a := s.a
+	if a.Node.Role == config.RoleServer || a.Systemd == nil {
+		// A server's node password is checked only after it has joined,
+		// and only for information (k3s pkg/nodepassword/validate.go).
+		return false
+	}
+	lines, err := a.Systemd.JournalTail(ctx, k3s.UnitName(a.Node.Role), 20)
+	return err == nil && refusesPassword(lines)
+}
+
+// refusesPassword: k3s-agent's last journal lines show the refusal.
+func refusesPassword(lines []string) bool {
+	return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, refusedPasswordLog) })
+}
+
+// refusedPasswordAdvice says what to do about a refused node password: the
+// servers delete a node's password Secret with its Node.
+func refusedPasswordAdvice(node string) string {
+	return fmt.Sprintf("the servers refuse this agent's node password: a Pi named %s joined before (flashed anew?); "+
+		"on a server, `nodeagent remove-node %s` deletes its old Node and with it the password, and this agent then joins by itself", node, node)
 }
 
 // waitingFor is the STATUS line of the wait: a server's k3s registers its

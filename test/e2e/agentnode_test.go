@@ -257,3 +257,47 @@ func (sc *scenario) checkAgentUpgradedLast(t *testing.T, before time.Duration, s
 		}
 	}
 }
+
+// rebuiltAgent: the agent's SD card flashed anew (a new container of the
+// same name and address) and the package installed as its owner would.
+// The servers still hold the old card's node password, so k3s refuses the
+// new one; nodeagent says so and what frees the name. `nodeagent
+// remove-node` on a server deletes the old Node, and with it the password,
+// and the agent joins by itself, its labels back.
+func (sc *scenario) rebuiltAgent(t *testing.T) {
+	h := sc.h
+	old := h.agent()
+	if old == nil {
+		t.Fatalf("%s is not running", agentName)
+	}
+	h.retire(t, old, fmt.Sprintf("card-%d", h.boots[agentName]))
+	n := h.bootNode(agentName, old.netns)
+	h.nodes[agentName] = n
+	n.clearFirewall(t)
+	h.prepare(t, n)
+	start := time.Now()
+	if err := n.installDeb(); err != nil {
+		t.Fatalf("%s: installing the .deb on the new card: %v", agentName, err)
+	}
+	h.checkInstalled(t, n)
+	advice := "`nodeagent remove-node " + agentName + "`"
+	poll(t, agentName+" says the servers refuse its node password", 4*time.Minute, pollEvery, func() error {
+		if st := n.unitProp("nodeagent.service", "StatusText"); !strings.Contains(st, advice) {
+			return fmt.Errorf("nodeagent: %s", st)
+		}
+		return nil
+	})
+	refusedAfter := time.Since(start).Round(time.Millisecond)
+	pi41 := h.nodes["pi4-1"]
+	waitRemovable(t, pi41, agentName)
+	if out, err := pi41.execFor(removeNodeTimeout, "nodeagent", "remove-node", agentName); err != nil {
+		t.Fatalf("remove-node %s: %v\n%s", agentName, err, out)
+	}
+	poll(t, agentName+" joined again", joinTimeout, pollEvery, func() error { return sc.agentJoined() })
+	node, err := pi41.nodeObject(context.Background(), agentName)
+	if err != nil || node == nil || node.Labels["homelab.example/tier"] != "worker" {
+		t.Errorf("Node %s after the rebuild: %v (err %v), want its static label back", agentName, node, err)
+	}
+	sc.sum.add("agent re-flashed", "ok", fmt.Sprintf("refused its new node password, said so %s after install; in step %s after install, once remove-node freed the name",
+		refusedAfter, time.Since(start).Round(time.Millisecond)))
+}

@@ -55,6 +55,7 @@ func TestHomelab(t *testing.T) {
 	// k3s holds more memory for a while (see the README's idle figure).
 	step(t, sum, "upgrade", sc.upgrade)
 	step(t, sum, "broken upgrade", sc.brokenUpgrade)
+	step(t, sum, "agent re-flashed", sc.rebuiltAgent)
 	step(t, sum, "agent leave", sc.agentLeave)
 	step(t, sum, "snapshots", sc.snapshots)
 	step(t, sum, "restore", sc.restore)
