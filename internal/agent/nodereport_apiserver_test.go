@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,12 +95,16 @@ func (f *reportFixture) events(t *testing.T, ctx context.Context) map[string][]c
 	return out
 }
 
-// settle records a last, distinct Event and waits for it: the writer
-// writes in order, so every Event recorded before is written by then.
+// settle records a last, distinct Event and waits for that one (an earlier
+// settle's is there already): the writer writes in order, so every Event
+// recorded before is written by then.
 func (f *reportFixture) settle(t *testing.T, ctx context.Context) {
 	t.Helper()
-	f.w.Record(nodereport.Event{Reason: "TestSettled", Message: time.Now().String()})
-	poll(t, ctx, "the settle event", func() bool { return len(f.events(t, ctx)["TestSettled"]) > 0 }, func() any { return f.events(t, ctx) })
+	msg := time.Now().String()
+	f.w.Record(nodereport.Event{Reason: "TestSettled", Message: msg})
+	poll(t, ctx, "the settle event", func() bool {
+		return slices.ContainsFunc(f.events(t, ctx)["TestSettled"], func(e corev1.Event) bool { return e.Message == msg })
+	}, func() any { return f.events(t, ctx) })
 }
 
 func poll(t *testing.T, ctx context.Context, what string, ok func() bool, last func() any) {
