@@ -1,5 +1,5 @@
 // Package e2e is the end-to-end test of nodeagent: a three-Pi homelab
-// (pi4-1, pi4-2, pi5) on one machine.
+// (pi4-1, pi4-2, pi5) plus a k3s agent (pi4-3) on one machine.
 //
 // Each node is a systemd-nspawn container (test/harness/nspawn) booted from
 // the cached Debian rootfs, in a network namespace of its own whose eth0 is
@@ -25,7 +25,23 @@
 // homelab is then checked from the inside: `nodeagent status --cluster` on
 // every server, the metrics on pi4-2's loopback after the USB hotplugs.
 //
-// After the faults (one node down, two down, recovery), the rolling
+// The stand-in runs the real kube-scheduler and kube-controller-manager on
+// the servers and kubemark's hollow kubelet (the real kubelet over a fake
+// container runtime) on every node, each Node reporting the cluster file's
+// capacity (a TEST-ONLY file of the stand-in's, standin_test.go), and the
+// controllers' failure timeouts are shortened through k3s's own
+// kube-controller-manager-arg and kube-apiserver-arg keys in a config.yaml.d
+// drop-in. Once the Secrets `nodeagent status` names as missing are created,
+// every workload of the architecture must run, each pod on the node
+// validate's capacity analysis (internal/capacity) gives it, and each
+// CronJob's pod too. The architecture's "Node Failure Scenarios" are steps:
+// pi4-2 down (home-assistant Pending, nginx-proxy-manager and pihole served
+// from pi4-1), pi5 down (immich-server and filebrowser Pending, quorum
+// kept), each held to validate's analysis of that failure, and pi5's HDD
+// unmounted in the snapshots step (its labels gone, a restarted filebrowser
+// Pending until the disk is back).
+//
+// After the faults (pi4-2 down and back, then pi5 down, two down, recovery), the rolling
 // restart and the idle measurement come the k3s upgrades (issue 17): the release server also serves
 // two stand-in variants, v1.33.6+k3s1 and v1.34.1+k3s1 whose `k3s server`
 // exits 1 at start (test/tools/build-k3s-standin.sh). The cluster file asks

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,8 +20,9 @@ func stopNode(t *testing.T, n *node) {
 	n.mustExec(t, "systemctl", "stop", "nodeagent.service", "k3s.service")
 }
 
-// oneDown: with pi5 down the cluster keeps quorum (2 of 3) and pi4-1's
-// status shows it degraded.
+// oneDown: with pi5 down the cluster keeps quorum (2 of 3), pi4-1's
+// status shows it degraded, and the workloads are as validate's analysis
+// of pi5's failure says.
 func (sc *scenario) oneDown(t *testing.T) {
 	stopNode(t, sc.h.nodes["pi5"])
 	var summary string
@@ -40,7 +42,15 @@ func (sc *scenario) oneDown(t *testing.T) {
 		}
 		return fmt.Errorf("every member healthy: %s", st.Etcd.Summary)
 	})
-	sc.sum.add("pi5 down", "ok", "quorum held, degraded: "+summary)
+	// The architecture's "Pi 5 (Storage) failure": immich-server and
+	// filebrowser, which need the HDD, are down; the rest as the analysis
+	// says.
+	cs := sc.h.nodes["pi4-1"].clientset(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*failureTimeout)
+	defer cancel()
+	waitEvicted(ctx, t, cs, "pi5")
+	what := checkFailure(ctx, t, cs, failureOf(t, sc.h.capacityReport(t), "pi5"))
+	sc.sum.add("pi5 down", "ok", "quorum held, degraded: "+summary+"; "+what)
 }
 
 // twoDown: with pi4-2 down as well quorum is lost; a reconcile pass on
@@ -101,8 +111,13 @@ func (sc *scenario) recover(t *testing.T) {
 	if diff := cmp.Diff(sc.snapshot, snapshotVia(t, sc.h.nodes["pi5"])); diff != "" {
 		t.Errorf("objects changed through the outage (-before +after):\n%s", diff)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*workloadTimeout)
+	defer cancel()
+	waitAllRunning(ctx, t, sc.h.nodes["pi4-1"].clientset(t), sc.h.capacityReport(t), "after the recovery")
+	running := time.Since(start)
 	sc.settled(t)
-	sc.sum.add("recovery", "ok", "3 voters again after "+rejoined.Round(time.Millisecond).String())
+	sc.sum.add("recovery", "ok", fmt.Sprintf("3 voters again after %s, every workload Running after %s",
+		rejoined.Round(time.Millisecond), running.Round(time.Millisecond)))
 }
 
 // settled waits until every k3s is active and every agent in step. A k3s

@@ -196,6 +196,7 @@ func (h *homelab) install(t *testing.T, art artifacts) {
 func (h *homelab) prepare(t *testing.T, n *node) {
 	t.Helper()
 	n.writeFile(t, "/etc/nodeagent/cluster.yaml", h.cluster, 0o644)
+	h.standinSettings(t, n)
 	if n.name != agentName {
 		n.writeFile(t, "/etc/nodeagent/token", h.token, 0o600)
 	}

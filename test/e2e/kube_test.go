@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/nodeagent/nodeagent/internal/apply"
 	"github.com/nodeagent/nodeagent/internal/kube"
 )
 
@@ -82,11 +83,17 @@ func readyHeartbeat(node *corev1.Node) time.Time {
 }
 
 // objectState is what must not change once an object exists: a new UID
-// means it was created again, a new resourceVersion that it was written.
+// means it was created again, a new generation or apply time that it was
+// written.
 type objectState struct {
-	Ref             string
-	UID             string
-	ResourceVersion string
+	Ref string
+	UID string
+	// Generation moves with every change of the spec, and Applied is the
+	// time of nodeagent's last server-side apply that changed a field (a
+	// no-op apply leaves it): the controllers that now run write only the
+	// status, which moves the resourceVersion and neither of these.
+	Generation int64
+	Applied    string
 }
 
 // inventoryEntry is an entry of kube-system/nodeagent-inventory
@@ -99,8 +106,20 @@ type inventoryEntry struct {
 	UID        string `json:"uid"`
 }
 
-// inventorySnapshot reads the inventory and the live UID and
-// resourceVersion of every object in it, through the node's API server.
+// appliedAt is when nodeagent's field manager last changed the object
+// with an apply ("" if it never did).
+func appliedAt(fields []metav1.ManagedFieldsEntry) string {
+	for _, f := range fields {
+		if f.Manager == apply.FieldManager && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" && f.Time != nil {
+			return f.Time.UTC().Format(time.RFC3339)
+		}
+	}
+	return ""
+}
+
+// inventorySnapshot reads the inventory and the live UID, generation and
+// nodeagent's last apply of every object in it, through the node's API
+// server.
 func (n *node) inventorySnapshot(ctx context.Context) ([]objectState, string, error) {
 	cfg, err := n.restConfig()
 	if err != nil {
@@ -144,7 +163,8 @@ func (n *node) inventorySnapshot(ctx context.Context) ([]objectState, string, er
 		if string(obj.GetUID()) != e.UID {
 			return nil, "", fmt.Errorf("%s/%s/%s has UID %s, the inventory says %s", e.Kind, e.Namespace, e.Name, obj.GetUID(), e.UID)
 		}
-		out = append(out, objectState{Ref: e.Kind + "/" + e.Namespace + "/" + e.Name, UID: e.UID, ResourceVersion: obj.GetResourceVersion()})
+		out = append(out, objectState{Ref: e.Kind + "/" + e.Namespace + "/" + e.Name, UID: e.UID,
+			Generation: obj.GetGeneration(), Applied: appliedAt(obj.GetManagedFields())})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
 	return out, cm.ResourceVersion, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nodeagent/nodeagent/internal/agent"
+	"github.com/nodeagent/nodeagent/internal/manifests"
 	"github.com/nodeagent/nodeagent/internal/serverwork"
 	"github.com/nodeagent/nodeagent/test/harness/nspawn"
 )
@@ -65,6 +66,7 @@ type statusJSON struct {
 	agent.StatusReport
 	Etcd       *serverwork.EtcdStatus    `json:"etcd,omitempty"`
 	K3sRollout *serverwork.RolloutStatus `json:"k3sRollout,omitempty"`
+	Secrets    []manifests.SecretState   `json:"secrets,omitempty"`
 }
 
 func (n *node) status() (statusJSON, error) {

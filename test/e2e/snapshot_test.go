@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -20,7 +21,8 @@ var snapshotLine = regexp.MustCompile(`snapshot (\S+-pi[0-9-]+-[0-9]+) \(`)
 // one and says where the HDD copies come from. A snapshot k3s takes while
 // pi5's HDD is unmounted (as a scheduled one would be) leaves nothing on
 // the SD card under /mnt/hd1, and the first pass after the disk is back
-// copies it.
+// copies it. While the HDD is away its labels are gone and a pod that needs
+// it lands nowhere.
 func (sc *scenario) snapshots(t *testing.T) {
 	pi5, pi41 := sc.h.nodes["pi5"], sc.h.nodes["pi4-1"]
 	start := time.Now()
@@ -42,7 +44,11 @@ func (sc *scenario) snapshots(t *testing.T) {
 	}
 
 	// The HDD goes away; k3s takes a snapshot; nothing lands under /mnt/hd1.
+	cs := pi41.clientset(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*failureTimeout)
+	defer cancel()
 	pi5.mustExec(t, "systemctl", "stop", "mnt-hd1.mount")
+	sc.hddAway(ctx, t, cs)
 	pi5.mustExec(t, "k3s", "etcd-snapshot", "save", "--name", "away")
 	pi5.journalUntil(t, "the copy waits for the disk", func(es []entry) error {
 		for _, e := range es {
@@ -74,6 +80,7 @@ func (sc *scenario) snapshots(t *testing.T) {
 		}
 		return fmt.Errorf("copies: %s; agent: %s", out, pi5.unitProp("nodeagent.service", "StatusText"))
 	})
+	sc.hddBack(ctx, t, cs)
 	list := pi5.mustExec(t, "nodeagent", "snapshots")
 	for _, s := range []string{name, away} {
 		if !regexp.MustCompile(regexp.QuoteMeta(s) + `\s.*\ssd\+hdd\n`).MatchString(list) {
