@@ -22,8 +22,10 @@ func TestHomelab(t *testing.T) {
 	start := time.Now()
 	// Registered first, the summary is the last thing the run prints: after
 	// the containers' journals, so a CI log's tail names the failed step.
-	sum := &summary{}
+	sum := &summary{running: "setup"}
 	t.Cleanup(func() { sum.log(t) })
+	mem := startMemoryPeak(sum.current)
+	t.Cleanup(func() { sum.add("memory", "measured", mem.stop()) })
 	art := buildArtifacts(t)
 	h := bootHomelab(t)
 	sum.add("setup", "ok", fmt.Sprintf("deb built, 4 containers booted in %s", time.Since(start).Round(time.Millisecond)))
@@ -73,6 +75,7 @@ func TestHomelab(t *testing.T) {
 func step(t *testing.T, sum *summary, name string, fn func(t *testing.T)) {
 	t.Helper()
 	start := time.Now()
+	sum.begin(name)
 	ok := t.Run(strings.ReplaceAll(name, " ", "_"), fn)
 	result := "ok"
 	if !ok {

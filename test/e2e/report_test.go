@@ -17,8 +17,21 @@ import (
 // summary is the table printed at the end of the run: one row per step and
 // per benchmark figure.
 type summary struct {
-	mu   sync.Mutex
-	rows [][3]string
+	mu      sync.Mutex
+	rows    [][3]string
+	running string // the step under way
+}
+
+func (s *summary) begin(step string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = step
+}
+
+func (s *summary) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
 }
 
 func (s *summary) add(what, result, detail string) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nodeagent/nodeagent/internal/capacity"
 	"github.com/nodeagent/nodeagent/internal/manifests"
+	"github.com/nodeagent/nodeagent/test/harness/procstat"
 )
 
 // workloadTimeout bounds the wait for the workloads' pods: the scheduler,
@@ -77,8 +78,28 @@ func (sc *scenario) checkWorkloads(t *testing.T) {
 			t.Errorf("CronJob %s: its pod ran on %s, validate's analysis puts it on %s", p.Pod.Workload, node, p.Node)
 		}
 	}
-	sc.sum.add("workloads", "ok", fmt.Sprintf("%d Secrets created as `status` asked; %d workloads Running %s later, on the nodes validate gives them; %d CronJobs' pods too",
-		len(created), len(want), running, len(report.Transient)))
+	sc.sum.add("workloads", "ok", fmt.Sprintf("%d Secrets created as `status` asked; %d workloads Running %s later, on the nodes validate gives them; %d CronJobs' pods too; k3s RSS %s",
+		len(created), len(want), running, len(report.Transient), sc.k3sRSS()))
+}
+
+// k3sRSS is each node's k3s process RSS: the stand-in's etcd, apiserver,
+// scheduler, controller-manager and kubelet on a server, the kubelet on
+// the agent.
+func (sc *scenario) k3sRSS() string {
+	var b []string
+	for _, n := range sc.h.all() {
+		unit := "k3s.service"
+		if n.name == agentName {
+			unit = "k3s-agent.service"
+		}
+		s, err := procstat.Read(n.c.Path("/proc/" + n.unitProp(unit, "MainPID")))
+		if err != nil {
+			b = append(b, n.name+" ?")
+			continue
+		}
+		b = append(b, fmt.Sprintf("%s %d MiB", n.name, s.RSSKiB>>10))
+	}
+	return strings.Join(b, ", ")
 }
 
 // placementByWorkload is workload → the sorted nodes of its pods.
