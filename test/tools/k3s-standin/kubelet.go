@@ -125,6 +125,9 @@ func (p *preparedKubelet) run(ctx context.Context, log *zap.Logger) error {
 	}
 	reportVersion(rc, Version)
 	rc.UserAgent = "kubelet"
+	conns := newConnTracker()
+	rc.Dial = conns.DialContext
+	go func() { <-ctx.Done(); conns.closeAll() }()
 	client, err := clientset.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("creating the kubelet's client: %w", err)
