@@ -46,7 +46,8 @@ func (in *instance) kout(args ...string) (string, error) {
 // capacity.yaml and the short-timeout drop-in, and checks what the real
 // scheduler, controller-manager and kubelet do: every Node Ready with its
 // capacity, a Deployment placed by its nodeSelector, a DaemonSet on every
-// node, a pod too big for any node Unschedulable, nodeagent's condition kept
+// node, a StatefulSet's local-path claim bound to a PV on its pod's node
+// (and the PV gone with the claim), a pod too big for any node Unschedulable, nodeagent's condition kept
 // by the kubelet's status updates, and a stopped agent's Node NotReady with
 // its pod evicted and its replacement Pending (its selector allows no
 // other node).
@@ -136,6 +137,42 @@ func TestControlPlane(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("statefulset on local-path", func(t *testing.T) {
+		var pv string
+		poll(t, "db-0 Running on a bound local-path PV with its node's affinity", 2*time.Minute, func() error {
+			node, err := s1.kout("get", "pod", "db-0", "-o", `jsonpath={.spec.nodeName} {.status.phase}`)
+			if err != nil {
+				return err
+			}
+			claim, err := s1.kout("get", "pvc", "data-db-0", "-o", `jsonpath={.status.phase} {.spec.volumeName}`)
+			if err != nil {
+				return err
+			}
+			f := strings.Fields(claim)
+			if len(f) != 2 || f[0] != "Bound" || !strings.HasSuffix(node, " Running") {
+				return fmt.Errorf("pod %q, claim %q", node, claim)
+			}
+			pv = f[1]
+			got, err := s1.kout("get", "pv", pv, "-o", `jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]} {.spec.capacity.storage} {.spec.persistentVolumeReclaimPolicy} {.spec.hostPath.path}`)
+			if err != nil {
+				return err
+			}
+			nodeName := strings.Fields(node)[0]
+			if want := fmt.Sprintf("%s 1Gi Delete /var/lib/rancher/k3s/storage/%s_default_data-db-0", nodeName, pv); got != want {
+				return fmt.Errorf("pv %q, want %q", got, want)
+			}
+			return nil
+		})
+		s1.kubectl(t, "delete", "statefulset", "db", "--wait=false")
+		s1.kubectl(t, "delete", "pvc", "data-db-0", "--wait=false")
+		poll(t, "the PV gone with its claim", 2*time.Minute, func() error {
+			out, err := s1.kout("get", "pv", "-o", "name")
+			if err != nil || out != "" {
+				return fmt.Errorf("pvs %q, %v", out, err)
+			}
+			return nil
+		})
+	})
 	t.Run("nodeagent's condition kept", func(t *testing.T) {
 		s1.kubectl(t, "patch", "node", "s1", "--subresource=status", "--type=strategic", "-p",
 			`{"status":{"conditions":[{"type":"NodeagentReady","status":"True","reason":"Provisioned","message":"test"}]}}`)
@@ -218,6 +255,21 @@ spec:
     spec:
       tolerations: [{operator: Exists}]
       containers: [{name: c, image: registry.invalid/none:1}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: default}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: c, image: registry.invalid/none:1, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local-path, resources: {requests: {storage: 1Gi}}}
 ---
 apiVersion: v1
 kind: Pod

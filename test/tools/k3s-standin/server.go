@@ -252,6 +252,10 @@ func (s *server) afterReady(ctx context.Context) {
 	if err := retry(ctx, s.log, "creating the k3s controller's RBAC", func() error { return ensureK3sControllerRBAC(ctx, cs) }); err != nil {
 		return
 	}
+	if err := retry(ctx, s.log, "creating the local-path StorageClass", func() error { return ensureLocalPathClass(ctx, cs) }); err != nil {
+		return
+	}
+	go s.runLocalPathProvisioner(ctx, cs)
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return
 	}
