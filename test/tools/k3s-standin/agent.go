@@ -20,9 +20,8 @@ import (
 
 // agent is one running `k3s agent`: the client load balancer, the
 // configuration fetched from the servers (CAs, kubelet certificate,
-// kubelet.kubeconfig), then the kubelet's part the stand-in plays: the Node
-// and its Lease, under the node's own identity. No containerd, kubelet,
-// flannel or kube-proxy runs.
+// kubelet.kubeconfig), then the kubelet (kubemark's hollow kubelet, with
+// the node's own identity). No containerd, flannel or kube-proxy runs.
 type agent struct {
 	cfg   *agentConfig
 	env   env
@@ -32,6 +31,8 @@ type agent struct {
 	// notify is systemd's NOTIFY_SOCKET. k3s's install script runs the
 	// agent as Type=exec, where READY=1 is ignored; k3s sends it anyway.
 	notify string
+	// capacity is what the kubelet's cadvisor reports (capacity.go).
+	capacity machineCapacity
 }
 
 // runAgent is `k3s agent`: exit 0 on SIGTERM, 1 when the configuration is
@@ -52,10 +53,16 @@ func runAgent(args []string) int {
 	for _, k := range cfg.skipped {
 		log.Warn("Unknown flag found in config.yaml, skipping", zap.String("flag", "--"+k))
 	}
+	capacity, err := loadCapacity(e.paths().capacity, "/proc/meminfo")
+	if err != nil {
+		log.Error("loading the TEST-ONLY capacity setting", zap.Error(err))
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	installExitGuard(ctx, log)
 	a := &agent{cfg: cfg, env: e, paths: e.paths(), root: log, log: log.With(zap.String("component", "agent")),
-		notify: takeNotifySocket()}
+		notify: takeNotifySocket(), capacity: capacity}
 	if err := a.run(ctx); err != nil && ctx.Err() == nil {
 		log.Error("agent failed", zap.Error(err))
 		return 1
@@ -91,11 +98,18 @@ func (a *agent) run(ctx context.Context) error {
 	if _, err := sdNotify(a.notify, daemon.SdNotifyReady); err != nil {
 		a.log.Warn("sd_notify", zap.Error(err))
 	}
-	if err := validateKubeletNodeLabels(a.cfg.NodeLabel); err != nil {
-		return fmt.Errorf("kubelet exited: failed to validate kubelet flags: %w", err)
+	kl, err := prepareKubelet(kubeletSpec{
+		nodeName: a.cfg.NodeName, nodeIP: a.cfg.NodeIP,
+		kubeconfig: filepath.Join(a.paths.agent, "kubelet.kubeconfig"),
+		rootDir:    a.paths.kubelet, podLogsDir: a.paths.podLogs,
+		nodeLabel: a.cfg.NodeLabel, nodeTaint: a.cfg.NodeTaint, extraArgs: a.cfg.KubeletArg,
+		capacity: a.capacity,
+	})
+	if err != nil {
+		return err
 	}
 	go a.learnServers(ctx, jc, lb)
-	return a.runKubelet(ctx)
+	return a.runKubelet(ctx, kl)
 }
 
 // getConfig is k3s's config.Get: it retries get until it succeeds or ctx
@@ -202,9 +216,11 @@ func (a *agent) learnServers(ctx context.Context, jc *joinClient, lb *loadBalanc
 	}
 }
 
-// runKubelet registers the Node through kubelet.kubeconfig, as the kubelet
-// does with its client certificate, and renews its Lease until ctx ends.
-func (a *agent) runKubelet(ctx context.Context) error {
+// runKubelet runs the kubelet, which registers the Node with the node's
+// identity (kubelet.kubeconfig) and keeps its status and Lease, and, as
+// k3s's agent does once the Node exists, applies node-label and the address
+// annotations to it, until ctx ends.
+func (a *agent) runKubelet(ctx context.Context, kl *preparedKubelet) error {
 	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Join(a.paths.agent, "kubelet.kubeconfig"))
 	if err != nil {
 		return fmt.Errorf("loading kubelet.kubeconfig: %w", err)
@@ -213,16 +229,22 @@ func (a *agent) runKubelet(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the kubelet's client: %w", err)
 	}
-	labels, err := kubeletLabels(a.cfg.NodeName, a.cfg.NodeLabel)
+	log := a.root.With(zap.String("component", "kubelet"))
+	nc, err := newNodeConfig(a.cfg.NodeName, a.cfg.NodeIP, a.cfg.NodeLabel, log)
 	if err != nil {
 		return err
 	}
-	k := &kubeletNode{name: a.cfg.NodeName, ip: a.cfg.NodeIP, labels: labels, taints: a.cfg.NodeTaint,
-		log: a.root.With(zap.String("component", "kubelet"))}
-	if err := retry(ctx, k.log, "registering node", func() error { return k.register(ctx, cs) }); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- kl.run(ctx, log) }()
+	go func() {
+		if err := retry(ctx, log, "configuring node", func() error { return nc.apply(ctx, cs) }); err == nil {
+			log.Info("node registered", zap.String("node", nc.name))
+		}
+	}()
+	select {
+	case err := <-done:
 		return err
+	case <-ctx.Done():
+		return nil
 	}
-	k.log.Info("node registered", zap.String("node", k.name))
-	k.renewLease(ctx, cs)
-	return nil
 }

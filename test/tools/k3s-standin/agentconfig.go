@@ -23,6 +23,7 @@ type agentConfig struct {
 	NodeLabel    stringList `json:"node-label"`
 	NodeTaint    stringList `json:"node-taint"`
 	FlannelIface string     `json:"flannel-iface"`
+	KubeletArg   stringList `json:"kubelet-arg"`
 
 	// skipped are the server-only keys present, for the warning.
 	skipped []string
@@ -35,6 +36,7 @@ var serverOnlyKeys = []string{
 	"service-cidr", "cluster-cidr", "cluster-domain", "write-kubeconfig-mode", "disable",
 	"flannel-backend", "secrets-encryption", "etcd-snapshot-dir", "etcd-snapshot-retention",
 	"etcd-disable-snapshots", "etcd-snapshot-schedule-cron", "etcd-snapshot-name", "etcd-snapshot-compress",
+	"kube-apiserver-arg", "kube-controller-manager-arg", "kube-scheduler-arg",
 }
 
 func loadAgentConfig(p paths) (*agentConfig, error) {

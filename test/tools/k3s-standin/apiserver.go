@@ -29,46 +29,47 @@ const APIServerPort = "6444"
 func (s *server) apiserverArgs() []string {
 	tls := s.paths.tls
 	etcd := s.paths.etcdTLS
-	args := []string{
-		"--bind-address=" + s.env.local,
-		"--secure-port=" + APIServerPort,
-		"--advertise-address=" + s.cfg.AdvertiseAddress,
-		"--etcd-servers=https://" + net.JoinHostPort(s.env.local, "2379"),
-		"--etcd-cafile=" + filepath.Join(etcd, "server-ca.crt"),
-		"--etcd-certfile=" + filepath.Join(etcd, "client.crt"),
-		"--etcd-keyfile=" + filepath.Join(etcd, "client.key"),
-		"--tls-cert-file=" + filepath.Join(tls, "serving-kube-apiserver.crt"),
-		"--tls-private-key-file=" + filepath.Join(tls, "serving-kube-apiserver.key"),
-		"--client-ca-file=" + filepath.Join(tls, "client-ca.crt"),
-		"--service-account-key-file=" + filepath.Join(tls, "service.key"),
-		"--service-account-signing-key-file=" + filepath.Join(tls, "service.key"),
-		"--service-account-issuer=https://kubernetes.default.svc." + s.cfg.ClusterDomain,
-		"--api-audiences=https://kubernetes.default.svc." + s.cfg.ClusterDomain + ",k3s",
-		"--service-cluster-ip-range=" + s.cfg.ServiceCIDR,
-		"--authorization-mode=Node,RBAC",
-		"--enable-admission-plugins=NodeRestriction",
-		"--allow-privileged=true",
-		"--anonymous-auth=false",
-		"--profiling=false",
-		"--cert-dir=" + filepath.Join(tls, "temporary-certs"),
-		"--storage-backend=etcd3",
+	args := map[string]string{
+		"bind-address":                     s.env.local,
+		"secure-port":                      APIServerPort,
+		"advertise-address":                s.cfg.AdvertiseAddress,
+		"etcd-servers":                     "https://" + net.JoinHostPort(s.env.local, "2379"),
+		"etcd-cafile":                      filepath.Join(etcd, "server-ca.crt"),
+		"etcd-certfile":                    filepath.Join(etcd, "client.crt"),
+		"etcd-keyfile":                     filepath.Join(etcd, "client.key"),
+		"tls-cert-file":                    filepath.Join(tls, "serving-kube-apiserver.crt"),
+		"tls-private-key-file":             filepath.Join(tls, "serving-kube-apiserver.key"),
+		"client-ca-file":                   filepath.Join(tls, "client-ca.crt"),
+		"service-account-key-file":         filepath.Join(tls, "service.key"),
+		"service-account-signing-key-file": filepath.Join(tls, "service.key"),
+		"service-account-issuer":           "https://kubernetes.default.svc." + s.cfg.ClusterDomain,
+		"api-audiences":                    "https://kubernetes.default.svc." + s.cfg.ClusterDomain + ",k3s",
+		"service-cluster-ip-range":         s.cfg.ServiceCIDR,
+		"authorization-mode":               "Node,RBAC",
+		"enable-admission-plugins":         "NodeRestriction",
+		"allow-privileged":                 "true",
+		"anonymous-auth":                   "false",
+		"profiling":                        "false",
+		"cert-dir":                         filepath.Join(tls, "temporary-certs"),
+		"storage-backend":                  "etcd3",
 		// The supervisor on 6443 proxies to this apiserver with the
 		// caller's identity in these headers (apiproxy.go), as k3s
 		// configures its request-header authentication.
-		"--requestheader-client-ca-file=" + filepath.Join(tls, "request-header-ca.crt"),
-		"--requestheader-allowed-names=" + authProxyUser,
-		"--requestheader-username-headers=X-Remote-User",
-		"--requestheader-group-headers=X-Remote-Group",
-		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file=" + filepath.Join(tls, "client-auth-proxy.crt"),
-		"--proxy-client-key-file=" + filepath.Join(tls, "client-auth-proxy.key"),
+		"requestheader-client-ca-file":       filepath.Join(tls, "request-header-ca.crt"),
+		"requestheader-allowed-names":        authProxyUser,
+		"requestheader-username-headers":     "X-Remote-User",
+		"requestheader-group-headers":        "X-Remote-Group",
+		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
+		"proxy-client-cert-file":             filepath.Join(tls, "client-auth-proxy.crt"),
+		"proxy-client-key-file":              filepath.Join(tls, "client-auth-proxy.key"),
 	}
 	if ip := net.ParseIP(s.cfg.AdvertiseAddress); ip != nil && ip.IsLoopback() {
 		// Only in a local test on 127.0.0.x: the endpoint reconciler
 		// refuses loopback addresses for the "kubernetes" Service.
-		args = append(args, "--endpoint-reconciler-type=none")
+		args["endpoint-reconciler-type"] = "none"
 	}
-	return args
+	// kube-apiserver-arg entries override these, as in k3s.
+	return componentArgs(args, s.cfg.KubeAPIServerArg)
 }
 
 // apiserverRun is the in-process kube-apiserver: done is closed when it has

@@ -34,6 +34,14 @@ type config struct {
 	NodeLabel           stringList `json:"node-label"`
 	NodeTaint           stringList `json:"node-taint"`
 	WriteKubeconfigMode string     `json:"write-kubeconfig-mode"`
+	ClusterCIDR         string     `json:"cluster-cidr"`
+
+	// Extra flags of the embedded components, "flag=value" entries
+	// merged over k3s's own (extraargs.go).
+	KubeAPIServerArg         stringList `json:"kube-apiserver-arg"`
+	KubeControllerManagerArg stringList `json:"kube-controller-manager-arg"`
+	KubeSchedulerArg         stringList `json:"kube-scheduler-arg"`
+	KubeletArg               stringList `json:"kubelet-arg"`
 
 	// etcd snapshots (pkg/cli/cmds/server.go flag names and defaults,
 	// filled in by complete()).
@@ -199,6 +207,9 @@ func (c *config) complete() error {
 	if c.ServiceCIDR == "" {
 		c.ServiceCIDR = "10.43.0.0/16" // k3s default
 	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = DefaultClusterCIDR
+	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
 	}
@@ -280,6 +291,11 @@ type paths struct {
 	tokenFile  string // server/token
 	agentToken string // server/agent-token
 	agent      string // /var/lib/rancher/k3s/agent: an agent's certificates and kubeconfigs
+	cred       string // server/cred: the control-plane components' kubeconfigs
+	kubelet    string // agent/kubelet: the kubelet's root dir
+	podLogs    string // /var/log/pods
+	capacity   string // the TEST-ONLY capacity.yaml (capacity.go)
+	storage    string // /var/lib/rancher/k3s/storage: local-path's volumes
 	nodePass   string // /etc/rancher/node/password: an agent's node password
 }
 
@@ -301,6 +317,11 @@ func (e env) paths() paths {
 		tokenFile:  filepath.Join(server, "token"),
 		agentToken: filepath.Join(server, "agent-token"),
 		agent:      r("/var/lib/rancher/k3s/agent"),
+		cred:       filepath.Join(server, "cred"),
+		kubelet:    r("/var/lib/rancher/k3s/agent/kubelet"),
+		podLogs:    r("/var/log/pods"),
+		capacity:   r(capacityFile),
+		storage:    "/var/lib/rancher/k3s/storage",
 		nodePass:   r("/etc/rancher/node/password"),
 	}
 }

@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 				"flannel-backend: vxlan\nservice-cidr: 10.43.0.0/16\nnode-label:\n- a=b\n- c=d\nnode-taint:\n- k=v:NoSchedule\n" +
 				"write-kubeconfig-mode: \"0600\"\netcd-snapshot-retention: 5\n",
 			want: config{ClusterInit: true, Token: "s3cret", NodeName: "pi1", NodeIP: "10.77.0.11", AdvertiseAddress: "10.77.0.11",
-				ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local", NodeLabel: stringList{"a=b", "c=d"},
+				ServiceCIDR: "10.43.0.0/16", ClusterCIDR: DefaultClusterCIDR, ClusterDomain: "cluster.local", NodeLabel: stringList{"a=b", "c=d"},
 				NodeTaint: stringList{"k=v:NoSchedule"}, WriteKubeconfigMode: "0600",
 				EtcdSnapshotRetention: new(5), EtcdSnapshotCron: "0 */12 * * *", EtcdSnapshotName: "etcd-snapshot"},
 		},
@@ -35,7 +35,7 @@ func TestLoadConfig(t *testing.T) {
 				"etcd-snapshot-retention: 0\netcd-snapshot-schedule-cron: \"@every 1h\"\netcd-disable-snapshots: true\n" +
 				"etcd-snapshot-name: nightly\netcd-s3: true\netcd-s3-secret-key: sk\netcd-s3-bucket: b\n",
 			want: config{ClusterInit: true, Token: "t", NodeName: "a", NodeIP: "10.0.0.1", AdvertiseAddress: "10.0.0.1",
-				ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local", EtcdSnapshotDir: "/srv/snaps",
+				ServiceCIDR: "10.43.0.0/16", ClusterCIDR: DefaultClusterCIDR, ClusterDomain: "cluster.local", EtcdSnapshotDir: "/srv/snaps",
 				EtcdSnapshotRetention: new(0), EtcdSnapshotCron: "@every 1h", EtcdDisableSnapshots: true,
 				EtcdSnapshotName: "nightly", s3Keys: []string{"etcd-s3", "etcd-s3-bucket", "etcd-s3-secret-key"}},
 		},
@@ -44,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 			yaml:  "server: https://10.77.0.11:6443\ntoken-file: /etc/token\nnode-name: pi2\nnode-ip: 10.77.0.12\nnode-label: x=y\n",
 			token: "from-file\n",
 			want: config{Server: "https://10.77.0.11:6443", Token: "from-file", TokenFile: "/etc/token", NodeName: "pi2",
-				NodeIP: "10.77.0.12", AdvertiseAddress: "10.77.0.12", ServiceCIDR: "10.43.0.0/16", ClusterDomain: "cluster.local",
+				NodeIP: "10.77.0.12", AdvertiseAddress: "10.77.0.12", ServiceCIDR: "10.43.0.0/16", ClusterCIDR: DefaultClusterCIDR, ClusterDomain: "cluster.local",
 				NodeLabel: stringList{"x=y"}, EtcdSnapshotRetention: new(5), EtcdSnapshotCron: "0 */12 * * *", EtcdSnapshotName: "etcd-snapshot"},
 		},
 		{name: "no token", yaml: "cluster-init: true\nnode-name: a\nnode-ip: 10.0.0.1\n", wantErr: true},

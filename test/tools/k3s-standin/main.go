@@ -105,6 +105,11 @@ func runServer(args []string) int {
 		}
 		return 0
 	}
+	if err := s.prepareComponents(); err != nil {
+		log.Error("embedded component refused its configuration", zap.Error(err))
+		return 1
+	}
+	installExitGuard(ctx, log)
 	if err := s.run(ctx); err != nil {
 		if ctx.Err() != nil {
 			// Stopped while starting: a clean stop for systemd too.

@@ -68,7 +68,7 @@ func (s *server) startNodeControllers(ctx context.Context, cs kubernetes.Interfa
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue,
 		UpdateFunc: func(_, n any) { enqueue(n) }})
 	s.watchNodePasswords(ctx, cs, inf.Informer())
-	s.watchNotReadyTaints(ctx, cs, inf.Informer())
+	s.initializeNodes(ctx, cs, inf.Informer())
 	factory.Start(ctx.Done())
 	go func() {
 		<-ctx.Done()

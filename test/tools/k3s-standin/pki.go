@@ -44,6 +44,14 @@ func (s *server) ensureNodeCerts() error {
 		// The supervisor's proxy to the apiserver (apiproxy.go), as k3s's
 		// ClientAuthProxyCert.
 		{file: "client-auth-proxy", ca: "request-header-ca", cn: authProxyUser},
+		// The embedded scheduler's and controller-manager's identities
+		// (k3s's deps.go ClientSchedulerCert, ClientControllerCert).
+		{file: "client-scheduler", ca: "client-ca", cn: "system:kube-scheduler"},
+		{file: "client-controller", ca: "client-ca", cn: "system:kube-controller-manager"},
+		// The server's own kubelet, as the node it is (k3s's agent on a
+		// server fetches agent/client-kubelet.crt from its own
+		// supervisor): agent/, next to server/tls.
+		{file: "../../agent/client-kubelet", ca: "client-ca", cn: "system:node:" + s.cfg.NodeName, orgs: []string{"system:nodes"}},
 	} {
 		if err := ensureLeaf(s.paths.tls, l); err != nil {
 			return err

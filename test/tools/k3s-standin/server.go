@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +39,46 @@ type server struct {
 	// core is the admin client once the apiserver is ready (k3s's
 	// Runtime.Core); the node-authenticated routes answer 503 before.
 	core atomic.Pointer[kubernetes.Clientset]
+	// The embedded scheduler and controller-manager and the kubelet,
+	// their flags accepted before the server starts (prepareComponents).
+	control *controlPlane
+	kubelet *preparedKubelet
+	// componentErr receives an embedded component's exit while the
+	// server runs: the server then fails, as k3s does.
+	componentErr chan error
+}
+
+// prepareComponents reads the TEST-ONLY capacity setting and parses the
+// scheduler's, the controller-manager's and the kubelet's flags (k3s's
+// defaults merged with the *-arg keys), refusing what they would refuse.
+func (s *server) prepareComponents() error {
+	capacity, err := loadCapacity(s.paths.capacity, "/proc/meminfo")
+	if err != nil {
+		return fmt.Errorf("loading the TEST-ONLY capacity setting: %w", err)
+	}
+	if s.control, err = s.prepareControlPlane(); err != nil {
+		return err
+	}
+	s.kubelet, err = prepareKubelet(kubeletSpec{
+		nodeName: s.cfg.NodeName, nodeIP: s.cfg.NodeIP,
+		kubeconfig: filepath.Join(s.paths.agent, "kubelet.kubeconfig"),
+		rootDir:    s.paths.kubelet, podLogsDir: s.paths.podLogs,
+		nodeLabel: s.cfg.NodeLabel, nodeTaint: s.cfg.NodeTaint, extraArgs: s.cfg.KubeletArg,
+		capacity: capacity,
+	})
+	s.componentErr = make(chan error, 3)
+	return err
+}
+
+// writeComponentKubeconfigs writes the scheduler's, the
+// controller-manager's and the server's kubelet's kubeconfigs.
+func (s *server) writeComponentKubeconfigs() error {
+	if err := s.writeControlPlaneKubeconfigs(); err != nil {
+		return err
+	}
+	return writeAgentKubeconfig(filepath.Join(s.paths.agent, "kubelet.kubeconfig"), s.apiURL(), "",
+		filepath.Join(s.paths.tls, "server-ca.crt"), filepath.Join(s.paths.agent, "client-kubelet.crt"),
+		filepath.Join(s.paths.agent, "client-kubelet.key"))
 }
 
 func (s *server) member() *etcdMember { return s.etcd.Load() }
@@ -106,6 +148,8 @@ func (s *server) run(ctx context.Context) error {
 		return fmt.Errorf("kube-apiserver exited: %w", api.err)
 	case err := <-m.e.Err():
 		return fmt.Errorf("etcd failed: %w", err)
+	case err := <-s.componentErr:
+		return err
 	}
 }
 
@@ -160,6 +204,9 @@ func (s *server) startKube(ctx context.Context, apiExited <-chan struct{}) error
 	if err := s.writeKubeconfig(); err != nil {
 		return err
 	}
+	if err := s.writeComponentKubeconfigs(); err != nil {
+		return err
+	}
 	rc, err := s.restConfig()
 	if err != nil {
 		return err
@@ -191,23 +238,47 @@ func (s *server) afterReady(ctx context.Context) {
 		return
 	}
 	s.core.Store(cs)
-	k, err := s.kubelet()
+	s.startComponents(ctx)
+	nc, err := newNodeConfig(s.cfg.NodeName, s.cfg.NodeIP, s.cfg.NodeLabel, s.log)
 	if err != nil {
 		s.log.Error("node labels", zap.Error(err))
 		return
 	}
-	if err := retry(ctx, s.log, "registering node", func() error { return k.register(ctx, cs) }); err != nil {
+	maps.Copy(nc.labels, serverRoleLabels())
+	s.startNodeControllers(ctx, cs)
+	if err := retry(ctx, s.log, "configuring node", func() error { return nc.apply(ctx, cs) }); err != nil {
 		return
 	}
-	go k.renewLease(ctx, cs)
-	s.startNodeControllers(ctx, cs)
 	if err := retry(ctx, s.log, "creating the k3s controller's RBAC", func() error { return ensureK3sControllerRBAC(ctx, cs) }); err != nil {
 		return
 	}
+	if err := retry(ctx, s.log, "creating the local-path StorageClass", func() error { return ensureLocalPathClass(ctx, cs) }); err != nil {
+		return
+	}
+	go s.runLocalPathProvisioner(ctx, cs)
 	if err := retry(ctx, s.log, "installing HelmChart CRDs", func() error { return ensureCRDs(ctx, ext, s.crds[helmComponent]) }); err != nil {
 		return
 	}
 	go s.simulateCharts(ctx, dyn, ext, cs, s.crds)
+}
+
+// startComponents runs the scheduler, the controller-manager and the
+// kubelet until ctx ends (SIGTERM): their watches must end for the
+// apiserver's graceful stop to finish. The controller-manager's lost lease
+// on that stop asks the process to exit 1 (klog.FlushAndExit in
+// cmd/kube-controller-manager/app/controllermanager.go); the exit guard
+// ignores that once SIGTERM is handled.
+func (s *server) startComponents(ctx context.Context) {
+	failed := func(err error) {
+		if ctx.Err() == nil {
+			s.componentErr <- err
+		}
+	}
+	s.control.start(ctx, s.log, failed)
+	go func() {
+		err := s.kubelet.run(ctx, s.log.With(zap.String("component", "kubelet")))
+		failed(fmt.Errorf("kubelet exited: %w", err))
+	}()
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 1s to 10s.
