@@ -1,7 +1,8 @@
 // Module k3s-standin builds a TEST-ONLY stand-in for the k3s server binary
 // from embedded etcd and the real kube-apiserver (see README.md). It is a
 // separate module so that the main module never links k8s.io/kubernetes.
-// etcd is pinned to the v3.7.0 that k8s.io/kubernetes v1.37.2 requires, so the
+// etcd is pinned to the v3.7.0 that k8s.io/kubernetes v1.37.2 requires, and
+// ../kube-apiserver/go.mod follows the indirect versions here, so the
 // packages the kube-apiserver build already compiled are reused.
 module github.com/nodeagent/nodeagent/test/tools/k3s-standin
 
