@@ -19,6 +19,7 @@ import (
 	cadvisortest "k8s.io/kubernetes/pkg/kubelet/cadvisor/testing"
 	"k8s.io/kubernetes/pkg/kubelet/cm"
 	"k8s.io/kubernetes/pkg/kubemark"
+	"k8s.io/kubernetes/pkg/volume/util/hostutil"
 )
 
 // KubeletPort is the kubelet's port (k3s's kubelet keeps the upstream
@@ -159,10 +160,28 @@ func (p *preparedKubelet) run(ctx context.Context, log *zap.Logger) error {
 	hk := kubemark.NewHollowKubelet(&ks.KubeletFlags, &ks.KubeletConfiguration, client, heartbeat,
 		capacityCadvisor{Fake: &cadvisortest.Fake{NodeName: k.nodeName}, c: k.capacity},
 		fakeRuntime.ImageService, runtimeService, cm.NewStubContainerManager())
+	hk.KubeletDeps.HostUtil = hostUtil{hostutil.NewFakeHostUtil(nil)}
 	log.Info("starting the kubelet", zap.Strings("args", k.args()), zap.Int("cpu", k.capacity.cpu), zap.Int64("memory", k.capacity.memory))
 	if err := kubeletapp.RunKubelet(ctx, ks, hk.KubeletDeps); err != nil {
 		return fmt.Errorf("kubelet exited: %w", err)
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// hostUtil is kubemark's fake host utilities, except that a volume's mode
+// is known: the kubelet asks for it before it makes a missing subPath
+// directory (kubelet_pods.go makeMounts), and the fake's "not implemented"
+// would fail every container with a subPath mount (CreateContainerConfigError),
+// which a real kubelet starts. The mode is the directory's, or 0750 (what
+// the kubelet's volume plugins create) when the fake mounter left none.
+type hostUtil struct {
+	*hostutil.FakeHostUtil
+}
+
+func (h hostUtil) GetMode(path string) (os.FileMode, error) {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm(), nil
+	}
+	return 0o750, nil
 }
