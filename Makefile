@@ -56,7 +56,7 @@ tools: deps ## build the slow test tools once, cached outside the repo by versio
 	./test/tools/build-rootfs.sh
 	$(GO) run ./test/tools/chart-crds
 
-e2e: ## the three-Pi homelab end to end in nspawn containers (needs root, ~10-15 min)
+e2e: ## the four-Pi homelab end to end in nspawn containers (needs root, ~20 min)
 	NODEAGENT_INTEGRATION=1 $(GO) test ./test/e2e/ -count=1 -v -timeout 45m
 
 fuzz: ## fuzz the cluster file decoder for a minute

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -76,13 +77,21 @@ func syncInstallJob(ctx context.Context, cs kubernetes.Interface, dyn dynamic.In
 	if !installed || jobComplete(job) {
 		return nil
 	}
+	// The job controller runs too: it sets the start time (immutable once
+	// set) and would make the pod, which it cannot, as helm-controller's
+	// ServiceAccount helm-<chart> does not exist here. What it set stays.
 	now := metav1.Now()
-	job.Status.StartTime = &now
+	if job.Status.StartTime == nil {
+		job.Status.StartTime = &now
+	}
 	job.Status.CompletionTime = &now
 	job.Status.Succeeded = 1
-	job.Status.Conditions = append(job.Status.Conditions,
-		batchv1.JobCondition{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
-		batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now})
+	for _, typ := range []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete} {
+		if !slices.ContainsFunc(job.Status.Conditions, func(c batchv1.JobCondition) bool { return c.Type == typ }) {
+			job.Status.Conditions = append(job.Status.Conditions,
+				batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now})
+		}
+	}
 	if _, err := jobs.UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("marking job %s/%s complete: %w", job.Namespace, job.Name, err)
 	}
