@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -95,5 +97,43 @@ func TestInstallJobReplacedOnNewVersion(t *testing.T) {
 	}
 	if env := envOf(job); env != envOf(installJob(hc)) {
 		t.Errorf("job env %s, want the chart's new version", env)
+	}
+}
+
+// TestInstallJobKeepsTheJobControllersStartTime: the job controller sets a
+// Job's start time first (immutable once set); marking the simulated
+// chart's Job complete keeps it and adds each condition once.
+func TestInstallJobKeepsTheJobControllersStartTime(t *testing.T) {
+	ctx := context.Background()
+	hc := helmChart("metallb", "1.0.0", "")
+	cs, dyn := fakeClients(hc)
+	if err := syncInstallJob(ctx, cs, dyn, hc, false); err != nil {
+		t.Fatal(err)
+	}
+	jobs := cs.BatchV1().Jobs("kube-system")
+	job, err := jobs.Get(ctx, "helm-install-metallb", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	job.Status.StartTime = &started
+	if _, err := jobs.UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syncInstallJob(ctx, cs, dyn, hc, true); err != nil {
+		t.Fatal(err)
+	}
+	if job, err = jobs.Get(ctx, "helm-install-metallb", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !jobComplete(job) || job.Status.StartTime == nil || !job.Status.StartTime.Equal(&started) {
+		t.Fatalf("complete = %v, start time %v, want complete with the job controller's %v", jobComplete(job), job.Status.StartTime, started)
+	}
+	seen := map[batchv1.JobConditionType]int{}
+	for _, c := range job.Status.Conditions {
+		seen[c.Type]++
+	}
+	if seen[batchv1.JobComplete] != 1 || seen[batchv1.JobSuccessCriteriaMet] != 1 {
+		t.Errorf("conditions %v, want Complete and SuccessCriteriaMet once each", job.Status.Conditions)
 	}
 }
