@@ -102,16 +102,41 @@ func timeoutError(deadline time.Time, last *Status, observeErr error) error {
 	return fmt.Errorf("%s: %w: %s", ctx, ErrNoQuorum, last.Summary())
 }
 
-// Held observes once and reports whether quorum holds, for a step that must
-// stop at its next boundary when quorum is lost. The reason is logged.
+// Held reports whether quorum holds, for a step that must stop at its next
+// boundary when quorum is lost. A failed or closed observation is asked
+// again one interval later and only a second one says so: on a loaded
+// 2-core machine a local linearizable read can miss its bound while every
+// voter is healthy (seen in the end-to-end test once four kubelets and the
+// controllers ran), and stopping an apply for it hands it to another server
+// half done. The reason is logged.
 func (g *Gate) Held(ctx context.Context) bool {
+	if g.observeHeld(ctx, false) {
+		return true
+	}
+	ticker := g.clock.NewTicker(g.interval)
+	defer ticker.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-ticker.C():
+	}
+	return g.observeHeld(ctx, true)
+}
+
+// observeHeld observes once; a failed or closed observation is logged as
+// a warning when final, else at debug level.
+func (g *Gate) observeHeld(ctx context.Context, final bool) bool {
+	log := g.log.Debug
+	if final {
+		log = g.log.Warn
+	}
 	st, err := g.prober.Observe(ctx)
 	switch {
 	case err != nil:
-		g.log.Warn("etcd quorum unknown", zap.Error(err))
+		log("etcd quorum unknown", zap.Error(err), zap.Bool("final", final))
 		return false
 	case !g.open(st):
-		g.log.Warn("etcd quorum lost", zap.String("status", st.Summary()), zap.Int("minHealthyVoters", g.min))
+		log("etcd quorum lost", zap.String("status", st.Summary()), zap.Int("minHealthyVoters", g.min), zap.Bool("final", final))
 		return false
 	}
 	return true

@@ -134,20 +134,29 @@ type stuckClock struct{ *fakeClock }
 
 func (stuckClock) NewTicker(time.Duration) host.Ticker { return fakeTicker{make(chan time.Time)} }
 
+// TestGateHeld: quorum is lost only when a second observation, one
+// interval after a failed or closed one, says so too.
 func TestGateHeld(t *testing.T) {
+	slow := observation{err: errors.New("linearizable read: context deadline exceeded")}
 	for _, tt := range []struct {
-		name string
-		obs  observation
-		want bool
+		name      string
+		obs       []observation
+		want      bool
+		wantCalls int
 	}{
-		{"held", observation{st: status(true, true, false)}, true},
-		{"lost", observation{st: status(true, false, false)}, false},
-		{"unknown", observation{err: errors.New("refused")}, false},
+		{"held", []observation{{st: status(true, true, false)}}, true, 1},
+		{"lost", []observation{{st: status(true, false, false)}}, false, 2},
+		{"unknown", []observation{{err: errors.New("refused")}}, false, 2},
+		{"one slow read", []observation{slow, {st: status(true, true, true)}}, true, 2},
+		{"lost for a moment", []observation{{st: status(true, false, false)}, {st: status(true, true, false)}}, true, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			g, _, _ := newTestGate(t, tt.obs)
+			g, p, _ := newTestGate(t, tt.obs...)
 			if got := g.Held(context.Background()); got != tt.want {
 				t.Errorf("Held() = %v, want %v", got, tt.want)
+			}
+			if p.calls != tt.wantCalls {
+				t.Errorf("observations = %d, want %d", p.calls, tt.wantCalls)
 			}
 		})
 	}
