@@ -90,7 +90,10 @@ func waitEvicted(ctx context.Context, t *testing.T, cs kubernetes.Interface, dow
 // down node) gets a replacement that stays Pending as unschedulable, and
 // its workload has no Ready pod unless the analysis names a replica that
 // still serves it, which must be Ready there; a MOVED pod runs Ready on
-// the node the analysis gives it. A StatefulSet never replaces a pod whose
+// another node. Which one is the scheduler's choice in the order the
+// ReplicaSets' replacements reach it (validate places the largest first,
+// the scheduler takes them as they come): the summary gives both. A
+// StatefulSet never replaces a pod whose
 // end the controllers cannot see (its node is unreachable): the test does
 // what the owner does, `kubectl delete pod --force`, and the replacement
 // must then be Pending.
@@ -106,6 +109,7 @@ func checkFailure(ctx context.Context, t *testing.T, cs kubernetes.Interface, f 
 		servedOn[workloadOf(name)] = node
 	}
 	forced := map[string]bool{}
+	var landed []string
 	poll(t, "the cluster as the analysis of "+f.Node+"'s failure says", failureTimeout, pollEvery, func() error {
 		pods, err := workloadPods(ctx, cs)
 		if err != nil {
@@ -137,11 +141,15 @@ func checkFailure(ctx context.Context, t *testing.T, cs kubernetes.Interface, f 
 				problems = append(problems, fmt.Sprintf("%s: no Ready pod on %s: %s", w, node, describePods(pods[w])))
 			}
 		}
+		landed = landed[:0]
 		for _, m := range f.Moved {
 			w := m.Pod.Workload
-			if !slices.ContainsFunc(pods[w], func(p corev1.Pod) bool { return podReady(p) && p.Spec.NodeName == m.Node }) {
-				problems = append(problems, fmt.Sprintf("%s (MOVED to %s): %s", w, m.Node, describePods(pods[w])))
+			i := slices.IndexFunc(pods[w], func(p corev1.Pod) bool { return podReady(p) && p.Spec.NodeName != f.Node })
+			if i < 0 {
+				problems = append(problems, fmt.Sprintf("%s (MOVED): no Ready pod off %s: %s", w, f.Node, describePods(pods[w])))
+				continue
 			}
+			landed = append(landed, fmt.Sprintf("%s→%s (validate: %s)", w, pods[w][i].Spec.NodeName, m.Node))
 		}
 		if len(problems) > 0 {
 			sort.Strings(problems)
@@ -149,12 +157,8 @@ func checkFailure(ctx context.Context, t *testing.T, cs kubernetes.Interface, f 
 		}
 		return nil
 	})
-	var moved []string
-	for _, m := range f.Moved {
-		moved = append(moved, m.Pod.Name()+"→"+m.Node)
-	}
 	return fmt.Sprintf("Pending as validate says: lost %v, held by volume %v; served by %v; moved %v",
-		f.Lost, f.Pinned, f.ServedBy, moved)
+		f.Lost, f.Pinned, f.ServedBy, landed)
 }
 
 func statefulSetPod(p corev1.Pod) bool {
