@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,6 +72,11 @@ func (k kubeletSpec) args() []string {
 // applies args through the kubelet's own flags, so that a flag the kubelet
 // does not know is refused as the kubelet would refuse it.
 func (k kubeletSpec) kubeletConfig() (*options.KubeletServer, error) {
+	short, err := shortRootDir(k.rootDir)
+	if err != nil {
+		return nil, err
+	}
+	k.rootDir = short
 	f, c := kubemark.GetHollowKubeletConfig(&kubemark.HollowKubeletOptions{
 		NodeName: k.nodeName, MaxPods: 110, NodeLabels: map[string]string{},
 	})
@@ -184,4 +191,33 @@ func (h hostUtil) GetMode(path string) (os.FileMode, error) {
 		return fi.Mode().Perm(), nil
 	}
 	return 0o750, nil
+}
+
+// maxSocketPath is the longest path a unix socket may have (sun_path is
+// 108 bytes with its NUL).
+const maxSocketPath = 107
+
+// shortRootDir is dir, or a short symbolic link to it when the kubelet's
+// sockets below it would be too long: the kubelet serves
+// <root-dir>/pod-resources/<10 digits> and exits the whole process when it
+// cannot listen there (pkg/kubelet/server/server.go). A test's data dir
+// under a long temporary directory (K3S_STANDIN_ROOT) hits that; k3s's own
+// /var/lib/kubelet never does.
+func shortRootDir(dir string) (string, error) {
+	if len(filepath.Join(dir, "pod-resources", "0123456789")) <= maxSocketPath {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	sum := sha256.Sum256([]byte(dir))
+	link := filepath.Join(os.TempDir(), "k3s-kubelet-"+hex.EncodeToString(sum[:6]))
+	if target, err := os.Readlink(link); err == nil && target == dir {
+		return link, nil
+	}
+	_ = os.Remove(link)
+	if err := os.Symlink(dir, link); err != nil {
+		return "", fmt.Errorf("the kubelet's root dir %s is too long for its sockets, and linking it from %s: %w", dir, link, err)
+	}
+	return link, nil
 }
