@@ -19,6 +19,7 @@ import (
 // /sys/class/block.
 type loopDisk struct {
 	Dev   string // /dev/loopN on the host
+	Image string // the file behind it
 	Label string
 	UUID  string
 }
@@ -40,8 +41,17 @@ func newLoopDisk(t *testing.T, label string) loopDisk {
 	if got := strings.TrimSpace(run(t, "blkid", "-p", "-s", "UUID", "-o", "value", dev)); got != uuid {
 		t.Fatalf("blkid reads UUID %q on %s, formatted with %s", got, dev, uuid)
 	}
-	return loopDisk{Dev: dev, Label: label, UUID: uuid}
+	return loopDisk{Dev: dev, Image: img, Label: label, UUID: uuid}
 }
+
+// unplug detaches the loop device as pulling a USB disk removes it: the
+// kernel lets go of it once the filesystem on it is unmounted (autoclear),
+// and its change event reaches every container's uevent socket.
+func (d loopDisk) unplug(t *testing.T) { run(t, "losetup", "-d", d.Dev) }
+
+// plug attaches the image again to the same device, so the container's
+// device node and links stay valid, as udev recreates them on a Pi.
+func (d loopDisk) plug(t *testing.T) { run(t, "losetup", d.Dev, d.Image) }
 
 // randomUUID is a version 4 UUID, unique to the run like the label.
 func randomUUID(t *testing.T) string {
