@@ -38,8 +38,8 @@
 // pi4-2 down (home-assistant Pending, nginx-proxy-manager and pihole served
 // from pi4-1), pi5 down (immich-server and filebrowser Pending, quorum
 // kept), each held to validate's analysis of that failure, and pi5's HDD
-// unmounted in the snapshots step (its labels gone, a restarted filebrowser
-// Pending until the disk is back).
+// pulled in the snapshots step, its loop device detached (its labels gone,
+// a restarted filebrowser Pending until the disk is plugged back).
 //
 // After the faults (pi4-2 down and back, then pi5 down, two down, recovery), the rolling
 // restart and the idle measurement come the k3s upgrades (issue 17): the release server also serves
