@@ -251,7 +251,7 @@ func writeManifests(b *strings.Builder, m *child.ApplyRecord) {
 	for _, g := range m.Generated {
 		fmt.Fprintf(b, "          - generated Secret %s\n", g)
 	}
-	for _, h := range m.Held {
+	for _, h := range append(slices.Clone(m.Held), m.Placement...) {
 		fmt.Fprintf(b, "          - %s\n", h)
 	}
 }

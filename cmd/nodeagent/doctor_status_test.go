@@ -161,6 +161,9 @@ func TestStatusShowsTheLastManifestsApply(t *testing.T) {
 		{child.ApplyRecord{At: at, By: "pi4-1", Objects: 1, Counts: map[string]int{"unchanged": 1}, Generated: []string{"immich/immich-postgres"}},
 			[]string{"by pi4-1: 1 objects (1 unchanged)\n          - generated Secret immich/immich-postgres"}},
 		{child.ApplyRecord{At: at, By: "pi4-2", HeldBy: "pi4-2"}, []string{"pi4-2 held the apply lease and applied"}},
+		{child.ApplyRecord{At: at, By: "pi4-1", Objects: 1, Counts: map[string]int{"created": 1},
+			Placement: []string{"created immich-server without pi5 (not registered) after waiting 5m0s: …"}},
+			[]string{"by pi4-1: 1 objects (1 created)\n          - created immich-server without pi5 (not registered)"}},
 		{child.ApplyRecord{At: at, By: "pi4-1", Error: "rendering manifests: x"}, []string{"by pi4-1: FAILED: rendering manifests: x"}},
 	} {
 		var b strings.Builder

@@ -50,7 +50,8 @@ func (s manifestsStep) Apply(ctx context.Context) error {
 // Plan points at the cluster plan: the manifests are the cluster's, applied
 // once by whichever server holds the apply lease.
 func (s manifestsStep) Plan(context.Context, bool) (plan.Step, error) {
-	return plan.Step{Name: StepManifests, Summary: "apply the cluster's manifests if this server holds the apply lease (Lease kube-system/nodeagent-apply); see the cluster plan"}, nil
+	return plan.Step{Name: StepManifests, Summary: fmt.Sprintf("apply the cluster's manifests if this server holds the apply lease (Lease kube-system/nodeagent-apply), new workloads once the nodes their pods are placed on are Ready (up to %s); see the cluster plan",
+		s.a.cluster().Apply.NodesTimeout.Duration)}, nil
 }
 
 // Status reads the record of the last apply on this server.

@@ -75,6 +75,7 @@ func (f *File) applyDefaults() {
 	setDuration(&c.Preflight.TimeSyncTimeout, 10*time.Minute)
 	setString(&c.Preflight.Reboot, RebootUntilJoined)
 	setDuration(&c.Apply.QuorumTimeout, 30*time.Minute)
+	setDuration(&c.Apply.NodesTimeout, 5*time.Minute)
 	setString(&c.Apply.OverlayDir, DefaultOverlayDir)
 	if c.Metrics.Listen == nil {
 		c.Metrics.Listen = new(DefaultMetricsListen)

@@ -56,7 +56,10 @@ type FirewallRule struct {
 
 // Apply configures the quorum gate and the manifest applier.
 type Apply struct {
-	QuorumTimeout  Duration `yaml:"quorumTimeout" json:"quorumTimeout"`
+	QuorumTimeout Duration `yaml:"quorumTimeout" json:"quorumTimeout"`
+	// NodesTimeout bounds how long an apply that creates workloads waits
+	// for the nodes their pods are placed on (internal/serverwork).
+	NodesTimeout   Duration `yaml:"nodesTimeout" json:"nodesTimeout"`
 	OverlayDir     string   `yaml:"overlayDir" json:"overlayDir"`
 	ForceConflicts []string `yaml:"forceConflicts" json:"forceConflicts,omitempty"`
 }

@@ -100,7 +100,7 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	if err != nil {
 		return fmt.Errorf("chart files: %w", err)
 	}
-	set, err := manifests.RenderWith(p.cfg.Cluster, in)
+	rendered, err := manifests.RenderWith(p.cfg.Cluster, in)
 	if err != nil {
 		return fmt.Errorf("rendering manifests: %w", err)
 	}
@@ -108,7 +108,7 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 	if err != nil {
 		return err
 	}
-	toApply := apply.Set{Builtin: set.Objects(), Overlay: overlay}
+	toApply := apply.Set{Builtin: rendered.Objects(), Overlay: overlay}
 	objs := toApply.Objects()
 	engine, err := p.applyEngine()
 	if err != nil {
@@ -128,6 +128,13 @@ func (p *Work) ApplyManifests(ctx context.Context, status func(string)) error {
 			return err
 		}
 		rec.Held, sealedHeld = notes, held
+		note, err := p.waitForPlacementNodes(ctx, client, rendered, status)
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			rec.Placement = append(rec.Placement, note)
+		}
 		status(fmt.Sprintf("applying %d objects", len(objs)))
 		report, err := engine.Apply(ctx, set)
 		if err != nil {

@@ -67,10 +67,15 @@ func (sc *scenario) checkWorkloads(t *testing.T) {
 	want := placementByWorkload(report.Placements)
 	got := waitWorkloads(ctx, t, cs, want, "after the join")
 	running := time.Since(start).Round(time.Millisecond)
+	misplaced := false
 	for _, w := range slices.Sorted(maps.Keys(want)) {
 		if !slices.Equal(want[w], got[w]) {
+			misplaced = true
 			t.Errorf("%s: the scheduler put its pods on %v, validate's analysis on %v", w, got[w], want[w])
 		}
+	}
+	if misplaced {
+		t.Logf("when the nodes came and the pods were scheduled:\n%s", schedulingTimeline(ctx, cs))
 	}
 	for _, p := range report.Transient {
 		node := runCronJobOnce(ctx, t, cs, p.Pod.Workload)
@@ -80,6 +85,56 @@ func (sc *scenario) checkWorkloads(t *testing.T) {
 	}
 	sc.sum.add("workloads", "ok", fmt.Sprintf("%d Secrets created as `status` asked; %d workloads Running %s later, on the nodes validate gives them; %d CronJobs' pods too; k3s RSS %s",
 		len(created), len(want), running, len(report.Transient), sc.k3sRSS()))
+}
+
+// schedulingTimeline lists, in time order, when each Node was created and
+// became Ready and lost its taints, and when each workload pod was
+// scheduled and where: what a misplaced pod needs to be explained.
+func schedulingTimeline(ctx context.Context, cs kubernetes.Interface) string {
+	type event struct {
+		at   time.Time
+		what string
+	}
+	var evs []event
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "nodes: " + err.Error()
+	}
+	for _, n := range nodes.Items {
+		evs = append(evs, event{n.CreationTimestamp.Time, "node " + n.Name + " registered"})
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				evs = append(evs, event{c.LastTransitionTime.Time, fmt.Sprintf("node %s Ready=%s", n.Name, c.Status)})
+			}
+		}
+		var taints []string
+		for _, tn := range n.Spec.Taints {
+			taints = append(taints, tn.Key+":"+string(tn.Effect))
+		}
+		if len(taints) > 0 {
+			evs = append(evs, event{time.Now(), fmt.Sprintf("node %s taints now %v", n.Name, taints)})
+		}
+	}
+	pods, err := workloadPods(ctx, cs)
+	if err != nil {
+		return "pods: " + err.Error()
+	}
+	for _, ps := range pods {
+		for _, p := range ps {
+			evs = append(evs, event{p.CreationTimestamp.Time, "pod " + p.Name + " created"})
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
+					evs = append(evs, event{c.LastTransitionTime.Time, "pod " + p.Name + " scheduled to " + p.Spec.NodeName})
+				}
+			}
+		}
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  %s  %s\n", e.at.Format("15:04:05"), e.what)
+	}
+	return b.String()
 }
 
 // k3sRSS is each node's k3s process RSS: the stand-in's etcd, apiserver,

@@ -36,6 +36,9 @@ type ApplyRecord struct {
 	// Held says what this apply held back and why (the sealed-secrets
 	// chart waiting for the backups node's key check).
 	Held []string `json:"held,omitempty"`
+	// Placement says which new workloads were created before the nodes
+	// their pods are placed on were Ready (apply.nodesTimeout ran out).
+	Placement []string `json:"placement,omitempty"`
 }
 
 // SaveApplyRecord writes the record atomically, readable by root only.
