@@ -162,6 +162,7 @@ func (p *Work) waitForPlacementNodes(ctx context.Context, client kubernetes.Inte
 		return "", err
 	}
 	timeout := p.cfg.Cluster.Apply.NodesTimeout.Duration
+	waitedFor := slices.Clone(waiting)
 	workloads := workloadsOn(targets, waiting)
 	status(fmt.Sprintf("waiting up to %s for %s before creating %s: the scheduler would place their pods elsewhere",
 		timeout, strings.Join(waiting, ", "), strings.Join(workloads, ", ")))
@@ -175,12 +176,12 @@ func (p *Work) waitForPlacementNodes(ctx context.Context, client kubernetes.Inte
 		return "", perr
 	}
 	if len(waiting) == 0 {
-		p.log.Info("the nodes the new workloads are placed on are Ready", zap.Duration("waited", waited))
+		p.log.Info("waited for the new workloads' nodes", zap.Duration("waited", waited), zap.Strings("nodes", waitedFor))
 		return "", nil
 	}
 	note := fmt.Sprintf("created %s without %s after waiting %s: their pods may run elsewhere, and a local-path volume stays where its pod first ran",
 		strings.Join(workloadsOn(targets, waiting), ", "), strings.Join(waiting, ", "), timeout)
-	p.log.Warn(note)
+	p.log.Warn("creating workloads before their nodes are Ready", zap.String("note", note))
 	return note, nil
 }
 

@@ -127,6 +127,7 @@ func (sc *scenario) checkFirewall(t *testing.T) {
 // every agent (the cluster file touched) re-creates and rewrites nothing.
 func (sc *scenario) checkAppliedOnce(t *testing.T) {
 	creators := map[string]int{}
+	gate := "the nodes of the new workloads Ready at once"
 	for _, n := range sc.h.each() {
 		entries, err := n.agentJournal()
 		if err != nil {
@@ -136,6 +137,14 @@ func (sc *scenario) checkAppliedOnce(t *testing.T) {
 			if c := createdCount(e); c > 0 {
 				creators[n.name] += c
 			}
+		}
+		// Every node comes up here: creating a workload without its
+		// node would be the placement gate failing.
+		for _, e := range all(entries, sc.started, "creating workloads before their nodes are Ready") {
+			t.Errorf("%s: %s", n.name, e.Fields["NOTE"])
+		}
+		for _, e := range all(entries, sc.started, "waited for the new workloads' nodes") {
+			gate = fmt.Sprintf("%s waited %s for %s before creating the workloads", n.name, e.Fields["WAITED"], e.Fields["NODES"])
 		}
 	}
 	if len(creators) != 1 {
@@ -165,7 +174,7 @@ func (sc *scenario) checkAppliedOnce(t *testing.T) {
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("objects changed by a second pass of every agent (-before +after):\n%s", diff)
 	}
-	sc.sum.add("applied once", "ok", fmt.Sprintf("%d objects, created by %v, unchanged by a second pass", len(before), creators))
+	sc.sum.add("applied once", "ok", fmt.Sprintf("%d objects, created by %v, unchanged by a second pass; %s", len(before), creators, gate))
 }
 
 // waitPass waits for the node's agent to finish its manifests phase (done

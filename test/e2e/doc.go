@@ -31,7 +31,11 @@
 // capacity (a TEST-ONLY file of the stand-in's, standin_test.go), and the
 // controllers' failure timeouts are shortened through k3s's own
 // kube-controller-manager-arg and kube-apiserver-arg keys in a config.yaml.d
-// drop-in. Once the Secrets `nodeagent status` names as missing are created,
+// drop-in. The first apply creates the workloads only once the nodes
+// validate places their pods on are Ready (the placement gate,
+// internal/serverwork): pi5, the last server to join, often registers after
+// quorum opens the apply. The applied-once step reports that wait and fails
+// if the gate gave up. Once the Secrets `nodeagent status` names as missing are created,
 // every workload of the architecture must run, each pod on the node
 // validate's capacity analysis (internal/capacity) gives it, and each
 // CronJob's pod too. The architecture's "Node Failure Scenarios" are steps:
@@ -82,5 +86,7 @@
 //
 // Run with `make e2e` (NODEAGENT_INTEGRATION=1, root). Journals of every
 // node are saved under $NODEAGENT_E2E_LOGS (default a temp dir) when the
-// test fails.
+// test fails. NODEAGENT_E2E_UNTIL=<step> (a step's name as the summary
+// prints it, e.g. workloads) ends the run after that step, for work on the
+// early steps.
 package e2e

@@ -91,7 +91,7 @@ func parseJournal(out string) []entry {
 // fields to MESSAGE so plain journalctl shows them.
 func (e entry) msg() string {
 	m, _, _ := strings.Cut(e.Message, " ")
-	for _, known := range []string{"phase started", "phase done", "phase failed", "manifests applied", "runtime stats", "restart lease claimed", "restart lease released", "join decided", "apply lease acquired", "etcd observed for the stale-member check", "waited for the backups node's key check"} {
+	for _, known := range []string{"phase started", "phase done", "phase failed", "manifests applied", "runtime stats", "restart lease claimed", "restart lease released", "join decided", "apply lease acquired", "etcd observed for the stale-member check", "waited for the backups node's key check", "waited for the new workloads' nodes", "creating workloads before their nodes are Ready"} {
 		if strings.HasPrefix(e.Message, known) {
 			return known
 		}
