@@ -174,8 +174,9 @@ var waitPhases = map[string]bool{"register": true, "quorum": true}
 // recorded it, and the stale-member check's wait for the first server's
 // etcd to answer; in the manifests phase the wait for the apply lease,
 // which the other servers hold while they apply, the apply's wait for
-// the charts' CRDs and kinds, and its wait for the backups node to check
-// the sealed-secrets keys (the gate of a new sealed-secrets chart).
+// the charts' CRDs and kinds, its wait for the backups node to check
+// the sealed-secrets keys (the gate of a new sealed-secrets chart), and its
+// wait for the nodes the new workloads are placed on (the placement gate).
 func (sc *scenario) measureJoin(t *testing.T) joinFigures {
 	var j joinFigures
 	for _, n := range sc.h.each() {
@@ -213,11 +214,12 @@ func (sc *scenario) measureJoin(t *testing.T) joinFigures {
 		charts := waitedField(entries, sc.started, "manifests applied", "manifests")
 		keys := waitedField(entries, sc.started, "waited for the backups node's key check", "manifests")
 		etcd := waitedField(entries, sc.started, "etcd observed for the stale-member check", "k3s")
-		nj.own -= decide + etcd + nj.k3s + lease + charts + keys
-		t.Logf("%s join pass: %s; own %s = phases %s - join decision %s - first server's etcd answering %s - k3s start-up %s - apply lease wait %s - wait for CRDs and chart kinds %s - wait for pi5's sealed-secrets key check %s",
+		nodes := waitedField(entries, sc.started, "waited for the new workloads' nodes", "manifests")
+		nj.own -= decide + etcd + nj.k3s + lease + charts + keys + nodes
+		t.Logf("%s join pass: %s; own %s = phases %s - join decision %s - first server's etcd answering %s - k3s start-up %s - apply lease wait %s - wait for CRDs and chart kinds %s - wait for pi5's sealed-secrets key check %s - wait for the new workloads' nodes %s",
 			n.name, phaseList(phases), nj.own.Round(time.Millisecond), nj.pass.Round(time.Millisecond),
 			decide.Round(time.Millisecond), etcd.Round(time.Millisecond), nj.k3s.Round(time.Millisecond),
-			lease.Round(time.Millisecond), charts.Round(time.Millisecond), keys.Round(time.Millisecond))
+			lease.Round(time.Millisecond), charts.Round(time.Millisecond), keys.Round(time.Millisecond), nodes.Round(time.Millisecond))
 		nj.own = max(nj.own, 0)
 		j.total = max(j.total, end.Sub(sc.started))
 		j.nodes = append(j.nodes, nj)
