@@ -168,8 +168,12 @@ func (p *Work) waitForPlacementNodes(ctx context.Context, client kubernetes.Inte
 		timeout, strings.Join(waiting, ", "), strings.Join(workloads, ", ")))
 	since := p.cfg.Clock.Now()
 	perr := host.PollUntil(ctx, p.cfg.Clock, "the nodes the new workloads are placed on", timeout, placementPoll, func(ctx context.Context) (bool, error) {
-		waiting, err = unreadyTargets(ctx, client, targets)
-		return err == nil && len(waiting) == 0, err
+		now, err := unreadyTargets(ctx, client, targets)
+		if err != nil {
+			return false, err // keep the last list read
+		}
+		waiting = now
+		return len(waiting) == 0, nil
 	})
 	waited := p.cfg.Clock.Now().Sub(since).Round(time.Millisecond)
 	if ctx.Err() != nil {
