@@ -87,9 +87,9 @@ func (sc *scenario) checkWorkloads(t *testing.T) {
 		len(created), len(want), running, len(report.Transient), sc.k3sRSS()))
 }
 
-// schedulingTimeline lists, in time order, when each Node was created and
-// became Ready and lost its taints, and when each workload pod was
-// scheduled and where: what a misplaced pod needs to be explained.
+// schedulingTimeline lists, in time order, when each Node registered and
+// became Ready (with the taints it carries now), and when each workload
+// pod was created and scheduled where: what explains a misplaced pod.
 func schedulingTimeline(ctx context.Context, cs kubernetes.Interface) string {
 	type event struct {
 		at   time.Time
